@@ -1,0 +1,1 @@
+"""A tiny inventory app used as Jupiter's demo project."""

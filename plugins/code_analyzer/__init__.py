@@ -1,0 +1,1 @@
+"""Bundled plugin: static measurements of a project's Python code."""

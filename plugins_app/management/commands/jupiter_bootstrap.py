@@ -1,0 +1,61 @@
+"""``manage.py jupiter_bootstrap``: what ``make run`` needs after migrating.
+
+Syncs the bundled plugins, registers the demo project and makes sure an admin login exists,
+printing its credentials. Idempotent: running it again changes nothing that exists.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+
+from plugins_app.models import Project
+from plugins_app.projects import register_project
+from plugins_app.runtime import boot
+
+
+class Command(BaseCommand):
+    help = "Sync bundled plugins, register the demo project and ensure an admin login."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--demo-root", default=str(settings.BASE_DIR / "examples" / "demo"))
+        parser.add_argument("--demo-name", default="demo")
+        parser.add_argument("--admin-user", default="admin")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        runtime = boot()
+        self.stdout.write(f"Plugins synced: {len(runtime.manifests)} loadable.")
+        name, root = options["demo_name"], Path(options["demo_root"]).resolve()
+        if not Project.objects.filter(name=name).exists():
+            register_project(name, root)
+            self.stdout.write(f"Demo project '{name}' registered at {root}.")
+        self._ensure_admin(options["admin_user"])
+
+    def _ensure_admin(self, username: str) -> None:
+        """Print a working login: JUPITER_ADMIN_PASSWORD, else one generated once and kept."""
+        users = get_user_model()
+        password_file = Path(settings.VAR_DIR) / "admin_password"
+        wanted = os.environ.get("JUPITER_ADMIN_PASSWORD")
+        user = users.objects.filter(username=username).first()
+        if user is None:
+            password = wanted or secrets.token_urlsafe(12)
+            users.objects.create_superuser(username, password=password)
+            if not wanted:
+                password_file.write_text(password)
+                password_file.chmod(0o600)
+        elif wanted:
+            user.set_password(wanted)
+            user.save(update_fields=["password"])
+            password = wanted
+        elif password_file.exists() and user.check_password(password_file.read_text()):
+            password = password_file.read_text()
+        else:
+            self.stdout.write(f"Admin login: {username} (password unchanged since you set it)")
+            return
+        self.stdout.write(self.style.SUCCESS(f"Admin login: {username} / {password}"))

@@ -1,0 +1,87 @@
+"""``manage.py jupiter_plugins``: the operator's command line for plugins (SPEC T2).
+
+Exit codes: 0 ok, 1 user error (one line on stderr), 2 usage error (argparse).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from plugins_app.core import core_plugin_infos
+from plugins_app.errors import ProjectFileConflict, ProjectPluginError
+from plugins_app.models import InstalledPlugin, Project
+from plugins_app.projects import set_plugin_enabled, sync_from_file
+from plugins_app.runtime import boot
+
+
+class Command(BaseCommand):
+    help = "List, sync, enable and disable plugins."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        listing = sub.add_parser("list", help="Installed plugins with their status.")
+        listing.add_argument("--json", action="store_true", help="Machine-readable output.")
+        sub.add_parser("sync", help="Re-discover plugin folders and reconcile what is loaded.")
+        for action in ("enable", "disable"):
+            cmd = sub.add_parser(action, help=f"{action.title()} a plugin for one project.")
+            cmd.add_argument("plugin_id")
+            cmd.add_argument("--project", required=True)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        if action == "list":
+            self._list(as_json=options["json"])
+        elif action == "sync":
+            runtime = boot()
+            self.stdout.write(f"{len(runtime.manifests)} loadable plugins synced.")
+        else:
+            self._toggle(options["plugin_id"], options["project"], action == "enable")
+
+    def _list(self, *, as_json: bool) -> None:
+        rows = [
+            {
+                "id": c.id,
+                "name": c.name,
+                "version": c.version,
+                "kind": "core",
+                "status": "ready",
+                "reason": "",
+            }
+            for c in core_plugin_infos()
+        ] + [
+            {
+                "id": p.plugin_id,
+                "name": p.name,
+                "version": p.version,
+                "kind": p.kind,
+                "status": p.status,
+                "reason": p.status_reason,
+            }
+            for p in InstalledPlugin.objects.all()
+        ]
+        if as_json:
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        for row in rows:
+            reason = f"  ({row['reason']})" if row["reason"] else ""
+            self.stdout.write(
+                f"{row['id']:<24} {row['version']:<10} {row['kind']:<7} {row['status']:<9}{reason}"
+            )
+
+    def _toggle(self, plugin_id: str, project_name: str, enabled: bool) -> None:
+        project = Project.objects.filter(name=project_name).first()
+        if project is None:
+            raise CommandError(f"no project named '{project_name}'", returncode=1)
+        boot()
+        sync_from_file(project)
+        try:
+            set_plugin_enabled(project, plugin_id, enabled)
+        except (ProjectPluginError, ProjectFileConflict) as exc:
+            raise CommandError(str(exc), returncode=1) from exc
+        plugin = InstalledPlugin.objects.get(plugin_id=plugin_id)
+        reason = f" ({plugin.status_reason})" if plugin.status_reason else ""
+        state = "enabled" if enabled else "disabled"
+        self.stdout.write(f"{plugin_id} {state} for {project_name}: {plugin.status}{reason}")

@@ -1,0 +1,303 @@
+"""Normalise the two real-world `plugin.yaml` dialects into one canonical form (SPEC M7).
+
+Plugins written for the original Jupiter spell the same thing in several ways (`name` as text
+or as a map of languages, `permissions` as a list or a map of booleans, `health` or
+`health_check`, ...). `normalise` turns a manifest that already passed the JSON Schema into
+one canonical, JSON-compatible dict, and checks the values the schema cannot (PEP 440
+versions and specifiers, cross-field rules) while it still knows where each value came from,
+so every finding carries the path the author wrote (`dependencies.foo`, not the canonical
+place). Where two spellings are given, the canonical one wins and the other is reported as
+ignored.
+
+The canonical dict has exactly the keys of `manifest.Manifest` (minus `root` and
+`extra_sections`), which is also the shape of `Manifest.to_snapshot()`.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+FieldPath = tuple[str | int, ...]
+Finding = tuple[FieldPath, str]
+
+DEFAULT_INTERVAL = 60
+DEFAULT_HEALTH_TIMEOUT = 5
+
+_AUTHOR_RE = re.compile(r"^(?P<name>[^<(]*?)\s*(?:<(?P<email>[^>]*)>)?\s*(?:\((?P<url>[^)]*)\))?$")
+
+
+def localized(value: str | Mapping[str, str] | None) -> tuple[str, dict[str, str]]:
+    """Return (default text, {language: text}) for a string or a language map.
+
+    The default is English (`en`, then any `en-*`), or else the first language given; a plain
+    string has no language map.
+    """
+    if value is None:
+        return "", {}
+    if isinstance(value, str):
+        return value, {}
+    texts = dict(value)
+    english = texts.get("en") or next(
+        (text for lang, text in texts.items() if lang.startswith(("en-", "en_"))), None
+    )
+    return english or next(iter(texts.values()), ""), texts
+
+
+def _default(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+class _Normaliser:
+    """One pass over a schema-valid manifest mapping, collecting errors and warnings."""
+
+    def __init__(self, raw: Mapping[str, Any], skip: frozenset[str]) -> None:
+        self.raw = raw
+        self.skip = skip
+        self.errors: list[Finding] = []
+        self.warnings: list[Finding] = []
+
+    def section(self, key: str) -> Any:
+        """The raw value of a top-level section, or None when absent or schema-invalid."""
+        return None if key in self.skip else self.raw.get(key)
+
+    def pick(self, mapping: Mapping[str, Any], path: FieldPath, names: tuple[str, ...]) -> Any:
+        """Value of the first spelling present in `mapping`; later spellings are ignored."""
+        present = [name for name in names if name in mapping]
+        for ignored in present[1:]:
+            self.warnings.append(
+                ((*path, ignored), f"ignored: {present[0]} is given and takes precedence")
+            )
+        return mapping[present[0]] if present else None
+
+    def specifier(self, spec: str | None, path: FieldPath) -> str:
+        """Return the stripped specifier, reporting it when PEP 440 rejects it."""
+        spec = (spec or "").strip()
+        try:
+            SpecifierSet(spec)
+        except InvalidSpecifier:
+            hint = ""
+            try:
+                Version(spec)
+                hint = f" (did you mean '=={spec}' or '>={spec}'?)"
+            except InvalidVersion:
+                pass
+            self.errors.append((path, f"{spec!r} is not a valid version specifier{hint}"))
+        return spec
+
+    def run(self) -> dict[str, Any]:
+        raw = self.raw
+        plugin_id = raw.get("id") if isinstance(raw.get("id"), str) else ""
+        if "id" not in self.skip and keyword.iskeyword(plugin_id):
+            self.errors.append((("id",), f"{plugin_id!r} is a Python keyword"))
+        version = raw.get("version") if isinstance(raw.get("version"), str) else ""
+        if version and "version" not in self.skip:
+            try:
+                Version(version)
+            except InvalidVersion:
+                self.errors.append(
+                    (("version",), f"{version!r} is not a valid PEP 440 version (e.g. 1.2.0)")
+                )
+        name, names = localized(self.section("name"))
+        description, descriptions = localized(self.section("description"))
+        return {
+            "id": plugin_id,
+            "name": name,
+            "names": names,
+            "version": version,
+            "kind": self.section("type") or "",
+            "description": description,
+            "descriptions": descriptions,
+            "author": self.author(),
+            "license": self.section("license") or "",
+            "homepage": self.section("homepage") or "",
+            "jupiter_version": self.jupiter_version(),
+            "dependencies": self.dependencies(plugin_id),
+            "extends": self.extends(plugin_id),
+            "permissions": self.permissions(),
+            "entrypoints": self.entrypoints(),
+            "config_schema": self.config_schema(),
+            "capabilities": self.capabilities(),
+            "ui": self.ui(name, names),
+            "changelog": self.section("changelog") or "",
+            "signature": self.section("signature"),
+        }
+
+    def author(self) -> dict[str, str] | None:
+        value = self.section("author")
+        if value is None:
+            return None
+        if isinstance(value, str):
+            match = _AUTHOR_RE.match(value.strip())
+            if match is None:
+                return {"name": value.strip(), "email": "", "url": ""}
+            return {key: (match[key] or "").strip() for key in ("name", "email", "url")}
+        return {key: value.get(key, "") for key in ("name", "email", "url")}
+
+    def jupiter_version(self) -> str:
+        nested = self.section("jupiter") or {}
+        flat = self.section("jupiter_version")
+        if "version" in nested:
+            if flat is not None:
+                self.warnings.append(
+                    (("jupiter_version",), "ignored: jupiter.version is given and takes precedence")
+                )
+            return self.specifier(nested["version"], ("jupiter", "version"))
+        return self.specifier(flat, ("jupiter_version",))
+
+    def dependencies(self, plugin_id: str) -> list[dict[str, Any]]:
+        value = self.section("dependencies") or []
+        if isinstance(value, Mapping):
+            entries = [
+                (dep_id, spec, False, ("dependencies", dep_id)) for dep_id, spec in value.items()
+            ]
+        else:
+            entries = [
+                (item["id"], item.get("version"), item.get("optional", False), ("dependencies", i))
+                for i, item in enumerate(value)
+            ]
+        result: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for dep_id, spec, optional, path in entries:
+            spec_path = (*path, "version") if isinstance(path[1], int) else path
+            if dep_id == plugin_id:
+                self.errors.append((path, "a plugin cannot depend on itself"))
+            elif dep_id in seen:
+                self.errors.append((path, f"duplicate dependency {dep_id!r}"))
+            seen.add(dep_id)
+            specifier = self.specifier(spec, spec_path)
+            result.append({"id": dep_id, "specifier": specifier, "optional": optional})
+        return result
+
+    def extends(self, plugin_id: str) -> list[str]:
+        value = self.section("extends") or []
+        ids = [value] if isinstance(value, str) else list(dict.fromkeys(value))
+        if plugin_id in ids:
+            self.errors.append((("extends",), "a plugin cannot extend itself"))
+        return ids
+
+    def permissions(self) -> list[str]:
+        value = self.section("permissions") or []
+        if isinstance(value, Mapping):
+            return [name for name, granted in value.items() if granted]
+        return list(dict.fromkeys(value))
+
+    def entrypoints(self) -> dict[str, str]:
+        table = dict(self.section("entrypoints") or {})
+        single = self.section("entrypoint")
+        if single is None:
+            return table
+        if table.get("register", single) != single:
+            self.warnings.append(
+                (("entrypoint",), "ignored: entrypoints.register is given and takes precedence")
+            )
+            return table
+        return {"register": single, **table}
+
+    def config_schema(self) -> dict[str, Any] | None:
+        value = self.section("config_schema")
+        if value is None:
+            return None
+        version = value.get("version", 1)
+        migrations = []
+        for i, step in enumerate(value.get("migrations") or []):
+            path: FieldPath = ("config_schema", "migrations", i, "to")
+            if step["to"] <= step["from"]:
+                self.errors.append((path, f"must be greater than from ({step['from']})"))
+            elif step["to"] > version:
+                self.errors.append(
+                    (
+                        path,
+                        f"migrates to version {step['to']} but config_schema.version is {version}",
+                    )
+                )
+            migrations.append(
+                {
+                    "from_version": step["from"],
+                    "to_version": step["to"],
+                    "entrypoint": step["entrypoint"],
+                }
+            )
+        return {"version": version, "schema": value["schema"], "migrations": migrations}
+
+    def capabilities(self) -> dict[str, Any]:
+        caps = self.section("capabilities") or {}
+        path: FieldPath = ("capabilities",)
+        metrics = caps.get("metrics") or {}
+        jobs = caps.get("jobs") or {}
+        health = self.pick(caps, path, ("health", "health_check")) or {}
+        health_path = (*path, "health" if "health" in caps else "health_check")
+        interval_names = ("interval", "interval_seconds")
+        timeout_names = ("timeout", "default_timeout")
+        metrics_interval = self.pick(metrics, (*path, "metrics"), interval_names)
+        health_interval = self.pick(health, health_path, interval_names)
+        health_timeout = self.pick(health, health_path, timeout_names)
+        return {
+            "metrics": {
+                "enabled": metrics.get("enabled", False),
+                "interval": _default(metrics_interval, DEFAULT_INTERVAL),
+            },
+            "jobs": {"timeout": self.pick(jobs, (*path, "jobs"), timeout_names)},
+            "health": {
+                "interval": _default(health_interval, DEFAULT_INTERVAL),
+                "timeout": _default(health_timeout, DEFAULT_HEALTH_TIMEOUT),
+            },
+        }
+
+    def ui(self, plugin_name: str, plugin_names: dict[str, str]) -> dict[str, Any]:
+        ui = self.section("ui") or {}
+        tab = ui.get("tab")
+        if tab is None and ui.get("tabs"):
+            tab = ui["tabs"][0]
+        elif "tabs" in ui and tab is not None:
+            self.warnings.append((("ui", "tabs"), "ignored: ui.tab is given and takes precedence"))
+        items: dict[str, list[dict[str, Any]]] = {"panels": [], "widgets": []}
+        seen: set[str] = set()
+        for kind, entries in items.items():
+            for i, entry in enumerate(ui.get(kind) or []):
+                if entry["id"] in seen:
+                    self.errors.append((("ui", kind, i, "id"), f"duplicate id {entry['id']!r}"))
+                seen.add(entry["id"])
+                title, titles = localized(entry.get("title"))
+                entries.append(
+                    {
+                        "id": entry["id"],
+                        "title": title or entry["id"],
+                        "titles": titles,
+                        "mount_point": entry.get("mount_point", ""),
+                        "template": entry.get("template", ""),
+                    }
+                )
+        if tab is not None:
+            title, titles = localized(tab.get("title"))
+            tab = {
+                "id": tab.get("id", "main"),
+                "title": title or plugin_name,
+                "titles": titles if title else dict(plugin_names),
+                "icon": tab.get("icon", ""),
+                "template": tab.get("template", ""),
+            }
+        return {
+            **items,
+            "mount_points": list(dict.fromkeys(ui.get("mount_points") or [])),
+            "tab": tab,
+            "i18n": ui.get("i18n") or {},
+        }
+
+
+def normalise(
+    raw: Mapping[str, Any], *, skip: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], list[Finding], list[Finding]]:
+    """Return (canonical dict, errors, warnings) for a manifest mapping.
+
+    `raw` must already have been validated against plugin.schema.json; top-level sections
+    named in `skip` (those with schema errors) are left at their defaults rather than read.
+    """
+    normaliser = _Normaliser(raw, skip)
+    canonical = normaliser.run()
+    return canonical, normaliser.errors, normaliser.warnings

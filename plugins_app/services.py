@@ -1,0 +1,135 @@
+"""``bridge.services``: the core services a plugin reaches through the Bridge (SPEC B3, D3).
+
+Plugins get services from here instead of importing Jupiter internals, which keeps them
+decoupled and testable (the Bridge double in ``testing.py`` swaps this provider), and lets
+the host check each access against the plugin's declared permissions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .manifest import Manifest
+
+EventHandler = Callable[[str, dict[str, Any]], None]
+log = logging.getLogger("jupiter.events")
+
+
+class EventBus:
+    """In-process publish/subscribe between the host and plugins.
+
+    A handler that raises is logged and skipped: one faulty subscriber never stops the
+    others or the publisher.
+    """
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[EventHandler]] = defaultdict(list)
+        self._lock = threading.Lock()
+
+    def subscribe(self, topic: str, handler: EventHandler) -> Callable[[], None]:
+        """Subscribe to ``topic`` (exact, or a prefix ending in ``*``); returns unsubscribe."""
+        with self._lock:
+            self._handlers[topic].append(handler)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if handler in self._handlers.get(topic, []):
+                    self._handlers[topic].remove(handler)
+
+        return unsubscribe
+
+    def publish(self, topic: str, payload: dict[str, Any] | None = None) -> int:
+        """Deliver to every matching handler; returns how many received it."""
+        with self._lock:
+            targets = [
+                h
+                for pattern, handlers in self._handlers.items()
+                if pattern == topic or (pattern.endswith("*") and topic.startswith(pattern[:-1]))
+                for h in handlers
+            ]
+        for handler in targets:
+            try:
+                handler(topic, dict(payload or {}))
+            except Exception:
+                log.exception("event handler for %r failed", topic)
+        return len(targets)
+
+
+class PluginEventBus:
+    """A plugin's view of the bus: it publishes only under ``plugin.<id>.`` (SPEC U5)."""
+
+    def __init__(self, bus: EventBus, plugin_id: str) -> None:
+        self._bus = bus
+        self.namespace = f"plugin.{plugin_id}."
+
+    def publish(self, name: str, payload: dict[str, Any] | None = None) -> int:
+        return self._bus.publish(self.namespace + name, payload)
+
+    def subscribe(self, topic: str, handler: EventHandler) -> Callable[[], None]:
+        return self._bus.subscribe(topic, handler)
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    name: str
+    root: Path
+
+
+class ProjectManager:
+    """Read access to the projects that enabled the plugin, never to the others."""
+
+    def __init__(self, plugin_id: str) -> None:
+        self._plugin_id = plugin_id
+
+    def list_projects(self) -> list[ProjectInfo]:
+        from .models import Project
+
+        projects = Project.objects.filter(
+            plugin_states__plugin__plugin_id=self._plugin_id, plugin_states__enabled=True
+        )
+        return [ProjectInfo(p.name, Path(p.root_path)) for p in projects]
+
+    def get(self, name: str) -> ProjectInfo | None:
+        return next((p for p in self.list_projects() if p.name == name), None)
+
+
+class Services:
+    """The per-plugin service locator behind ``bridge.services``."""
+
+    def __init__(self, provider: ServiceProvider, manifest: Manifest) -> None:
+        self._provider = provider
+        self._manifest = manifest
+
+    def get_logger(self) -> logging.Logger:
+        return logging.getLogger(f"jupiter.plugin.{self._manifest.id}")
+
+    def get_config(self, project: str | None = None) -> dict[str, Any]:
+        """The effective config: schema defaults <- global <- ``project``'s overrides (S3)."""
+        from .models import InstalledPlugin, Project
+        from .plugin_config import effective_config_for
+
+        plugin = InstalledPlugin.objects.select_related("config").get(plugin_id=self._manifest.id)
+        scope = Project.objects.get(name=project) if project else None
+        return dict(effective_config_for(plugin, scope).values)
+
+    def get_project_manager(self) -> ProjectManager:
+        return ProjectManager(self._manifest.id)
+
+    def get_event_bus(self) -> PluginEventBus:
+        return PluginEventBus(self._provider.event_bus, self._manifest.id)
+
+
+class ServiceProvider:
+    """Holds the host-wide service instances shared by every plugin's ``Services``."""
+
+    def __init__(self, event_bus: EventBus | None = None) -> None:
+        self.event_bus = event_bus or EventBus()
+
+    def for_plugin(self, manifest: Manifest) -> Services:
+        return Services(self, manifest)

@@ -1,0 +1,99 @@
+"""Recording discovered plugins in the database (``InstalledPlugin`` rows).
+
+Discovery reads manifests only; this module turns its results into installed-plugin rows with
+the status each one can have before any code runs: ``error`` for a bad manifest, ``disabled``
+for an incompatible Jupiter version or a refused trust level (SPEC M3, M4, X2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from . import JUPITER_VERSION, conf
+from .discovery import DiscoveredPlugin
+from .manifest import Manifest, compatibility_issue
+from .models import InstalledPlugin, PluginConfig, PluginKind, PluginStatus, TrustLevel
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """Manifests that may load, and what was refused before loading, by plugin id."""
+
+    loadable: dict[str, Manifest] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+
+
+def _trust_refusal(trust_level: str) -> str | None:
+    if trust_level == TrustLevel.UNSIGNED and not conf.get().allow_unsigned_local_plugins:
+        return (
+            "unsigned plugin refused by the trust policy "
+            "(JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS is off)"
+        )
+    return None
+
+
+def _record_invalid(found: DiscoveredPlugin) -> str:
+    reason = "; ".join(str(e) for e in found.result.errors)
+    InstalledPlugin.objects.update_or_create(
+        plugin_id=found.id,
+        defaults={
+            "name": found.id,
+            "source_path": str(found.path),
+            "status": PluginStatus.ERROR,
+            "status_reason": f"invalid plugin.yaml: {reason}",
+            "warnings": [str(w) for w in found.result.warnings],
+        },
+    )
+    return reason
+
+
+def _record_valid(found: DiscoveredPlugin, manifest: Manifest) -> str | None:
+    plugin, _ = InstalledPlugin.objects.update_or_create(
+        plugin_id=manifest.id,
+        defaults={
+            "name": manifest.name,
+            "version": manifest.version,
+            "kind": PluginKind(manifest.kind),
+            "description": manifest.description,
+            "source_path": str(found.path),
+            "manifest": manifest.to_snapshot(),
+            "warnings": [str(w) for w in found.result.warnings],
+        },
+    )
+    schema_version = manifest.config_schema.version if manifest.config_schema else 1
+    PluginConfig.objects.get_or_create(plugin=plugin, defaults={"schema_version": schema_version})
+    refusal = compatibility_issue(manifest, JUPITER_VERSION) or _trust_refusal(plugin.trust_level)
+    if refusal:
+        plugin.status, plugin.status_reason = PluginStatus.DISABLED, refusal
+        plugin.save(update_fields=["status", "status_reason", "updated_at"])
+    return refusal
+
+
+@transaction.atomic
+def sync_installed_plugins(discovered: Iterable[DiscoveredPlugin]) -> SyncReport:
+    """Upsert one row per discovered plugin; rows whose folder vanished go to ``error``.
+
+    Config rows are created but never overwritten: a re-sync keeps users' settings.
+    """
+    report = SyncReport()
+    seen: set[str] = set()
+    for found in discovered:
+        seen.add(found.id)
+        manifest = found.result.manifest
+        if manifest is None:
+            report.refused[found.id] = _record_invalid(found)
+        elif refusal := _record_valid(found, manifest):
+            report.refused[manifest.id] = refusal
+        else:
+            report.loadable[manifest.id] = manifest
+    gone = InstalledPlugin.objects.exclude(plugin_id__in=seen)
+    missing = tuple(gone.values_list("plugin_id", flat=True))
+    for plugin in gone:
+        plugin.status = PluginStatus.ERROR
+        plugin.status_reason = f"plugin folder is missing: {plugin.source_path}"
+        plugin.save(update_fields=["status", "status_reason", "updated_at"])
+    return SyncReport(report.loadable, report.refused, missing)

@@ -1,0 +1,26 @@
+"""Shared fixtures. Browser fixtures live in tests/e2e/conftest.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+RUNTIME_FIXTURES = Path(__file__).parent / "fixtures" / "plugins" / "runtime"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_runtime():
+    """Every test starts and ends with no plugin loaded in this process."""
+    from plugins_app.runtime import reset_runtime
+
+    reset_runtime()
+    yield
+    reset_runtime()
+
+
+@pytest.fixture
+def runtime_dirs(settings):
+    """Point discovery at the test plugins (good, hostile and odd ones) only."""
+    settings.JUPITER_PLUGIN_DIRS = [RUNTIME_FIXTURES]
+    return RUNTIME_FIXTURES
