@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import URLError
@@ -24,6 +25,8 @@ from urllib.request import urlopen
 
 from jsonschema import Draft202012Validator
 from packaging.version import InvalidVersion, Version
+
+from .fsutil import atomic_write_text
 
 CATALOGUE_FORMAT = "jupiter-catalogue/1"
 MAX_INDEX_BYTES = 2 * 1024 * 1024
@@ -181,3 +184,48 @@ def download(entry: CatalogueEntry, target: Path) -> Path:
         )
     target.write_bytes(data)
     return target
+
+
+def pack(folder: Path, archive: Path) -> Path:
+    """``folder`` as a ``.tar.gz`` with the folder as its single top directory."""
+
+    def clean(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        parts = Path(info.name).parts
+        if "__pycache__" in parts or info.name.endswith(".pyc"):
+            return None
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        return info
+
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname=folder.name, filter=clean)
+    return archive
+
+
+def add_to_index(index: Path, archive: Path, plugin_id: str, version: str, **facts: str) -> None:
+    """Add (or replace) one version in a local index, creating the index if needed.
+
+    ``facts`` may carry ``name``, ``description`` and ``signature``; the archive path is
+    stored relative to the index when it sits beside or below it.
+    """
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    document: dict = {"format": CATALOGUE_FORMAT, "plugins": []}
+    if index.exists():
+        document = json.loads(index.read_text(encoding="utf-8"))
+    try:
+        location = archive.resolve().relative_to(index.resolve().parent).as_posix()
+    except ValueError:
+        location = str(archive.resolve())
+    item = {"version": version, "archive": location, "sha256": digest}
+    if facts.get("signature"):
+        item["signature"] = facts["signature"]
+    plugins = document.setdefault("plugins", [])
+    plugin = next((p for p in plugins if p.get("id") == plugin_id), None)
+    if plugin is None:
+        plugin = {"id": plugin_id, "versions": []}
+        plugins.append(plugin)
+    for key in ("name", "description"):
+        if facts.get(key):
+            plugin[key] = facts[key]
+    plugin["versions"] = [v for v in plugin["versions"] if v.get("version") != version] + [item]
+    atomic_write_text(index, json.dumps(document, indent=2) + "\n")

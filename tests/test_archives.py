@@ -104,7 +104,7 @@ def test_too_many_files_are_refused(tmp_path, dest) -> None:
 
 def test_not_an_archive(tmp_path, dest) -> None:
     (tmp_path / "x.zip").write_bytes(b"hello")
-    with pytest.raises(ArchiveError, match="not a .zip or .tar.gz archive"):
+    with pytest.raises(ArchiveError, match=r"not a \.zip or \.tar\.gz archive"):
         extract_archive(tmp_path / "x.zip", dest)
 
 
@@ -127,7 +127,7 @@ def test_a_good_archive_extracts_and_its_plugin_is_found(tmp_path, dest, kind) -
 def test_an_archive_without_a_manifest_at_the_top_is_refused(tmp_path, dest) -> None:
     (dest / "a").mkdir()
     (dest / "b").mkdir()
-    with pytest.raises(ArchiveError, match="no plugin.yaml at the top"):
+    with pytest.raises(ArchiveError, match=r"no plugin\.yaml at the top"):
         plugin_root_in(dest)
 
 
