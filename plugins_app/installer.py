@@ -149,11 +149,12 @@ def check(
     return StagedPlugin(token, root, manifest, trust, source, warnings)
 
 
-def _new_stage(source: str) -> tuple[str, Path]:
+def _new_stage(source: str, replacing: InstalledPlugin | None) -> tuple[str, Path]:
     token = secrets.token_hex(16)
     folder = area(STAGING) / token
     (folder / "content").mkdir(parents=True)
-    (folder / "meta.json").write_text(json.dumps({"source": source}), encoding="utf-8")
+    meta = {"source": source, "replacing": replacing.plugin_id if replacing else ""}
+    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     return token, folder
 
 
@@ -161,7 +162,7 @@ def _staged(
     source: str, fill: Callable[[Path], None], *, replacing: InstalledPlugin | None = None
 ) -> StagedPlugin:
     """Create a staging folder, let ``fill(folder)`` put the plugin in, check it; clean on error."""
-    token, folder = _new_stage(source)
+    token, folder = _new_stage(source, replacing)
     try:
         fill(folder)
         root = plugin_root_in(folder / "content")
@@ -248,11 +249,24 @@ def _stage_folder(token: str) -> Path:
     return folder
 
 
+def staged_for(token: str) -> str:
+    """The id of the plugin a staged update replaces, or "" for a new install."""
+    meta = json.loads((_stage_folder(token) / "meta.json").read_text(encoding="utf-8"))
+    return str(meta.get("replacing", ""))
+
+
 def load_staged(token: str, *, replacing: InstalledPlugin | None = None) -> StagedPlugin:
-    """The staged plugin, checked again: files on disk may have changed since the preview."""
+    """The staged plugin, checked again: files on disk may have changed since the preview.
+
+    A staged update is checked against the installed plugin it replaces.
+    """
     folder = _stage_folder(token)
-    source = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["source"]
-    return check(token, plugin_root_in(folder / "content"), source, replacing=replacing)
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    if replacing is None and meta.get("replacing"):
+        replacing = InstalledPlugin.objects.filter(plugin_id=meta["replacing"]).first()
+        if replacing is None:
+            raise InstallError(f"plugin '{meta['replacing']}' is no longer installed")
+    return check(token, plugin_root_in(folder / "content"), meta["source"], replacing=replacing)
 
 
 def discard(token: str) -> None:

@@ -234,3 +234,15 @@ def verify_bytes(public_key_b64: str, signature_b64: str, data: bytes) -> bool:
     except (KeyFileError, InvalidSignature, binascii.Error, ValueError):
         return False
     return True
+
+
+def claimed_signer(root: Path) -> str:
+    """The fingerprint the signature file names, unverified (for display; "" if none).
+
+    Whether it verifies is the plugin's status: sync and load check it every time.
+    """
+    try:
+        payload, _ = _read_document(Path(root))
+        return fingerprint(str(payload["public_key"]))
+    except (OSError, SignatureError, KeyError):
+        return ""
