@@ -42,11 +42,8 @@ from .models import (
     InstalledPlugin,
     PluginConfig,
     PluginStatus,
-    Project,
-    RetainedPluginConfig,
 )
-from .projectfile import ProjectFileData, ProjectFileError, read_project_file, write_project_file
-from .projects import project_file_path, sync_from_file
+from .retained import drop_from_project_files, reimport_project_files, restore_retained, retain
 from .runtime import boot
 from .signing import verify_bytes, verify_plugin
 from .trust import TrustAssessment, assess, is_bundled
@@ -274,26 +271,6 @@ def discard(token: str) -> None:
         remove_tree(_stage_folder(token))
 
 
-def _restore_retained(plugin: InstalledPlugin, manifest: Manifest) -> str:
-    retained = RetainedPluginConfig.objects.filter(plugin_id=plugin.plugin_id).first()
-    if retained is None:
-        return ""
-    schema_version = manifest.config_schema.version if manifest.config_schema else 1
-    if retained.schema_version != schema_version:
-        return f"kept settings are for schema version {retained.schema_version}; not restored"
-    PluginConfig.objects.filter(plugin=plugin).update(values=retained.values)
-    retained.delete()
-    return "kept settings restored"
-
-
-def _reimport_project_files() -> None:
-    """Project files may still mention the plugin (kept config): bring those entries back."""
-    for project in Project.objects.all():
-        outcome = sync_from_file(project, force=True)
-        if outcome.error is not None:
-            log.warning("project %s: %s", project.name, outcome.error)
-
-
 def install(token: str, *, actor: Actor = None) -> InstalledPlugin:
     """Move a staged plugin into place and record it; ``InstallError`` leaves nothing behind."""
     with exclusive():
@@ -314,7 +291,7 @@ def install(token: str, *, actor: Actor = None) -> InstalledPlugin:
             if plugin.status == PluginStatus.ERROR:
                 raise InstallError(plugin.status_reason)
             with transaction.atomic():
-                restored = _restore_retained(plugin, manifest)
+                restored = restore_retained(plugin, manifest)
                 audit.record(
                     AuditAction.INSTALL,
                     actor=actor,
@@ -323,7 +300,7 @@ def install(token: str, *, actor: Actor = None) -> InstalledPlugin:
                     detail=f"installed from {staged.source}"
                     + (f"; {restored}" if restored else ""),
                 )
-            _reimport_project_files()
+            reimport_project_files()
         except BaseException:
             remove_tree(target)
             InstalledPlugin.objects.filter(plugin_id=manifest.id).delete()
@@ -357,24 +334,6 @@ def managed_folder(plugin: InstalledPlugin) -> Path:
     )
 
 
-def _drop_from_project_files(plugin_id: str) -> None:
-    """Purge: remove the plugin's entry from every project file (best effort, logged)."""
-    for project in Project.objects.all():
-        path = project_file_path(project)
-        try:
-            data = read_project_file(path)
-            if plugin_id not in data.plugins:
-                continue
-            entries = {k: v for k, v in data.plugins.items() if k != plugin_id}
-            new = ProjectFileData(project=data.project, plugins=entries, extra=data.extra)
-            file_hash = write_project_file(path, new)
-        except (ProjectFileError, OSError) as exc:
-            log.warning("purge of %s: %s not updated: %s", plugin_id, path, exc)
-            continue
-        if data.sha256 == project.file_hash:  # a pending hand edit stays detectable
-            Project.objects.filter(pk=project.pk).update(file_hash=file_hash)
-
-
 def uninstall(plugin_id: str, *, purge: bool, actor: Actor = None) -> None:
     """Remove an installed plugin; its settings are kept for a reinstall unless ``purge``."""
     with exclusive():
@@ -387,14 +346,7 @@ def uninstall(plugin_id: str, *, purge: bool, actor: Actor = None) -> None:
         os.rename(target, trash)
         try:
             with transaction.atomic():
-                RetainedPluginConfig.objects.filter(plugin_id=plugin_id).delete()
-                if not purge and config is not None:
-                    RetainedPluginConfig.objects.create(
-                        plugin_id=plugin_id,
-                        values=config.values,
-                        schema_version=config.schema_version,
-                        version=plugin.version,
-                    )
+                retain(plugin, None if purge else config)
                 audit.record(
                     AuditAction.UNINSTALL,
                     actor=actor,
@@ -407,6 +359,6 @@ def uninstall(plugin_id: str, *, purge: bool, actor: Actor = None) -> None:
             os.rename(trash, target)
             raise
         if purge:
-            _drop_from_project_files(plugin_id)
+            drop_from_project_files(plugin_id)
         boot()
         remove_tree(trash)
