@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from plugins_app.archives import extract_archive  # noqa: E402
-from plugins_app.catalogue import pack  # noqa: E402
-from plugins_app.signing import sign_plugin, verify_plugin  # noqa: E402
+from plugins_app.archives import extract_archive
+from plugins_app.catalogue import pack
+from plugins_app.signing import sign_plugin, verify_plugin
 
 SIZES = (10, 100, 1000)
 REPEATS = 5
@@ -70,8 +70,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             folder = make_plugin(root, files)
-            sign = median_ms(lambda: sign_plugin(folder, key, "bench_plugin", "1.0.0"))
-            verify = median_ms(lambda: verify_plugin(folder))
+            sign = median_ms(lambda f=folder: sign_plugin(f, key, "bench_plugin", "1.0.0"))
+            verify = median_ms(lambda f=folder: verify_plugin(f))
             tar = pack(folder, root / "bench.tar.gz")
             zipped = zip_of(folder, root / "bench.zip")
             scratch = root / "scratch"

@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,7 @@ from .trust import TrustAssessment, assess, is_bundled
 Actor = AbstractBaseUser | None
 log = logging.getLogger("jupiter.installer")
 STAGING, TRASH = ".staging", ".trash"
+STALE_AFTER = 24 * 3600
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -146,7 +148,16 @@ def check(
     return StagedPlugin(token, root, manifest, trust, source, warnings)
 
 
+def _sweep_stale(staging: Path) -> None:
+    """Forget reviews nobody confirmed or cancelled within ``STALE_AFTER`` seconds."""
+    cutoff = time.time() - STALE_AFTER
+    for entry in os.scandir(staging):
+        if entry.is_dir(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
 def _new_stage(source: str, replacing: InstalledPlugin | None) -> tuple[str, Path]:
+    _sweep_stale(area(STAGING))
     token = secrets.token_hex(16)
     folder = area(STAGING) / token
     (folder / "content").mkdir(parents=True)

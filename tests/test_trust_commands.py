@@ -18,6 +18,12 @@ def run(capsys, *args: str) -> str:
     return capsys.readouterr().out
 
 
+def publish(capsys, folder: Path, keys: Path, index: Path) -> str:
+    """``pack``: sign, archive beside the index, add the version to the index."""
+    args = ("--key", f"{keys}.key", "--out", str(index.parent), "--index", str(index))
+    return run(capsys, "pack", str(folder), *args)
+
+
 def test_the_publishing_and_install_cycle(runtime_dirs, tmp_path: Path, capsys) -> None:
     keys = tmp_path / "keys" / "author"
     assert "keep it secret" in run(capsys, "keygen", str(keys))
@@ -26,18 +32,7 @@ def test_the_publishing_and_install_cycle(runtime_dirs, tmp_path: Path, capsys) 
     assert "cli_demo 1.0.0: community by ed25519:" in run(capsys, "verify", str(folder))
 
     index = tmp_path / "catalogue" / "index.json"
-    out = tmp_path / "catalogue"
-    run(
-        capsys,
-        "pack",
-        str(folder),
-        "--key",
-        f"{keys}.key",
-        "--out",
-        str(out),
-        "--index",
-        str(index),
-    )
+    publish(capsys, folder, keys, index)
     shown = run(capsys, "install", "cli_demo", "--catalogue", str(index), "--yes")
     assert "trust: Community (signed by ed25519:" in shown
     assert "permission fs_read: Read files inside the project's root directory" in shown
@@ -48,17 +43,7 @@ def test_the_publishing_and_install_cycle(runtime_dirs, tmp_path: Path, capsys) 
     (folder / "plugin.yaml").write_text(
         (folder / "plugin.yaml").read_text().replace("1.0.0", "1.1.0")
     )
-    run(
-        capsys,
-        "pack",
-        str(folder),
-        "--key",
-        f"{keys}.key",
-        "--out",
-        str(out),
-        "--index",
-        str(index),
-    )
+    publish(capsys, folder, keys, index)
     assert "cli_demo: 1.0.0 -> 1.1.0" in run(capsys, "check-updates", "--catalogue", str(index))
     assert "updated cli_demo to 1.1.0" in run(
         capsys, "update", "cli_demo", "--catalogue", str(index), "--yes"
