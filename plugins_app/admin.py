@@ -41,7 +41,7 @@ class InstalledPluginAdmin(admin.ModelAdmin):
     list_display = ("plugin_id", "name", "version", "kind", "status", "trust_level", "legacy")
     list_filter = ("kind", "status", "trust_level", "legacy")
     search_fields = ("plugin_id", "name", "description")
-    readonly_fields = ("manifest", "warnings", "installed_at", "updated_at")
+    readonly_fields = ("manifest", "warnings", "trust_level", "installed_at", "updated_at")
 
 
 @admin.register(ProjectPlugin)
