@@ -154,6 +154,12 @@ JUPITER_PLUGIN_DIRS = [BASE_DIR / "plugins"] + [
 JUPITER_DEVELOPER_MODE = _env_flag("JUPITER_DEVELOPER_MODE")
 JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS = _env_flag("JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS", True)
 JUPITER_LOG_DIR = VAR_DIR / "logs"
+# Trust and catalogue (SPEC X2, MK1-MK3); see plugins_app/trust.py for the policy.
+JUPITER_BUNDLED_PLUGIN_DIR = BASE_DIR / "plugins"
+JUPITER_INSTALL_DIR = Path(os.environ.get("JUPITER_INSTALL_DIR", VAR_DIR / "plugins"))
+JUPITER_TRUST_MINIMUM = os.environ.get("JUPITER_TRUST_MINIMUM", "community")
+JUPITER_OFFICIAL_KEYS = [k for k in os.environ.get("JUPITER_OFFICIAL_KEYS", "").split(",") if k]
+JUPITER_CATALOGUES = [c for c in os.environ.get("JUPITER_CATALOGUES", "").split(",") if c]
 
 LOGGING = {
     "version": 1,

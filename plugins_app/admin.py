@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import AuditEvent, InstalledPlugin, PluginConfig, Project, ProjectPlugin
+from .audit import record
+from .models import (
+    AuditAction,
+    AuditEvent,
+    InstalledPlugin,
+    MeetingPlan,
+    PluginConfig,
+    Project,
+    ProjectPlugin,
+    RetainedPluginConfig,
+    TrustedKey,
+)
 
 
 class ProjectPluginInline(admin.TabularInline):
@@ -28,7 +41,7 @@ class InstalledPluginAdmin(admin.ModelAdmin):
     list_display = ("plugin_id", "name", "version", "kind", "status", "trust_level", "legacy")
     list_filter = ("kind", "status", "trust_level", "legacy")
     search_fields = ("plugin_id", "name", "description")
-    readonly_fields = ("manifest", "warnings", "installed_at", "updated_at")
+    readonly_fields = ("manifest", "warnings", "trust_level", "installed_at", "updated_at")
 
 
 @admin.register(ProjectPlugin)
@@ -57,3 +70,66 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
         return False
+
+
+@admin.register(TrustedKey)
+class TrustedKeyAdmin(admin.ModelAdmin):
+    """Operators vouch for signing keys here (SPEC X2); every change is audited (X5)."""
+
+    list_display = ("name", "fingerprint", "purpose", "active", "created_at")
+    list_filter = ("purpose", "active")
+    search_fields = ("name", "fingerprint", "note")
+    readonly_fields = ("fingerprint", "created_at")
+
+    def save_model(self, request: HttpRequest, obj: TrustedKey, form: Any, change: bool) -> None:
+        before = _key_view(TrustedKey.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        record(
+            AuditAction.TRUSTED_KEY,
+            actor=request.user,
+            before=before,
+            after=_key_view(obj),
+            detail=f"trusted key {'changed' if change else 'added'}: {obj.name}",
+        )
+
+    def delete_model(self, request: HttpRequest, obj: TrustedKey) -> None:
+        record(
+            AuditAction.TRUSTED_KEY,
+            actor=request.user,
+            before=_key_view(obj),
+            detail=f"trusted key deleted: {obj.name}",
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for key in queryset:
+            self.delete_model(request, key)
+
+
+def _key_view(key: TrustedKey) -> dict[str, Any]:
+    return {
+        "name": key.name,
+        "fingerprint": key.fingerprint,
+        "purpose": key.purpose,
+        "active": key.active,
+    }
+
+
+@admin.register(MeetingPlan)
+class MeetingPlanAdmin(admin.ModelAdmin):
+    """Plans are decided in the console (a local click), never changed here (SPEC MT1)."""
+
+    list_display = ("received_at", "summary", "status", "signer", "decided_by")
+    list_filter = ("status",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: MeetingPlan | None = None) -> bool:
+        return False
+
+
+@admin.register(RetainedPluginConfig)
+class RetainedPluginConfigAdmin(admin.ModelAdmin):
+    list_display = ("plugin_id", "version", "schema_version", "retained_at")
+    readonly_fields = ("retained_at",)

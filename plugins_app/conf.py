@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -27,7 +28,10 @@ class JupiterSettings:
 @functools.cache
 def get() -> JupiterSettings:
     return JupiterSettings(
-        plugin_dirs=tuple(Path(p) for p in settings.JUPITER_PLUGIN_DIRS),
+        plugin_dirs=(
+            *(Path(p) for p in settings.JUPITER_PLUGIN_DIRS),
+            Path(settings.JUPITER_INSTALL_DIR),
+        ),
         developer_mode=bool(settings.JUPITER_DEVELOPER_MODE),
         allow_unsigned_local_plugins=bool(settings.JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS),
         log_dir=Path(settings.JUPITER_LOG_DIR),
@@ -35,7 +39,39 @@ def get() -> JupiterSettings:
     )
 
 
+@dataclass(frozen=True)
+class TrustSettings:
+    """Signatures and catalogue (SPEC X2, MK1): see ``trust.py`` for how they combine."""
+
+    bundled_dir: Path
+    install_dir: Path
+    minimum_level: str
+    official_keys: tuple[str, ...]
+    catalogues: tuple[str, ...]
+
+
+TRUST_LEVELS_BY_RANK = ("unsigned", "community", "verified", "official")
+
+
+@functools.cache
+def trust() -> TrustSettings:
+    minimum = str(settings.JUPITER_TRUST_MINIMUM).strip().lower()
+    if minimum not in TRUST_LEVELS_BY_RANK:
+        raise ImproperlyConfigured(
+            f"JUPITER_TRUST_MINIMUM must be one of {', '.join(TRUST_LEVELS_BY_RANK)}, "
+            f"not {minimum!r}"
+        )
+    return TrustSettings(
+        bundled_dir=Path(settings.JUPITER_BUNDLED_PLUGIN_DIR),
+        install_dir=Path(settings.JUPITER_INSTALL_DIR),
+        minimum_level=minimum,
+        official_keys=tuple(k.strip() for k in settings.JUPITER_OFFICIAL_KEYS if k.strip()),
+        catalogues=tuple(c.strip() for c in settings.JUPITER_CATALOGUES if c.strip()),
+    )
+
+
 @receiver(setting_changed)
 def _clear_cache(*, setting: str, **kwargs: object) -> None:
     if setting.startswith("JUPITER_"):
         get.cache_clear()
+        trust.cache_clear()

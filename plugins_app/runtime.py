@@ -24,6 +24,7 @@ from .models import InstalledPlugin, PluginStatus, ProjectPlugin
 from .services import ServiceProvider
 from .signals import project_plugins_changed
 from .sync import sync_installed_plugins
+from .trust import assess
 
 log = logging.getLogger("jupiter.runtime")
 NOT_ENABLED = "Not enabled for any project"
@@ -91,6 +92,12 @@ class Runtime:
                     _set_status(plugin_id, PluginStatus.READY, legacy=registration.legacy)
 
     def _load(self, manifest: Manifest) -> None:
+        trust = assess(manifest.root, manifest.id, manifest.version)
+        if trust.refusal:  # files may have changed since the last sync: verified at every load
+            status = PluginStatus.ERROR if trust.tampered else PluginStatus.DISABLED
+            _set_status(manifest.id, status, trust.refusal, trust_level=trust.level)
+            log.warning("plugin %s refused: %s", manifest.id, trust.refusal)
+            return
         _set_status(manifest.id, PluginStatus.LOADING)
         outcome = load_plugin(manifest, self.bridge)
         if outcome.registration is not None:

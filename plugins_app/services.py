@@ -124,6 +124,15 @@ class Services:
     def get_event_bus(self) -> PluginEventBus:
         return PluginEventBus(self._provider.event_bus, self._manifest.id)
 
+    def get_plugin_statuses(self) -> list[dict[str, Any]]:
+        """Id, version, kind and status of every installed plugin (for Meeting, MT1)."""
+        from .models import InstalledPlugin
+        from .permissions import require
+
+        require(self._manifest, "access_meeting", "read the list of installed plugins")
+        rows = InstalledPlugin.objects.order_by("plugin_id")
+        return list(rows.values("plugin_id", "version", "kind", "status"))
+
 
 class ServiceProvider:
     """Holds the host-wide service instances shared by every plugin's ``Services``."""

@@ -2,7 +2,8 @@
 
 Discovery reads manifests only; this module turns its results into installed-plugin rows with
 the status each one can have before any code runs: ``error`` for a bad manifest, ``disabled``
-for an incompatible Jupiter version or a refused trust level (SPEC M3, M4, X2).
+for an incompatible Jupiter version or a refused trust level, ``error`` for a plugin whose
+files no longer match its signature (SPEC M3, M4, X2).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from . import JUPITER_VERSION, conf
+from . import JUPITER_VERSION
 from .discovery import DiscoveredPlugin
 from .manifest import Manifest, compatibility_issue
-from .models import InstalledPlugin, PluginConfig, PluginKind, PluginStatus, TrustLevel
+from .models import InstalledPlugin, PluginConfig, PluginKind, PluginStatus
+from .trust import assess
 
 
 @dataclass(frozen=True)
@@ -25,15 +27,6 @@ class SyncReport:
     loadable: dict[str, Manifest] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
-
-
-def _trust_refusal(trust_level: str) -> str | None:
-    if trust_level == TrustLevel.UNSIGNED and not conf.get().allow_unsigned_local_plugins:
-        return (
-            "unsigned plugin refused by the trust policy "
-            "(JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS is off)"
-        )
-    return None
 
 
 def _record_invalid(found: DiscoveredPlugin) -> str:
@@ -52,6 +45,7 @@ def _record_invalid(found: DiscoveredPlugin) -> str:
 
 
 def _record_valid(found: DiscoveredPlugin, manifest: Manifest) -> str | None:
+    assessment = assess(found.path, manifest.id, manifest.version)
     plugin, _ = InstalledPlugin.objects.update_or_create(
         plugin_id=manifest.id,
         defaults={
@@ -62,13 +56,18 @@ def _record_valid(found: DiscoveredPlugin, manifest: Manifest) -> str | None:
             "source_path": str(found.path),
             "manifest": manifest.to_snapshot(),
             "warnings": [str(w) for w in found.result.warnings],
+            "trust_level": assessment.level,
         },
     )
     schema_version = manifest.config_schema.version if manifest.config_schema else 1
     PluginConfig.objects.get_or_create(plugin=plugin, defaults={"schema_version": schema_version})
-    refusal = compatibility_issue(manifest, JUPITER_VERSION) or _trust_refusal(plugin.trust_level)
+    if assessment.tampered:
+        refusal, status = assessment.refusal, PluginStatus.ERROR
+    else:
+        refusal = compatibility_issue(manifest, JUPITER_VERSION) or assessment.refusal
+        status = PluginStatus.DISABLED
     if refusal:
-        plugin.status, plugin.status_reason = PluginStatus.DISABLED, refusal
+        plugin.status, plugin.status_reason = status, refusal
         plugin.save(update_fields=["status", "status_reason", "updated_at"])
     return refusal
 

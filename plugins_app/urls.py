@@ -6,7 +6,7 @@ Where two paths share a name, ``reverse`` returns the later one (``/plugins/``,
 
 from django.urls import path
 
-from .views import api, plugins, projects
+from .views import api, audit, catalogue, meeting, plugins, projects
 
 app_name = "plugins_app"
 
@@ -33,4 +33,24 @@ urlpatterns = [
         projects.project_resolve_conflict,
         name="project-resolve-conflict",
     ),
+    # Trust, catalogue, Meeting and audit (SPEC X2, X5, MK1-MK3, MT1): staff only.
+    path("catalogue/", catalogue.catalogue, name="catalogue"),
+    path("catalogue/stage/", catalogue.stage, name="catalogue-stage"),
+    path("catalogue/review/<str:token>/", catalogue.review, name="catalogue-review"),
+    path("catalogue/review/<str:token>/confirm/", catalogue.confirm, name="catalogue-confirm"),
+    path(
+        "plugins/<str:plugin_id>/uninstall/",
+        catalogue.uninstall_plugin,
+        name="plugin-uninstall",
+    ),
+    path(
+        "plugins/<str:plugin_id>/check-update/",
+        catalogue.check_update,
+        name="plugin-check-update",
+    ),
+    path("meeting/", meeting.meeting_list, name="meeting"),
+    path("meeting/plans", meeting.receive, name="meeting-receive"),
+    path("meeting/<int:pk>/", meeting.meeting_detail, name="meeting-detail"),
+    path("meeting/<int:pk>/decide/", meeting.meeting_decide, name="meeting-decide"),
+    path("audit/", audit.audit_list, name="audit"),
 ]

@@ -19,6 +19,13 @@ def _fresh_runtime():
     reset_runtime()
 
 
+@pytest.fixture(autouse=True)
+def _install_dir(settings, tmp_path_factory):
+    """Plugins installed by a test land in a folder of its own, never in the shared var/."""
+    settings.JUPITER_INSTALL_DIR = tmp_path_factory.mktemp("installed-plugins")
+    return settings.JUPITER_INSTALL_DIR
+
+
 @pytest.fixture
 def runtime_dirs(settings):
     """Point discovery at the test plugins (good, hostile and odd ones) only."""

@@ -12,13 +12,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from plugins_app.core import core_plugin_infos
 from plugins_app.errors import ProjectFileConflict, ProjectPluginError
+from plugins_app.management import trust_commands
 from plugins_app.models import InstalledPlugin, Project
 from plugins_app.projects import set_plugin_enabled, sync_from_file
 from plugins_app.runtime import boot
 
 
 class Command(BaseCommand):
-    help = "List, sync, enable and disable plugins."
+    help = "List, sync, enable and disable plugins; sign, install, update and uninstall them."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -29,10 +30,13 @@ class Command(BaseCommand):
             cmd = sub.add_parser(action, help=f"{action.title()} a plugin for one project.")
             cmd.add_argument("plugin_id")
             cmd.add_argument("--project", required=True)
+        trust_commands.add_subcommands(sub)
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
-        if action == "list":
+        if action in trust_commands.ACTIONS:
+            trust_commands.TrustCommands(self).run(action, options)
+        elif action == "list":
             self._list(as_json=options["json"])
         elif action == "sync":
             runtime = boot()
