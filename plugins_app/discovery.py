@@ -9,6 +9,7 @@ plugin never stops the host.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,8 +17,10 @@ from pathlib import Path
 
 from plugins_app.manifest import MANIFEST_FILENAME, ManifestIssue, ManifestResult, load_manifest
 
+logger = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class DiscoveredPlugin:
     """A plugin folder and what its manifest says.
 
@@ -41,11 +44,15 @@ def _plugin_folders(directory: Path) -> Iterator[tuple[Path, str | None]]:
 
     Dot folders and `__pycache__` are skipped, and so are folders without a plugin.yaml; a
     link to a folder outside `directory` is not followed but reported, so the operator sees
-    why that plugin is missing. A missing `directory` simply has no plugins.
+    why that plugin is missing. A missing `directory` simply has no plugins; an unreadable
+    one is logged and skipped.
     """
     try:
         entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
     except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        logger.warning("cannot scan plugin directory %s: %s", directory, exc)
         return
     base = Path(os.path.realpath(directory))
     for entry in entries:

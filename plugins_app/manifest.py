@@ -36,132 +36,6 @@ MANIFEST_FILENAME = "plugin.yaml"
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "plugin.schema.json"
 STANDARD_PERMISSIONS = ("fs_read", "fs_write", "run_commands", "network_outbound", "access_meeting")
 
-_ANNOTATIONS = frozenset({"title", "description", "examples", "default", "$comment", "deprecated"})
-_SUBSCHEMA = frozenset(
-    {"items", "additionalProperties", "propertyNames", "contains", "not", "if", "then", "else"}
-    | {"unevaluatedItems", "unevaluatedProperties", "contentSchema"}
-)
-_SUBSCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
-_SUBSCHEMA_MAPS = frozenset({"properties", "patternProperties", "dependentSchemas"})
-# Keywords that look only at the instance itself: a subschema made of these alone is a leaf.
-_LEAF_KEYWORDS = frozenset(
-    {"type", "enum", "const", "pattern", "format", "minLength", "maxLength", "multipleOf"}
-    | {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems"}
-    | {"uniqueItems", "minProperties", "maxProperties", "required", "x-expected"}
-)
-
-
-def _is_leaf(schema: Any) -> bool:
-    return isinstance(schema, dict) and schema.keys() <= _LEAF_KEYWORDS
-
-
-def _compact(schema: Any, defs: Mapping[str, Any]) -> Any:
-    """A copy of `schema` for validation only: `#/$defs/` references inlined, annotations
-    (title, description, ...) dropped, leaf subschemas moved to the `x-leaf-*` keywords.
-
-    jsonschema resolves every `$ref` through its registry, visits every keyword and builds a
-    validator per subschema; this copy accepts exactly the same documents, with the same
-    errors, about twice as fast.
-    """
-    if not isinstance(schema, dict):
-        return schema
-    if schema.keys() & {"unevaluatedProperties", "unevaluatedItems"}:
-        raise ValueError("_compact cannot keep unevaluated* semantics")
-    ref = schema.get("$ref")
-    target = (
-        _compact(defs[ref.rsplit("/", 1)[1]], defs) if ref and ref.startswith("#/$defs/") else {}
-    )
-    rest: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in _ANNOTATIONS or key == "$defs" or (target and key == "$ref"):
-            continue
-        if key in _SUBSCHEMA:
-            rest[key] = _compact(value, defs)
-        elif key in _SUBSCHEMA_LISTS:
-            rest[key] = [_compact(item, defs) for item in value]
-        elif key in _SUBSCHEMA_MAPS:
-            rest[key] = {name: _compact(item, defs) for name, item in value.items()}
-        else:
-            rest[key] = value
-    compact = {"allOf": [target], **rest} if target.keys() & rest.keys() else {**target, **rest}
-    if compact.get("additionalProperties") is True:
-        del compact["additionalProperties"]
-    leaves = {name: sub for name, sub in compact.get("properties", {}).items() if _is_leaf(sub)}
-    if leaves:
-        others = {name: sub for name, sub in compact["properties"].items() if name not in leaves}
-        if "additionalProperties" in compact or "patternProperties" in compact:
-            others.update(dict.fromkeys(leaves, True))  # they still decide what is additional
-        compact["properties"] = others
-        compact["x-leaf-properties"] = leaves
-    fast_paths = [("items", "x-leaf-items"), ("propertyNames", "x-leaf-names")]
-    if "properties" not in compact and "patternProperties" not in compact:
-        fast_paths.append(("additionalProperties", "x-leaf-values"))
-    for key, fast_key in fast_paths:
-        if _is_leaf(compact.get(key)) and "prefixItems" not in compact:
-            compact[fast_key], compact[key] = compact[key], True
-    return compact
-
-
-def _passes(validator: Validator, leaf: Mapping[str, Any], instance: Any) -> bool:
-    """Whether `instance` satisfies a leaf subschema, using jsonschema's own keyword code."""
-    for keyword, value in leaf.items():
-        check = validator.VALIDATORS.get(keyword)
-        if check is not None and next(iter(check(validator, value, instance, leaf) or ()), None):
-            return False
-    return True
-
-
-def _leaf_properties(validator: Validator, leaves: Any, instance: Any, schema: Any) -> Any:
-    if validator.is_type(instance, "object"):
-        for name, leaf in leaves.items():
-            if name in instance and not _passes(validator, leaf, instance[name]):
-                yield from validator.descend(instance[name], leaf, path=name, schema_path=name)
-
-
-def _leaf_items(validator: Validator, leaf: Any, instance: Any, schema: Any) -> Any:
-    if validator.is_type(instance, "array"):
-        for index, item in enumerate(instance):
-            if not _passes(validator, leaf, item):
-                yield from validator.descend(item, leaf, path=index)
-
-
-def _leaf_values(validator: Validator, leaf: Any, instance: Any, schema: Any) -> Any:
-    if validator.is_type(instance, "object"):
-        for name, item in instance.items():
-            if not _passes(validator, leaf, item):
-                yield from validator.descend(item, leaf, path=name)
-
-
-def _leaf_names(validator: Validator, leaf: Any, instance: Any, schema: Any) -> Any:
-    if validator.is_type(instance, "object"):
-        for name in instance:
-            if not _passes(validator, leaf, name):
-                yield from validator.descend(name, leaf)
-
-
-def _fast_validator_class(cls: type[Validator]) -> type[Validator]:
-    """`cls` plus the `x-leaf-*` keywords of `_compact`: a leaf that passes costs no descent,
-    one that fails is validated the normal way, so errors are jsonschema's own."""
-    return jsonschema.validators.extend(
-        cls,
-        validators={
-            "x-leaf-properties": _leaf_properties,
-            "x-leaf-items": _leaf_items,
-            "x-leaf-values": _leaf_values,
-            "x-leaf-names": _leaf_names,
-        },
-    )
-
-
-PLUGIN_SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-_ValidatorClass = jsonschema.validators.validator_for(PLUGIN_SCHEMA)
-_ValidatorClass.check_schema(PLUGIN_SCHEMA)
-_FastValidator = _fast_validator_class(_ValidatorClass)
-_VALIDATION_SCHEMA: dict[str, Any] = _compact(PLUGIN_SCHEMA, PLUGIN_SCHEMA["$defs"])
-_VALIDATOR: Validator = _FastValidator(
-    _VALIDATION_SCHEMA, format_checker=_ValidatorClass.FORMAT_CHECKER
-)
-
 
 def _frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
@@ -345,6 +219,140 @@ def field_name(path: FieldPath) -> str:
     return "".join(parts).lstrip(".")
 
 
+# --- validation against the published schema ------------------------------------------------
+
+_ANNOTATIONS = frozenset({"title", "description", "examples", "default", "$comment", "deprecated"})
+_SUBSCHEMA = frozenset(
+    {"items", "additionalProperties", "propertyNames", "contains", "not", "if", "then", "else"}
+    | {"unevaluatedItems", "unevaluatedProperties", "contentSchema"}
+)
+_SUBSCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_SUBSCHEMA_MAPS = frozenset({"properties", "patternProperties", "dependentSchemas"})
+# Keywords (besides "type") whose verdict depends on the instance alone.
+_LEAF_KEYWORDS = frozenset(
+    {"enum", "const", "pattern", "format", "minLength", "maxLength", "multipleOf"}
+    | {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems"}
+    | {"uniqueItems", "minProperties", "maxProperties", "required", "dependentRequired"}
+)
+
+
+def _compact(schema: Any, defs: Mapping[str, Any]) -> Any:
+    """A copy of `schema` for validation only: `#/$defs/` references inlined and annotations
+    (title, description, ...) dropped. It accepts exactly the same documents.
+
+    jsonschema resolves every `$ref` through its registry and visits every keyword, so the
+    compact copy validates about twice as fast as the published, documented one.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref")
+    target = (
+        _compact(defs[ref.rsplit("/", 1)[1]], defs) if ref and ref.startswith("#/$defs/") else {}
+    )
+    rest: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _ANNOTATIONS or key == "$defs" or (target and key == "$ref"):
+            continue
+        if key in _SUBSCHEMA:
+            rest[key] = _compact(value, defs)
+        elif key in _SUBSCHEMA_LISTS:
+            rest[key] = [_compact(item, defs) for item in value]
+        elif key in _SUBSCHEMA_MAPS:
+            rest[key] = {name: _compact(item, defs) for name, item in value.items()}
+        else:
+            rest[key] = value
+    return {"allOf": [target], **rest} if target.keys() & rest.keys() else {**target, **rest}
+
+
+def _accepts(validator: Validator, schema: Any, instance: Any, root: Any) -> bool:
+    """True when `instance` is certainly valid against the compact `schema`; False means
+    "not sure", and the caller runs the full jsonschema validation.
+
+    Most manifests are valid, and jsonschema builds a validator object for every value it
+    visits; this walk follows the structure itself and leaves each instance-level keyword
+    (type, pattern, enum, format, ...) to jsonschema's own implementation. Any keyword it does
+    not model makes it answer False, so it can only make valid documents cheaper, never change
+    a verdict or an error message. `root` is what `{"$ref": "#"}` points at.
+    """
+    if schema is True:
+        return True
+    if not isinstance(schema, dict):
+        return False
+    for keyword, value in schema.items():
+        if keyword == "type":  # the commonest keyword; same test as jsonschema's, inlined
+            if isinstance(value, str):
+                if not validator.is_type(instance, value):
+                    return False
+            elif not any(validator.is_type(instance, name) for name in value):
+                return False
+        elif keyword in _LEAF_KEYWORDS:
+            check = validator.VALIDATORS[keyword]
+            if next(iter(check(validator, value, instance, schema) or ()), None):
+                return False
+        elif keyword == "additionalProperties" and "properties" in schema:
+            continue  # checked with "properties", which knows which names are additional
+        elif keyword in ("properties", "additionalProperties"):
+            if validator.is_type(instance, "object"):
+                for name, item in instance.items():
+                    if not _accepts(validator, _property_schema(schema, name), item, root):
+                        return False
+        elif keyword == "propertyNames":
+            if validator.is_type(instance, "object"):
+                for name in instance:
+                    if not _accepts(validator, value, name, root):
+                        return False
+        elif keyword == "items" and "prefixItems" not in schema:
+            if validator.is_type(instance, "array"):
+                for item in instance:
+                    if not _accepts(validator, value, item, root):
+                        return False
+        elif keyword == "anyOf":
+            if not any(_accepts(validator, branch, instance, root) for branch in value):
+                return False
+        elif keyword == "allOf":
+            for branch in value:
+                if not _accepts(validator, branch, instance, root):
+                    return False
+        elif keyword == "$ref" and value == "#":
+            if not _accepts(validator, root, instance, root):
+                return False
+        elif keyword in validator.VALIDATORS:
+            return False
+    return True
+
+
+def _property_schema(schema: Mapping[str, Any], name: str) -> Any:
+    """The subschema property `name` must satisfy (with patternProperties, `_accepts` gives
+    up anyway when it reaches that keyword)."""
+    properties = schema.get("properties", {})
+    return properties[name] if name in properties else schema.get("additionalProperties", True)
+
+
+def _schema_errors(validator: Validator, instance: Any) -> list[Finding]:
+    """Findings for `instance`; a document `_accepts` proves valid skips jsonschema.
+
+    The shortcut is taken for draft 2020-12 only, the dialect it was written and tested for.
+    """
+    root = validator.schema
+    if type(validator) is jsonschema.Draft202012Validator and _accepts(
+        validator, root, instance, root
+    ):
+        return []
+    findings: list[Finding] = []
+    for error in validator.iter_errors(instance):
+        findings.extend(_describe_error(error))
+    return findings
+
+
+PLUGIN_SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+_ValidatorClass = jsonschema.validators.validator_for(PLUGIN_SCHEMA)
+_ValidatorClass.check_schema(PLUGIN_SCHEMA)
+_VALIDATION_SCHEMA: dict[str, Any] = _compact(PLUGIN_SCHEMA, PLUGIN_SCHEMA["$defs"])
+_VALIDATOR: Validator = _ValidatorClass(
+    _VALIDATION_SCHEMA, format_checker=_ValidatorClass.FORMAT_CHECKER
+)
+
+
 # --- JSON Schema errors -> readable findings ------------------------------------------------
 
 _TYPE_NAMES = {
@@ -387,7 +395,7 @@ def _describe_error(error: ValidationError) -> list[Finding]:
             return [((*path, names[0]), f"required field is missing (give {' or '.join(names)})")]
         if error.context:
             return _describe_error(best_match(error.context))
-    if {"propertyNames", "x-leaf-names"} & set(error.relative_schema_path):
+    if "propertyNames" in error.relative_schema_path:
         path += (value,)
     if keyword == "type":
         types = [expected] if isinstance(expected, str) else expected
@@ -418,18 +426,11 @@ def _describe_error(error: ValidationError) -> list[Finding]:
     return [(path, error.message)]
 
 
-def _schema_errors(validator: Validator, instance: Any) -> list[Finding]:
-    findings: list[Finding] = []
-    for error in validator.iter_errors(instance):
-        findings.extend(_describe_error(error))
-    return findings
-
-
 _UNKNOWN_FIELD = "unknown field, ignored"
 _UNKNOWN_SECTION = "unknown section, kept as-is"
 
 
-def _unknown_fields(schema: Mapping[str, Any], value: Any, path: FieldPath) -> list[Finding]:
+def _unknown_fields(schema: Any, value: Any, path: FieldPath) -> list[Finding]:
     """Fields the schema does not describe inside known sections: ignored, so warned about."""
     if not isinstance(schema, dict):
         return []
@@ -438,9 +439,9 @@ def _unknown_fields(schema: Mapping[str, Any], value: Any, path: FieldPath) -> l
         for index, item in enumerate(value):
             found.extend(_unknown_fields(schema["items"], item, (*path, index)))
         return found
-    if not isinstance(value, dict) or not schema.keys() & {"properties", "x-leaf-properties"}:
+    known = schema.get("properties")
+    if not isinstance(value, dict) or known is None:
         return []
-    known = {**schema.get("x-leaf-properties", {}), **schema.get("properties", {})}
     found = []
     for key, item in value.items():
         if key in known:
@@ -471,7 +472,7 @@ def _flat_2020_12_metaschema() -> dict[str, Any]:
     def local(node: Any) -> Any:
         if isinstance(node, dict):
             if node.get("$dynamicRef") == "#meta":
-                return {"x-root": True}
+                return {"$ref": "#"}
             return {
                 key: "#" + item.partition("#")[2]
                 if key == "$ref" and isinstance(item, str)
@@ -486,16 +487,8 @@ def _flat_2020_12_metaschema() -> dict[str, Any]:
 
 @functools.cache
 def _metaschema_validator(cls: type[Validator]) -> Validator:
-    if cls is not jsonschema.Draft202012Validator:
-        return cls(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
-    meta = _flat_2020_12_metaschema()
-
-    def root(validator: Validator, _: Any, instance: Any, schema: Any) -> Any:
-        """`x-root`: validate against the whole metaschema, without a `$ref` lookup."""
-        yield from validator.descend(instance, meta)
-
-    extended = jsonschema.validators.extend(_FastValidator, validators={"x-root": root})
-    return extended(meta, format_checker=cls.FORMAT_CHECKER)
+    meta = _flat_2020_12_metaschema() if cls is jsonschema.Draft202012Validator else cls.META_SCHEMA
+    return cls(meta, format_checker=cls.FORMAT_CHECKER)
 
 
 def _config_schema_errors(schema: Mapping[str, Any]) -> list[Finding]:

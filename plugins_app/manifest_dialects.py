@@ -16,7 +16,6 @@ The canonical dict has exactly the keys of `manifest.Manifest` (minus `root` and
 from __future__ import annotations
 
 import keyword
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,8 +27,6 @@ Finding = tuple[FieldPath, str]
 
 DEFAULT_INTERVAL = 60
 DEFAULT_HEALTH_TIMEOUT = 5
-
-_AUTHOR_RE = re.compile(r"^(?P<name>[^<(]*?)\s*(?:<(?P<email>[^>]*)>)?\s*(?:\((?P<url>[^)]*)\))?$")
 
 
 def localized(value: str | Mapping[str, str] | None) -> tuple[str, dict[str, str]]:
@@ -47,6 +44,21 @@ def localized(value: str | Mapping[str, str] | None) -> tuple[str, dict[str, str
         (text for lang, text in texts.items() if lang.startswith(("en-", "en_"))), None
     )
     return english or next(iter(texts.values()), ""), texts
+
+
+def parse_author(text: str) -> dict[str, str]:
+    """Split the npm-style "Name <email> (url)" author string; both parts are optional.
+
+    Plain string operations rather than a regular expression: the text is untrusted, and
+    a backtracking pattern over it could be made to take seconds.
+    """
+    name, url, email = text.strip(), "", ""
+    if name.endswith(")") and "(" in name:
+        name, _, url = name[:-1].rpartition("(")
+        name = name.rstrip()
+    if name.endswith(">") and "<" in name:
+        name, _, email = name[:-1].rpartition("<")
+    return {"name": name.strip(), "email": email.strip(), "url": url.strip()}
 
 
 def _default(value: Any, default: Any) -> Any:
@@ -133,10 +145,7 @@ class _Normaliser:
         if value is None:
             return None
         if isinstance(value, str):
-            match = _AUTHOR_RE.match(value.strip())
-            if match is None:
-                return {"name": value.strip(), "email": "", "url": ""}
-            return {key: (match[key] or "").strip() for key in ("name", "email", "url")}
+            return parse_author(value)
         return {key: value.get(key, "") for key in ("name", "email", "url")}
 
     def jupiter_version(self) -> str:

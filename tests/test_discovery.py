@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
+
+import pytest
 
 from plugins_app.discovery import DiscoveredPlugin, discover
 
@@ -110,3 +113,23 @@ def test_discovery_never_imports_plugin_code(tmp_path: Path) -> None:
 
     assert found.result.ok
     assert not marker.exists()
+
+
+def test_unreadable_directory_is_logged_and_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_plugin(tmp_path, "good")
+    locked = tmp_path / "locked"
+    real_scandir = os.scandir
+
+    def scandir(path: Path) -> object:
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+    found = discover([locked, tmp_path])
+
+    assert [plugin.id for plugin in found] == ["hello_world"]
+    assert "cannot scan plugin directory" in caplog.text

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
+import random
 from pathlib import Path
 
 import jsonschema
@@ -11,6 +13,7 @@ import pytest
 
 from plugins_app import JUPITER_VERSION
 from plugins_app.manifest import (
+    _VALIDATOR,
     PLUGIN_SCHEMA,
     STANDARD_PERMISSIONS,
     Author,
@@ -18,11 +21,15 @@ from plugins_app.manifest import (
     ManifestIssue,
     ManifestResult,
     Migration,
+    _accepts,
     _metaschema_validator,
     compatibility_issue,
+    field_name,
     load_manifest,
     parse_manifest,
 )
+from plugins_app.manifest_dialects import parse_author
+from plugins_app.safe_yaml import MAX_DEPTH, read_yaml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plugins" / "manifests"
 SOURCE = Path("/plugins/sample/plugin.yaml")
@@ -118,7 +125,11 @@ def test_snapshot_is_json_and_independent_of_the_manifest() -> None:
 
     assert json.loads(json.dumps(snapshot)) == snapshot
     assert snapshot["kind"] == "tool"
-    assert snapshot["dependencies"][1] == {"id": "git_blame", "specifier": ">=2,<3", "optional": True}
+    assert snapshot["dependencies"][1] == {
+        "id": "git_blame",
+        "specifier": ">=2,<3",
+        "optional": True,
+    }
     assert snapshot["root"] == str(manifest.root)
     snapshot["config_schema"]["schema"]["required"].append("tampered")
     assert manifest.config_schema is not None
@@ -147,7 +158,10 @@ def test_original_dialect_is_normalised() -> None:
     assert manifest.author == Author("Jane Doe", "jane@example.org", "https://example.org/jane")
     assert manifest.jupiter_version == ">=1.0"
     assert manifest.permissions == ("fs_read", "network_outbound", "emit_events", "register_api")
-    assert set(STANDARD_PERMISSIONS) & manifest.declared_permissions == {"fs_read", "network_outbound"}
+    assert set(STANDARD_PERMISSIONS) & manifest.declared_permissions == {
+        "fs_read",
+        "network_outbound",
+    }
     assert manifest.dependencies == (Dependency("code_metrics", ">=1.2"), Dependency("file_index"))
     assert manifest.capabilities.metrics.interval == 15
     assert manifest.capabilities.jobs.timeout == 120
@@ -322,8 +336,16 @@ def test_issue_text_names_field_message_and_line() -> None:
         (MINIMAL + "jupiter_version: 2\n", "jupiter_version", "expected string"),
         (MINIMAL + "extends: sample\n", "extends", "itself"),
         (MINIMAL + "capabilities: {jobs: {timeout: -1}}\n", "capabilities.jobs.timeout", "> 0"),
-        (MINIMAL + "ui: {panels: [{id: p, template: ../../etc/passwd}]}\n", "ui.panels[0].template", "inside"),
-        (MINIMAL + "ui: {panels: [{id: p}], widgets: [{id: p}]}\n", "ui.widgets[0].id", "duplicate"),
+        (
+            MINIMAL + "ui: {panels: [{id: p, template: ../../etc/passwd}]}\n",
+            "ui.panels[0].template",
+            "inside",
+        ),
+        (
+            MINIMAL + "ui: {panels: [{id: p}], widgets: [{id: p}]}\n",
+            "ui.widgets[0].id",
+            "duplicate",
+        ),
         (MINIMAL + "ui: {panels: [{title: x}]}\n", "ui.panels[0].id", "required"),
         (MINIMAL + "author: {email: a@b.c}\n", "author.name", "required"),
         (MINIMAL.replace("name: Sample", "name: {}"), "name", "must not be empty"),
@@ -392,9 +414,7 @@ def test_incompatible_jupiter_version_gives_a_reason() -> None:
     manifest = load_ok("incompatible").manifest
     assert manifest is not None
 
-    assert compatibility_issue(manifest, "1.2.0") == (
-        "requires Jupiter >=2.0,<3 but this is 1.2.0"
-    )
+    assert compatibility_issue(manifest, "1.2.0") == ("requires Jupiter >=2.0,<3 but this is 1.2.0")
     assert compatibility_issue(manifest, "2.5.0") is None
 
 
@@ -457,3 +477,77 @@ def test_fast_metaschema_agrees_with_the_official_one(schema: object) -> None:
         return {tuple(error.absolute_path) for error in validator.iter_errors(schema)}
 
     assert paths(fast) == paths(official)
+
+
+def test_fast_path_never_accepts_what_jsonschema_rejects() -> None:
+    """`_accepts` may only skip jsonschema for documents the published schema accepts."""
+    official = jsonschema.Draft202012Validator(
+        PLUGIN_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    meta = _metaschema_validator(jsonschema.Draft202012Validator)
+    official_meta = jsonschema.Draft202012Validator(
+        jsonschema.Draft202012Validator.META_SCHEMA,
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+    )
+    originals = [
+        read_yaml(FIXTURES / case / "plugin.yaml").data for case in ("complete", "dialect_original")
+    ]
+    replacements = [None, True, 0, -1, 1.5, "", "Bad Name", "../x", [], [1], {}, {"type": "strin"}]
+    rng = random.Random(2024)
+    accepted = 0
+    for _ in range(400):
+        document = copy.deepcopy(rng.choice(originals))
+        node, key = document, rng.choice(list(document))
+        while isinstance(node[key], dict | list) and node[key] and rng.random() < 0.7:
+            node = node[key]
+            key = rng.choice(list(node)) if isinstance(node, dict) else rng.randrange(len(node))
+        node[key] = copy.deepcopy(rng.choice(replacements))
+
+        fast = _accepts(_VALIDATOR, _VALIDATOR.schema, document, _VALIDATOR.schema)
+        assert _VALIDATOR.is_valid(document) == official.is_valid(document)
+        assert not fast or official.is_valid(document)
+        accepted += fast
+        config = document.get("config_schema")
+        if isinstance(config, dict) and isinstance(config.get("schema"), dict):
+            schema = config["schema"]
+            assert not _accepts(meta, meta.schema, schema, meta.schema) or official_meta.is_valid(
+                schema
+            )
+    assert accepted > 0
+
+
+def test_valid_manifests_take_the_fast_path() -> None:
+    for case in ("minimal", "complete", "dialect_original", "legacy_null_dependencies"):
+        data = read_yaml(FIXTURES / case / "plugin.yaml").data
+
+        assert _accepts(_VALIDATOR, _VALIDATOR.schema, data, _VALIDATOR.schema), case
+
+
+def test_deeply_nested_config_schema_is_an_error_not_a_crash() -> None:
+    schema = "{properties: {a: " * MAX_DEPTH + "{}" + "}}" * MAX_DEPTH
+
+    error = only_error(parse(f"config_schema: {{schema: {schema}}}\n"))
+
+    assert "nested deeper than" in error.message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Jane Doe <jane@example.org> (https://example.org)",
+            ("Jane Doe", "jane@example.org", "https://example.org"),
+        ),
+        ("Jane Doe <jane@example.org>", ("Jane Doe", "jane@example.org", "")),
+        ("Jane Doe (https://example.org)", ("Jane Doe", "", "https://example.org")),
+        ("  Jane Doe  ", ("Jane Doe", "", "")),
+    ],
+)
+def test_author_strings_are_split(text: str, expected: tuple[str, str, str]) -> None:
+    assert tuple(parse_author(text).values()) == expected
+
+
+def test_field_names_use_dots_and_indexes() -> None:
+    assert field_name(("dependencies", 0, "version")) == "dependencies[0].version"
+    assert field_name(("ui", "tabs")) == "ui.tabs"
+    assert field_name(()) == ""

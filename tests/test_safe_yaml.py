@@ -9,6 +9,7 @@ import pytest
 
 from plugins_app.safe_yaml import (
     DEFAULT_MAX_BYTES,
+    MAX_DEPTH,
     UnsafeYamlError,
     YamlError,
     parse_yaml,
@@ -163,3 +164,13 @@ def test_read_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
 
     with pytest.raises(YamlError, match="not a regular file"):
         read_yaml(path)
+
+
+def test_nesting_is_bounded() -> None:
+    shallow = "a: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "\n"
+    deep = "a: " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "\n"
+
+    assert parse_yaml(shallow).data["a"] is not None
+    with pytest.raises(YamlError, match="nested deeper than") as caught:
+        parse_yaml(deep)
+    assert caught.value.line == 1
