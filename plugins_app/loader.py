@@ -81,23 +81,36 @@ def _is_relative(manifest: Manifest, module_path: str) -> bool:
     return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
 
 
-def resolve(manifest: Manifest, entrypoint: str) -> Any:
-    """Import what ``entrypoint`` names: ``module:attr`` or a bare ``module``.
+def _module_in_plugin(manifest: Manifest, module_path: str) -> str | None:
+    """The plugin-relative module a dotted path names: itself or its longest suffix.
 
-    Modules inside the plugin folder win over absolute imports of the same dotted name, and
-    ``<plugin id>.module`` (the original Jupiter's spelling) resolves inside the folder too.
+    Absolute spellings from the original Jupiter (``jupiter.plugins.<id>.main``) thus resolve
+    to the plugin's own ``main.py``; ``""`` means the plugin package itself.
+    """
+    parts = module_path.split(".")
+    for start in range(len(parts)):
+        candidate = ".".join(parts[start:])
+        if _is_relative(manifest, candidate):
+            return candidate
+    return "" if parts[-1] == manifest.id else None
+
+
+def resolve(manifest: Manifest, entrypoint: str) -> Any:
+    """Import what ``entrypoint`` names (``module:attr`` or a bare ``module``).
+
+    Only the plugin's own code can be named: an entrypoint such as ``os:system`` that points
+    outside the plugin folder is refused, so a manifest can never make the host run
+    arbitrary library functions (SPEC M5).
     """
     module_path, _, attr = entrypoint.partition(":")
+    relative = _module_in_plugin(manifest, module_path)
+    if relative is None:
+        raise EntrypointError(
+            f"entrypoint '{entrypoint}' names no module inside the plugin folder; "
+            "entrypoints may only name the plugin's own code"
+        )
     package = _import_plugin_package(manifest)
-    own_prefix = f"{manifest.id}."
-    if module_path.startswith(own_prefix) and _is_relative(
-        manifest, module_path[len(own_prefix) :]
-    ):
-        module_path = module_path[len(own_prefix) :]
-    if _is_relative(manifest, module_path):
-        module = importlib.import_module(f"{package.__name__}.{module_path}")
-    else:
-        module = importlib.import_module(module_path)
+    module = importlib.import_module(f"{package.__name__}.{relative}") if relative else package
     if not attr:
         return module
     target: Any = module

@@ -8,16 +8,20 @@ files no longer match its signature (SPEC M3, M4, X2).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import transaction
 
 from . import JUPITER_VERSION
+from .core import CORE_PLUGINS
 from .discovery import DiscoveredPlugin
 from .manifest import Manifest, compatibility_issue
 from .models import InstalledPlugin, PluginConfig, PluginKind, PluginStatus
 from .trust import assess
+
+log = logging.getLogger("jupiter.sync")
 
 
 @dataclass(frozen=True)
@@ -72,27 +76,49 @@ def _record_valid(found: DiscoveredPlugin, manifest: Manifest) -> str | None:
     return refusal
 
 
+def _note_duplicate(found: DiscoveredPlugin) -> None:
+    """Keep the first folder's row; tell its page another folder claims the same id."""
+    note = f"another folder, {found.path}, also declares this id and was ignored"
+    plugin = InstalledPlugin.objects.filter(source_path=str(found.duplicate_of)).first()
+    if plugin is not None and note not in plugin.warnings:
+        plugin.warnings = [*plugin.warnings, note]
+        plugin.save(update_fields=["warnings", "updated_at"])
+    log.warning("%s: %s", found.duplicate_of, note)
+
+
 @transaction.atomic
 def sync_installed_plugins(discovered: Iterable[DiscoveredPlugin]) -> SyncReport:
     """Upsert one row per discovered plugin; rows whose folder vanished go to ``error``.
 
-    Config rows are created but never overwritten: a re-sync keeps users' settings.
+    Config rows are created but never overwritten: a re-sync keeps users' settings. A folder
+    claiming a core plugin's id is refused outright: core plugins cannot be replaced (K1).
     """
-    report = SyncReport()
+    loadable: dict[str, Manifest] = {}
+    refused: dict[str, str] = {}
     seen: set[str] = set()
+    duplicates: list[DiscoveredPlugin] = []
     for found in discovered:
-        seen.add(found.id)
         manifest = found.result.manifest
+        if found.id in CORE_PLUGINS:
+            refused[found.id] = f"'{found.id}' is a core plugin id; {found.path} is ignored"
+            log.error("%s", refused[found.id])
+            continue
+        if found.duplicate_of is not None:
+            duplicates.append(found)
+            continue
+        seen.add(found.id)
         if manifest is None:
-            report.refused[found.id] = _record_invalid(found)
+            refused[found.id] = _record_invalid(found)
         elif refusal := _record_valid(found, manifest):
-            report.refused[manifest.id] = refusal
+            refused[manifest.id] = refusal
         else:
-            report.loadable[manifest.id] = manifest
+            loadable[manifest.id] = manifest
+    for found in duplicates:
+        _note_duplicate(found)
     gone = InstalledPlugin.objects.exclude(plugin_id__in=seen)
     missing = tuple(gone.values_list("plugin_id", flat=True))
     for plugin in gone:
         plugin.status = PluginStatus.ERROR
         plugin.status_reason = f"plugin folder is missing: {plugin.source_path}"
         plugin.save(update_fields=["status", "status_reason", "updated_at"])
-    return SyncReport(report.loadable, report.refused, missing)
+    return SyncReport(loadable, refused, missing)

@@ -13,7 +13,6 @@ import pytest
 
 from plugins_app import JUPITER_VERSION
 from plugins_app.manifest import (
-    _VALIDATOR,
     PLUGIN_SCHEMA,
     STANDARD_PERMISSIONS,
     Author,
@@ -21,14 +20,13 @@ from plugins_app.manifest import (
     ManifestIssue,
     ManifestResult,
     Migration,
-    _accepts,
-    _metaschema_validator,
     compatibility_issue,
     field_name,
     load_manifest,
     parse_manifest,
 )
 from plugins_app.manifest_dialects import parse_author
+from plugins_app.manifest_schema import _VALIDATOR, _accepts, _metaschema_validator
 from plugins_app.safe_yaml import MAX_DEPTH, read_yaml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plugins" / "manifests"

@@ -163,3 +163,41 @@ def test_reconcile_restores_the_status_of_an_already_loaded_plugin(project):
     get_runtime().reconcile()
     plugin = status("legacy_style")
     assert (plugin.status, plugin.legacy) == (PluginStatus.READY, True)
+
+
+def test_entrypoint_outside_the_plugin_folder_is_refused(project):
+    enable(project, "outside_entry")
+    plugin = status("outside_entry")
+    assert plugin.status == PluginStatus.ERROR
+    assert "names no module inside the plugin folder" in plugin.status_reason
+
+
+def test_original_absolute_entrypoint_resolves_inside_the_plugin(project):
+    enable(project, "old_absolute")
+    assert status("old_absolute").status == PluginStatus.READY
+    assert get_runtime().bridge.registration("old_absolute").public_api == (
+        "old-style path resolved"
+    )
+
+
+def _plugin_dir(parent: Path, folder: str, plugin_id: str) -> None:
+    (parent / folder).mkdir(parents=True)
+    (parent / folder / "plugin.yaml").write_text(
+        f"id: {plugin_id}\nname: {folder}\nversion: 1.0.0\ntype: tool\n"
+        'entrypoint: "main:register"\n'
+    )
+
+
+def test_core_ids_and_duplicate_ids_never_replace_the_real_one(settings, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    _plugin_dir(first, "dup", "dup")
+    _plugin_dir(second, "dup_again", "dup")
+    _plugin_dir(second, "fake_bridge", "bridge")
+    settings.JUPITER_PLUGIN_DIRS = [first, second]
+    boot()
+    assert not InstalledPlugin.objects.filter(plugin_id="bridge").exists()
+    dup = status("dup")
+    assert dup.source_path == str(first / "dup")
+    assert dup.warnings == [
+        f"another folder, {second / 'dup_again'}, also declares this id and was ignored"
+    ]
