@@ -154,6 +154,14 @@ JUPITER_PLUGIN_DIRS = [BASE_DIR / "plugins"] + [
 JUPITER_DEVELOPER_MODE = _env_flag("JUPITER_DEVELOPER_MODE")
 JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS = _env_flag("JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS", True)
 JUPITER_LOG_DIR = VAR_DIR / "logs"
+# Jobs (SPEC J3, J4) and the mediated runner (X1); seconds unless named otherwise.
+JUPITER_JOB_WORKERS = int(os.environ.get("JUPITER_JOB_WORKERS", "4"))
+JUPITER_JOB_TIMEOUT = float(os.environ.get("JUPITER_JOB_TIMEOUT", "600"))
+JUPITER_JOB_CANCEL_GRACE = float(os.environ.get("JUPITER_JOB_CANCEL_GRACE", "5"))
+JUPITER_BREAKER_THRESHOLD = int(os.environ.get("JUPITER_BREAKER_THRESHOLD", "3"))
+JUPITER_BREAKER_COOLDOWN = float(os.environ.get("JUPITER_BREAKER_COOLDOWN", "60"))
+JUPITER_RUNNER_TIMEOUT = float(os.environ.get("JUPITER_RUNNER_TIMEOUT", "60"))
+JUPITER_SCAN_MAX_FILES = int(os.environ.get("JUPITER_SCAN_MAX_FILES", "100000"))
 
 LOGGING = {
     "version": 1,
