@@ -51,44 +51,61 @@ class OutsideProjectRoot(PermissionDenied):
         )
 
 
-def _deny_outside(manifest: Manifest, path: str, root: Path) -> OutsideProjectRoot:
-    error = OutsideProjectRoot(manifest.id, path, root)
+Require = Callable[[Manifest, str, str], None]
+Refuse = Callable[[Manifest, PermissionDenied], None]
+
+
+def audit_refusal(manifest: Manifest, error: PermissionDenied) -> None:
+    """Log and audit a refusal (SPEC X5); the Bridge double swaps this for a list."""
     log.warning("%s", error)
     record(AuditAction.PERMISSION_DENIED, plugin_id=manifest.id, detail=str(error))
-    return error
 
 
-def contained_path(manifest: Manifest, root: Path, relative: str | os.PathLike[str]) -> Path:
+def contained_path(
+    manifest: Manifest,
+    root: Path,
+    relative: str | os.PathLike[str],
+    refuse: Refuse = audit_refusal,
+) -> Path:
     """``root / relative`` fully resolved (symlinks followed), or ``OutsideProjectRoot``."""
     root = Path(root).resolve()
     candidate = (root / relative).resolve()
     if candidate != root and root not in candidate.parents:
-        raise _deny_outside(manifest, os.fspath(relative), root)
+        error = OutsideProjectRoot(manifest.id, os.fspath(relative), root)
+        refuse(manifest, error)
+        raise error
     return candidate
 
 
 class ProjectFiles:
     """One project's files, as one plugin may use them."""
 
-    def __init__(self, manifest: Manifest, root: Path) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        root: Path,
+        require: Require = require,
+        refuse: Refuse = audit_refusal,
+    ) -> None:
         self._manifest = manifest
+        self._require, self._refuse = require, refuse
         self.root = Path(root).resolve()
 
     def path(self, relative: str | os.PathLike[str]) -> Path:
         """The absolute path inside the project root; refused if it would leave it."""
-        return contained_path(self._manifest, self.root, relative)
+        return contained_path(self._manifest, self.root, relative, self._refuse)
 
     def read_text(self, relative: str | os.PathLike[str], encoding: str = "utf-8") -> str:
-        require(self._manifest, "fs_read", f"read {relative}")
+        self._require(self._manifest, "fs_read", f"read {relative}")
         return self.path(relative).read_text(encoding=encoding, errors="replace")
 
     def read_bytes(self, relative: str | os.PathLike[str]) -> bytes:
-        require(self._manifest, "fs_read", f"read {relative}")
+        self._require(self._manifest, "fs_read", f"read {relative}")
         return self.path(relative).read_bytes()
 
     def list(self, pattern: str = "**/*") -> list[str]:
         """Files under the root matching a glob, as root-relative POSIX paths."""
-        require(self._manifest, "fs_read", f"list {pattern}")
+        self._require(self._manifest, "fs_read", f"list {pattern}")
         found = []
         for path in self.root.glob(pattern):
             if path.is_file() and not path.is_symlink():
@@ -98,7 +115,7 @@ class ProjectFiles:
     def write_text(
         self, relative: str | os.PathLike[str], text: str, encoding: str = "utf-8"
     ) -> Path:
-        require(self._manifest, "fs_write", f"write {relative}")
+        self._require(self._manifest, "fs_write", f"write {relative}")
         target = self.path(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding=encoding)
@@ -130,9 +147,16 @@ class Runner:
     projects that enabled the plugin, so a plugin cannot pick a directory of its own.
     """
 
-    def __init__(self, manifest: Manifest, project_root: Callable[[str], Path]) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        project_root: Callable[[str], Path],
+        require: Require = require,
+        refuse: Refuse = audit_refusal,
+    ) -> None:
         self._manifest = manifest
         self._project_root = project_root
+        self._require, self._refuse = require, refuse
 
     def run(
         self,
@@ -155,9 +179,9 @@ class Runner:
         argv = tuple(args)
         if not all(isinstance(a, str) for a in argv):
             raise CommandRefused("every command argument must be a string")
-        require(self._manifest, "run_commands", f"run {argv[0]!r}")
+        self._require(self._manifest, "run_commands", f"run {argv[0]!r}")
         root = self._project_root(getattr(project, "name", project))
-        workdir = contained_path(self._manifest, root, cwd)
+        workdir = contained_path(self._manifest, root, cwd, self._refuse)
         limit = conf.get().runner_timeout
         timeout = min(timeout, limit) if timeout else limit
         started = time.monotonic()
@@ -203,7 +227,9 @@ class HttpResponse:
 class HttpClient:
     """``bridge.services.get_http_client()``: handed out only with ``network_outbound``."""
 
-    def __init__(self, manifest: Manifest, timeout: float = 10.0) -> None:
+    def __init__(
+        self, manifest: Manifest, timeout: float = 10.0, require: Require = require
+    ) -> None:
         require(manifest, "network_outbound", "open outbound network connections")
         self._manifest = manifest
         self.timeout = timeout
