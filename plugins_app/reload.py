@@ -14,6 +14,7 @@ performs it too, and the first to do so stores its step log for the CLI to print
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,3 +130,30 @@ class ReloadWatcher:
             )
             reports.append(report)
         return reports
+
+
+def reload_via_servers(plugin_id: str, wait: float) -> tuple[ReloadReport, bool]:
+    """For the CLI: ask the running servers, wait up to ``wait`` seconds for one to report.
+
+    Returns (report, served): when no server in developer mode answers in time, the plugin
+    is reloaded in this process instead, which at least proves its new code imports and
+    registers, and ``served`` is False.
+    """
+    if not conf.get().developer_mode:
+        raise ReloadRefused(
+            "hot reload is only available in developer mode (set JUPITER_DEVELOPER_MODE=1)"
+        )
+    request = PluginReloadRequest.objects.create(plugin_id=plugin_id, origin=f"cli@{RUNNER_ID}")
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        request.refresh_from_db()
+        if request.handled_at is not None:
+            return ReloadReport(plugin_id, bool(request.ok), tuple(request.steps)), True
+        time.sleep(0.2)
+    from .runtime import boot
+
+    report = reload_plugin(boot(), plugin_id)
+    PluginReloadRequest.objects.filter(pk=request.pk, handled_at=None).update(
+        handled_at=timezone.now(), ok=report.ok, steps=list(report.steps)
+    )
+    return report, False

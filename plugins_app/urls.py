@@ -6,7 +6,7 @@ Where two paths share a name, ``reverse`` returns the later one (``/plugins/``,
 
 from django.urls import path
 
-from .views import api, plugins, projects
+from .views import api, jobs, plugins, projects
 
 app_name = "plugins_app"
 
@@ -33,4 +33,18 @@ urlpatterns = [
         projects.project_resolve_conflict,
         name="project-resolve-conflict",
     ),
+    # Jobs, scan and analysis, hot reload (issue 4).
+    path("jobs/", jobs.job_list, name="job-list"),
+    path("jobs/<uuid:job_id>/", jobs.job_detail, name="job-detail"),
+    path("jobs/<uuid:job_id>/panel/", jobs.job_panel, name="job-panel"),
+    path("jobs/<uuid:job_id>.json", jobs.job_json, name="job-json"),
+    path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel, name="job-cancel"),
+    path("projects/<slug:name>/run/<str:job_name>/", jobs.project_job_run, name="project-job-run"),
+    path("projects/<slug:name>/results/", jobs.project_results, name="project-results"),
+    path(
+        "plugins/<str:plugin_id>/jobs/<str:job_name>/run/",
+        jobs.plugin_job_run,
+        name="plugin-job-run",
+    ),
+    path("plugins/<str:plugin_id>/reload/", jobs.plugin_reload, name="plugin-reload"),
 ]
