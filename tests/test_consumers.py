@@ -50,14 +50,14 @@ def start_scan(project):
 
 
 async def test_anonymous_sockets_are_refused():
-    communicator, connected, code = await open_socket("/ws/jobs/project/proj/", AnonymousUser())
+    _, connected, code = await open_socket("/ws/jobs/project/proj/", AnonymousUser())
     assert (connected, code) == (False, 4401)
 
 
 async def test_unknown_streams_are_refused():
     user = await make_user()
     for path in ("/ws/jobs/project/nope/", "/ws/jobs/job/not-a-uuid/", "/ws/jobs/other/x/"):
-        communicator, connected, code = await open_socket(path, user)
+        _, connected, code = await open_socket(path, user)
         assert (connected, code) == (False, 4404), path
 
 

@@ -27,7 +27,15 @@
   function resync(panel) {
     if (!panel.isConnected || panel.dataset.resyncing) return;
     panel.dataset.resyncing = "1";
+    const wasFinal = FINAL.has(panel.dataset.jobState);
+    const stream = panel.closest("[data-job-stream]");
     htmx.ajax("GET", panel.dataset.panelUrl, { target: panel, swap: "outerHTML" })
+      .then(function () {
+        const fresh = document.getElementById(panel.id);
+        if (!wasFinal && fresh && FINAL.has(fresh.dataset.jobState) && stream) {
+          refreshResults(stream); // the job ended while its events were missed
+        }
+      })
       .finally(function () { delete panel.dataset.resyncing; });
   }
 
@@ -62,6 +70,11 @@
     if (!panel) {
       const queue = waiting.get(event.job) || [];
       if (waiting.size < MAX_WAITING) waiting.set(event.job, queue.concat([event]));
+      return;
+    }
+    if (waiting.has(event.job)) {
+      waiting.get(event.job).push(event); // earlier events came before the panel: in order
+      replayWaiting(panel);
       return;
     }
     const last = Number(panel.dataset.jobSeq || 0);
@@ -116,10 +129,12 @@
     document.querySelectorAll("[data-job-stream]").forEach(function (stream) {
       connect(stream, 0);
     });
-    document.body.addEventListener("htmx:afterSettle", function () {
-      Array.from(waiting.keys()).forEach(function (jobId) {
-        const panel = panelOf(jobId);
-        if (panel) replayWaiting(panel);
+    ["htmx:afterSwap", "htmx:afterSettle"].forEach(function (name) {
+      document.body.addEventListener(name, function () {
+        Array.from(waiting.keys()).forEach(function (jobId) {
+          const panel = panelOf(jobId);
+          if (panel) replayWaiting(panel);
+        });
       });
     });
   }
