@@ -8,7 +8,8 @@ Events are sent from worker threads. The in-memory channel layer is not thread-s
 queues belong to the event loop that serves the WebSocket consumers. So when a consumer has
 connected in this process, its loop is remembered and events are handed to it with
 ``run_coroutine_threadsafe`` (fire and forget: a job never waits on a browser). Without such a
-loop (the CLI, or Redis with consumers in other processes) ``async_to_sync`` sends directly.
+loop, the in-memory layer has no listener in this process and nothing is sent; the Redis
+layer (consumers in other processes) is sent to directly with ``async_to_sync``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 log = logging.getLogger("jupiter.jobs.events")
 
@@ -79,6 +80,8 @@ class EventPublisher:
 
         with self._lock:
             loop = self._loop
+        if loop is None and isinstance(layer, InMemoryChannelLayer):
+            return  # no consumer ever connected in this process: nobody could receive it
         try:
             if loop is not None and loop.is_running():
                 asyncio.run_coroutine_threadsafe(send(), loop)

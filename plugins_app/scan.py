@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pathspec
+from django.template.defaultfilters import pluralize
 
 from . import conf
 from .loader import summarise_exception
@@ -268,7 +269,7 @@ def run_analysis(job: Any) -> dict[str, Any]:
     HistoryEntry.objects.create(
         project=project,
         kind=HistoryKind.ANALYSIS,
-        summary=f"{total} findings from {len(plugins)} plugins"
+        summary=f"{total} finding{pluralize(total)} from {len(plugins)} plugin{pluralize(len(plugins))}"
         + (f"; failed: {', '.join(errors)}" if errors else ""),
         data={"plugins": plugins},
         job_id=job.id,
