@@ -27,6 +27,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jupiter_site.settings")
 SEQUENTIAL = 300
 QUEUED = 1000
 TARGET_MS = 5.0
+_tasks: list = []  # keeps the drain task alive
 
 
 def _setup():
@@ -74,7 +75,7 @@ def _listen(project: str) -> None:
             while True:
                 await layer.receive(channel)
 
-        asyncio.ensure_future(drain())
+        _tasks.append(asyncio.ensure_future(drain()))
 
     asyncio.run_coroutine_threadsafe(join(), loop).result()
     publisher.attach_loop(loop)

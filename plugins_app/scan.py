@@ -266,10 +266,11 @@ def run_analysis(job: Any) -> dict[str, Any]:
         job.raise_if_cancelled()
     total = sum(len(p["findings"]) for p in plugins.values())
     errors = sorted(pid for pid, p in plugins.items() if p["error"])
+    count = len(plugins)
     HistoryEntry.objects.create(
         project=project,
         kind=HistoryKind.ANALYSIS,
-        summary=f"{total} finding{pluralize(total)} from {len(plugins)} plugin{pluralize(len(plugins))}"
+        summary=f"{total} finding{pluralize(total)} from {count} plugin{pluralize(count)}"
         + (f"; failed: {', '.join(errors)}" if errors else ""),
         data={"plugins": plugins},
         job_id=job.id,
