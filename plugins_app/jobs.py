@@ -58,7 +58,6 @@ from django.utils import timezone
 
 from . import breaker, conf
 from .executor import (
-    RUNNER_ID,
     JobCancelled,
     JobExecutor,
     JobTicket,
@@ -73,7 +72,6 @@ from .sandbox import CommandResult, ProjectFiles, Runner
 from .services import ProjectInfo
 
 __all__ = [
-    "RUNNER_ID",
     "JobCancelled",
     "JobContext",
     "JobRefused",

@@ -232,3 +232,14 @@ def test_jobs_left_running_by_a_dead_process_are_failed_at_startup(project):
     assert executor().wait(str(queued.pk), WAIT)
     queued.refresh_from_db()
     assert queued.state == JobState.COMPLETED
+
+
+def test_an_http_client_needs_network_outbound(project):
+    from plugins_app.permissions import PermissionDenied
+    from plugins_app.runtime import get_runtime
+
+    enable(project, "hello")
+    services = get_runtime().bridge.service_provider.for_plugin(get_runtime().manifests["hello"])
+    with pytest.raises(PermissionDenied, match="'network_outbound' permission"):
+        services.get_http_client()
+    assert AuditEvent.objects.filter(action=AuditAction.PERMISSION_DENIED, plugin_id="hello")

@@ -112,6 +112,7 @@ def test_cancel_a_long_job_from_its_page(
 ) -> None:
     page = logged_in
     page.goto(f"{live_server_url}/plugins/e2e_slow/")
+    _shoot(page, "plugin-jobs")
     page.get_by_role("button", name="Run Crawl slowly").click()
     page.wait_for_url(f"{live_server_url}/jobs/*/")
     panel = page.locator(".job-panel")
