@@ -16,8 +16,10 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from plugins_app.routing import websocket_urlpatterns  # noqa: E402
 from plugins_app.runtime import boot  # noqa: E402
+from plugins_app.scheduler import start_server_services  # noqa: E402
 
 boot()
+start_server_services()
 
 application = ProtocolTypeRouter(
     {

@@ -160,6 +160,14 @@ JUPITER_INSTALL_DIR = Path(os.environ.get("JUPITER_INSTALL_DIR", VAR_DIR / "plug
 JUPITER_TRUST_MINIMUM = os.environ.get("JUPITER_TRUST_MINIMUM", "community")
 JUPITER_OFFICIAL_KEYS = [k for k in os.environ.get("JUPITER_OFFICIAL_KEYS", "").split(",") if k]
 JUPITER_CATALOGUES = [c for c in os.environ.get("JUPITER_CATALOGUES", "").split(",") if c]
+# Jobs (SPEC J3, J4) and the mediated runner (X1); seconds unless named otherwise.
+JUPITER_JOB_WORKERS = int(os.environ.get("JUPITER_JOB_WORKERS", "4"))
+JUPITER_JOB_TIMEOUT = float(os.environ.get("JUPITER_JOB_TIMEOUT", "600"))
+JUPITER_JOB_CANCEL_GRACE = float(os.environ.get("JUPITER_JOB_CANCEL_GRACE", "5"))
+JUPITER_BREAKER_THRESHOLD = int(os.environ.get("JUPITER_BREAKER_THRESHOLD", "3"))
+JUPITER_BREAKER_COOLDOWN = float(os.environ.get("JUPITER_BREAKER_COOLDOWN", "60"))
+JUPITER_RUNNER_TIMEOUT = float(os.environ.get("JUPITER_RUNNER_TIMEOUT", "60"))
+JUPITER_SCAN_MAX_FILES = int(os.environ.get("JUPITER_SCAN_MAX_FILES", "100000"))
 
 LOGGING = {
     "version": 1,

@@ -23,6 +23,13 @@ class JupiterSettings:
     allow_unsigned_local_plugins: bool
     log_dir: Path
     manifest_max_bytes: int
+    job_workers: int = 4
+    job_timeout: float = 600
+    job_cancel_grace: float = 5
+    breaker_threshold: int = 3
+    breaker_cooldown: float = 60
+    runner_timeout: float = 60
+    scan_max_files: int = 100_000
 
 
 @functools.cache
@@ -36,6 +43,13 @@ def get() -> JupiterSettings:
         allow_unsigned_local_plugins=bool(settings.JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS),
         log_dir=Path(settings.JUPITER_LOG_DIR),
         manifest_max_bytes=int(getattr(settings, "JUPITER_MANIFEST_MAX_BYTES", 256 * 1024)),
+        job_workers=max(1, int(getattr(settings, "JUPITER_JOB_WORKERS", 4))),
+        job_timeout=float(getattr(settings, "JUPITER_JOB_TIMEOUT", 600)),
+        job_cancel_grace=float(getattr(settings, "JUPITER_JOB_CANCEL_GRACE", 5)),
+        breaker_threshold=max(1, int(getattr(settings, "JUPITER_BREAKER_THRESHOLD", 3))),
+        breaker_cooldown=float(getattr(settings, "JUPITER_BREAKER_COOLDOWN", 60)),
+        runner_timeout=float(getattr(settings, "JUPITER_RUNNER_TIMEOUT", 60)),
+        scan_max_files=int(getattr(settings, "JUPITER_SCAN_MAX_FILES", 100_000)),
     )
 
 

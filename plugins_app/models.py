@@ -6,6 +6,7 @@ The database models what is installed (globally) and what each project enables; 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -254,3 +255,126 @@ class RetainedPluginConfig(models.Model):
 
     def __str__(self) -> str:
         return f"retained config of {self.plugin_id}"
+
+
+class JobState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Job(models.Model):
+    """One run of a plugin job or a host job (SPEC J1); the source of truth for its state.
+
+    Live events are hints (SPEC X8): ``seq`` is the sequence number of the last event sent for
+    this job, so a page that missed one re-reads this record. ``plugin_id`` is empty for the
+    host's own jobs (scan, analysis).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    plugin_id = models.CharField(max_length=64, blank=True, db_index=True)
+    name = models.CharField(max_length=64)
+    title = models.CharField(max_length=200, blank=True)
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+    )
+    params = models.JSONField(default=dict, blank=True)
+    state = models.CharField(
+        max_length=16, choices=JobState.choices, default=JobState.PENDING, db_index=True
+    )
+    progress = models.PositiveSmallIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    timeout = models.FloatField(help_text="Seconds the job may run before it is failed.")
+    seq = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    runner = models.CharField(
+        max_length=128, blank=True, help_text="host:pid of the process that ran the job."
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["plugin_id", "state", "finished_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.plugin_id or 'jupiter'}.{self.name} {self.state}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_JOB_STATES
+
+
+FINAL_JOB_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
+
+
+class HistoryKind(models.TextChoices):
+    SCAN = "scan", "Scan"
+    ANALYSIS = "analysis", "Analysis"
+    NOTE = "note", "Plugin note"
+
+
+class HistoryEntry(models.Model):
+    """One entry of a project's timeline (SPEC D2, D3): scans, analyses, plugin notes.
+
+    Jobs and config changes have their own tables; ``history.timeline`` merges them in.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="history")
+    kind = models.CharField(max_length=16, choices=HistoryKind.choices)
+    plugin_id = models.CharField(max_length=64, blank=True)
+    summary = models.CharField(max_length=500)
+    data = models.JSONField(default=dict, blank=True)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "history entries"
+
+    def __str__(self) -> str:
+        return f"{self.project.name} {self.kind}: {self.summary}"
+
+
+class ProjectGraph(models.Model):
+    """The project's files and Python imports, as built by its latest scan (SPEC D3)."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="graph")
+    nodes = models.JSONField(default=list, blank=True)
+    edges = models.JSONField(default=list, blank=True)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
+    built_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"graph of {self.project.name}"
+
+
+class PluginReloadRequest(models.Model):
+    """A hot reload asked for (SPEC L6); every server process in developer mode performs it.
+
+    The first process to perform it stores its step log here, so the CLI can print it.
+    """
+
+    plugin_id = models.CharField(max_length=64)
+    origin = models.CharField(max_length=128, help_text="host:pid that asked for it.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(null=True)
+    steps = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"reload {self.plugin_id} #{self.pk}"

@@ -1,5 +1,9 @@
 """WebSocket routes. Consumers check the session user; the origin check wraps them in asgi.py."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from .consumers import JobEventsConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/jobs/<str:kind>/<str:key>/", JobEventsConsumer.as_asgi()),
+]

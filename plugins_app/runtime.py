@@ -128,6 +128,9 @@ def get_runtime() -> Runtime:
 def reset_runtime() -> None:
     """Unload every plugin and forget the runtime; the next use builds a fresh one (tests)."""
     global _runtime
+    from .executor import shutdown_executor
+
+    shutdown_executor()
     with _runtime_lock:
         if _runtime is not None:
             for registration in _runtime.bridge.registrations():

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .history import GraphService, HistoryService
 from .manifest import Manifest
+from .sandbox import HttpClient, ProjectFiles, Runner
 
 EventHandler = Callable[[str, dict[str, Any]], None]
 log = logging.getLogger("jupiter.events")
@@ -98,6 +100,31 @@ class ProjectManager:
     def get(self, name: str) -> ProjectInfo | None:
         return next((p for p in self.list_projects() if p.name == name), None)
 
+    def project(self, name: str) -> Any:
+        """The ``Project`` row, if it enabled this plugin; else ``ProjectUnavailable``."""
+        from .models import Project
+
+        row = Project.objects.filter(
+            name=name, plugin_states__plugin__plugin_id=self._plugin_id, plugin_states__enabled=True
+        ).first()
+        if row is None:
+            raise ProjectUnavailable(self._plugin_id, name)
+        return row
+
+    def root(self, name: str) -> Path:
+        return Path(self.project(name).root_path)
+
+    def files(self, name: str, manifest: Manifest) -> ProjectFiles:
+        """The project's files, read and written under ``manifest``'s permissions (X1)."""
+        return ProjectFiles(manifest, self.root(name))
+
+
+class ProjectUnavailable(LookupError):
+    """A plugin named a project that does not exist or did not enable it."""
+
+    def __init__(self, plugin_id: str, project: str) -> None:
+        super().__init__(f"plugin '{plugin_id}' has no access to project '{project}'")
+
 
 class Services:
     """The per-plugin service locator behind ``bridge.services``."""
@@ -132,6 +159,20 @@ class Services:
         require(self._manifest, "access_meeting", "read the list of installed plugins")
         rows = InstalledPlugin.objects.order_by("plugin_id")
         return list(rows.values("plugin_id", "version", "kind", "status"))
+
+    def get_runner(self) -> Runner:
+        """Commands in an enabled project's root; each run checks ``run_commands`` (X1)."""
+        return Runner(self._manifest, self.get_project_manager().root)
+
+    def get_history(self) -> HistoryService:
+        return HistoryService(self._manifest.id, self.get_project_manager().project)
+
+    def get_graph(self) -> GraphService:
+        return GraphService(self.get_project_manager().project)
+
+    def get_http_client(self, timeout: float = 10.0) -> HttpClient:
+        """Refused (``PermissionDenied``) unless the plugin declares ``network_outbound``."""
+        return HttpClient(self._manifest, timeout)
 
 
 class ServiceProvider:

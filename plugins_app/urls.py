@@ -6,7 +6,7 @@ Where two paths share a name, ``reverse`` returns the later one (``/plugins/``,
 
 from django.urls import path
 
-from .views import api, audit, catalogue, meeting, plugins, projects
+from .views import api, audit, catalogue, jobs, meeting, plugins, projects
 
 app_name = "plugins_app"
 
@@ -53,4 +53,18 @@ urlpatterns = [
     path("meeting/<int:pk>/", meeting.meeting_detail, name="meeting-detail"),
     path("meeting/<int:pk>/decide/", meeting.meeting_decide, name="meeting-decide"),
     path("audit/", audit.audit_list, name="audit"),
+    # Jobs, scan and analysis, hot reload (issue 4).
+    path("jobs/", jobs.job_list, name="job-list"),
+    path("jobs/<uuid:job_id>/", jobs.job_detail, name="job-detail"),
+    path("jobs/<uuid:job_id>/panel/", jobs.job_panel, name="job-panel"),
+    path("jobs/<uuid:job_id>.json", jobs.job_json, name="job-json"),
+    path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel, name="job-cancel"),
+    path("projects/<slug:name>/run/<str:job_name>/", jobs.project_job_run, name="project-job-run"),
+    path("projects/<slug:name>/results/", jobs.project_results, name="project-results"),
+    path(
+        "plugins/<str:plugin_id>/jobs/<str:job_name>/run/",
+        jobs.plugin_job_run,
+        name="plugin-job-run",
+    ),
+    path("plugins/<str:plugin_id>/reload/", jobs.plugin_reload, name="plugin-reload"),
 ]

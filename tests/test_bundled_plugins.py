@@ -10,7 +10,7 @@ from django.conf import settings
 
 from plugins_app.discovery import discover
 from plugins_app.models import InstalledPlugin, PluginStatus
-from plugins_app.projects import register_project, set_plugin_enabled
+from plugins_app.projects import register_project, set_plugin_enabled, set_plugin_overrides
 from plugins_app.runtime import boot, get_runtime
 
 BUNDLED = Path(settings.BASE_DIR) / "plugins"
@@ -48,15 +48,41 @@ def test_bundled_plugins_load_ready(demo):
     assert InstalledPlugin.objects.get(plugin_id="legacy_counter").legacy is True
 
 
-@pytest.mark.django_db(transaction=True)
-def test_code_analyzer_measures_the_demo_project(demo):
-    job = get_runtime().bridge.registration("code_analyzer").jobs["analyse"]
-    report = job.func(str(demo), {"max_complexity": 4, "exclude": [], "include_tests": False})
+def test_code_analyzer_job_measures_the_demo_project_with_the_bridge_double():
+    from plugins_app.testing import BridgeDouble
+
+    bridge = BridgeDouble.from_plugin_dir(
+        BUNDLED / "code_analyzer",
+        config={"max_complexity": 4, "exclude": [], "include_tests": False},
+        projects={"demo": DEMO},
+    )
+    module = _import_bundled("code_analyzer", "analyzer")
+    module.register(bridge)
+    job = bridge.run_job("analyse", project="demo")
+    assert job.state == "completed", job.error
+    report = job.result
     paths = {f["path"] for f in report["files"]}
     assert "src/demo_app/inventory.py" in paths
     assert not any(p.startswith("tests/") for p in paths)
     assert report["totals"]["classes"] == 2
     assert [f["function"] for f in report["findings"]] == ["status"]
+    assert job.progress_log[-1][0] == 100
+
+
+def test_plugin_model_job_reads_the_effective_config():
+    from plugins_app.testing import BridgeDouble
+
+    bridge = BridgeDouble.from_plugin_dir(BUNDLED / "plugin_model", config={"greeting": "Salut"})
+    _import_bundled("plugin_model", "main").register(bridge)
+    assert bridge.run_job("greet").result == "Salut"
+
+
+def _import_bundled(plugin_id: str, module: str):
+    """Import a bundled plugin's module the way the host does (its own package)."""
+    from plugins_app.loader import resolve
+    from plugins_app.manifest import load_manifest
+
+    return resolve(load_manifest(BUNDLED / plugin_id).manifest, module)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -68,6 +94,23 @@ def test_legacy_counter_hooks_count_files(demo):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_plugin_model_job_reads_the_effective_config(demo):
-    job = get_runtime().bridge.registration("plugin_model").jobs["greet"]
-    assert job.func("demo") == "Hello from plugin_model"
+def test_scan_and_analysis_of_the_demo_show_findings_and_the_legacy_result(demo):
+    from plugins_app.history import graph_of, latest
+    from plugins_app.jobs import executor, submit
+    from plugins_app.models import HistoryKind, JobState, Project
+
+    project = Project.objects.get(name="demo")
+    set_plugin_overrides(project, "code_analyzer", {"max_complexity": 4})
+    job = submit("", "analyze", project=project)
+    assert executor().wait(str(job.pk), 30)
+    job.refresh_from_db()
+    assert job.state == JobState.COMPLETED, job.error
+    assert job.result["plugins"]["code_analyzer"] == {"findings": 1, "error": ""}
+    scan = latest(project, HistoryKind.SCAN).data
+    assert scan["by_extension"][".py"] == 4
+    assert scan["plugins"]["legacy_counter"]["result"]["by_extension"][".py"] == 4
+    analysis = latest(project, HistoryKind.ANALYSIS).data["plugins"]
+    assert [f["function"] for f in analysis["code_analyzer"]["findings"]] == ["status"]
+    assert analysis["legacy_counter"]["result"]["most_common_extension"] == ".py"
+    graph = graph_of(project)
+    assert "src/demo_app/inventory.py" in graph.imports_of("src/demo_app/report.py")

@@ -54,7 +54,7 @@ def test_enabling_loads_the_plugin_and_its_registrations(project):
     registration = get_runtime().bridge.registration("hello")
     assert registration is not None
     assert registration.jobs["say"].title == "Say"
-    assert registration.jobs["say"].func() == "hi"
+    assert registration.jobs["say"].func(None) == "hi"
 
 
 def test_incompatible_plugin_is_never_imported_even_when_enabled(project):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,15 +80,20 @@ def python_files(root: Path, exclude: list[str], include_tests: bool) -> Iterato
         yield path
 
 
-def analyse_project(root: Path, config: dict[str, Any]) -> dict[str, Any]:
+def analyse_project(
+    root: Path, config: Mapping[str, Any], progress: Callable[[float, str], None] | None = None
+) -> dict[str, Any]:
     """Per-file stats plus the findings: functions over the complexity threshold."""
     threshold = int(config.get("max_complexity", 10))
-    files = [
-        analyse_source(p.read_text(encoding="utf-8", errors="replace"), str(p.relative_to(root)))
-        for p in python_files(
-            root, list(config.get("exclude", [])), bool(config.get("include_tests", True))
-        )
-    ]
+    paths = list(
+        python_files(root, list(config.get("exclude", [])), bool(config.get("include_tests", True)))
+    )
+    files = []
+    for n, path in enumerate(paths, 1):
+        relative = str(path.relative_to(root))
+        if progress is not None:
+            progress(100 * n / len(paths), relative)
+        files.append(analyse_source(path.read_text(encoding="utf-8", errors="replace"), relative))
     findings = [
         {
             "file": f.path,
@@ -127,9 +132,13 @@ def health() -> dict[str, Any]:
 
 
 def register(bridge: Any) -> None:
-    def analyse(project_root: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
-        settings = config or bridge.services.get_config()
-        return analyse_project(Path(project_root), settings)
+    def analyse(job: Any) -> dict[str, Any]:
+        """The job: ``job.project`` measured with ``job.config``, progress per file."""
+        return analyse_project(job.project.root, job.config, job.progress)
+
+    def on_analyze(scan: dict[str, Any]) -> dict[str, Any]:
+        """The host's analysis: the scanned project, with that project's config."""
+        return analyse_project(Path(scan["root"]), bridge.services.get_config(scan["project"]))
 
     bridge.register_job(
         "analyse",
@@ -137,6 +146,6 @@ def register(bridge: Any) -> None:
         title="Analyse Python code",
         description="Functions, classes, complexity and imports of every file.",
     )
-    bridge.register_hook("on_analyze", analyse)
+    bridge.register_hook("on_analyze", on_analyze)
     bridge.expose(CodeAnalyzerApi())
     bridge.services.get_logger().info("code_analyzer registered")

@@ -33,11 +33,13 @@ def metrics() -> dict[str, float]:
 def register(bridge: Any) -> None:
     log = bridge.services.get_logger()
 
-    def greet(project: str | None = None) -> str:
-        greeting = bridge.services.get_config(project)["greeting"]
-        log.info("%s (#%d)", greeting, COUNTERS.greet())
+    def greet(job: Any) -> str:
+        """A job: logs the greeting configured for the job's project and returns it."""
+        greeting = job.config["greeting"]
+        job.progress(50, "greeting")
+        job.log.info("%s (#%d)", greeting, COUNTERS.greet())
         return greeting
 
     bridge.register_job("greet", greet, title="Say hello", description="Logs the greeting.")
-    bridge.expose({"greet": greet})
+    bridge.expose({"greetings": lambda: COUNTERS.greetings})
     log.info("plugin_model registered")

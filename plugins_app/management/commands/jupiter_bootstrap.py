@@ -15,8 +15,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
-from plugins_app.models import Project
-from plugins_app.projects import register_project
+from plugins_app.models import InstalledPlugin, Project
+from plugins_app.projects import register_project, set_plugin_overrides
 from plugins_app.runtime import boot
 
 
@@ -33,9 +33,15 @@ class Command(BaseCommand):
         self.stdout.write(f"Plugins synced: {len(runtime.manifests)} loadable.")
         name, root = options["demo_name"], Path(options["demo_root"]).resolve()
         if not Project.objects.filter(name=name).exists():
-            register_project(name, root)
+            project = register_project(name, root)
             self.stdout.write(f"Demo project '{name}' registered at {root}.")
+            self._tune_demo(project)
         self._ensure_admin(options["admin_user"])
+
+    def _tune_demo(self, project: Project) -> None:
+        """The demo is small: a lower complexity threshold makes its analysis find something."""
+        if InstalledPlugin.objects.filter(plugin_id="code_analyzer").exists():
+            set_plugin_overrides(project, "code_analyzer", {"max_complexity": 4})
 
     def _ensure_admin(self, username: str) -> None:
         """Print a working login: JUPITER_ADMIN_PASSWORD, else one generated once and kept."""

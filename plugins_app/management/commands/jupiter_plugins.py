@@ -15,6 +15,7 @@ from plugins_app.errors import ProjectFileConflict, ProjectPluginError
 from plugins_app.management import trust_commands
 from plugins_app.models import InstalledPlugin, Project
 from plugins_app.projects import set_plugin_enabled, sync_from_file
+from plugins_app.reload import ReloadRefused, reload_via_servers
 from plugins_app.runtime import boot
 
 
@@ -26,6 +27,11 @@ class Command(BaseCommand):
         listing = sub.add_parser("list", help="Installed plugins with their status.")
         listing.add_argument("--json", action="store_true", help="Machine-readable output.")
         sub.add_parser("sync", help="Re-discover plugin folders and reconcile what is loaded.")
+        reload = sub.add_parser("reload", help="Hot-reload a plugin (developer mode only).")
+        reload.add_argument("plugin_id")
+        reload.add_argument(
+            "--wait", type=float, default=10.0, help="Seconds to wait for a server to do it."
+        )
         for action in ("enable", "disable"):
             cmd = sub.add_parser(action, help=f"{action.title()} a plugin for one project.")
             cmd.add_argument("plugin_id")
@@ -41,8 +47,27 @@ class Command(BaseCommand):
         elif action == "sync":
             runtime = boot()
             self.stdout.write(f"{len(runtime.manifests)} loadable plugins synced.")
+        elif action == "reload":
+            self._reload(options["plugin_id"], options["wait"])
         else:
             self._toggle(options["plugin_id"], options["project"], action == "enable")
+
+    def _reload(self, plugin_id: str, wait: float) -> None:
+        """Every step is printed; exit code 1 when refused or when the plugin fails to load."""
+        try:
+            report, served = reload_via_servers(plugin_id, wait)
+        except ReloadRefused as exc:
+            raise CommandError(str(exc), returncode=1) from exc
+        where = (
+            "by the running server"
+            if served
+            else (f"in this process (no server in developer mode answered within {wait:g} s)")
+        )
+        self.stdout.write(f"Reload of {plugin_id} {where}:")
+        for step in report.steps:
+            self.stdout.write(f"  - {step}")
+        if not report.ok:
+            raise CommandError(f"{plugin_id} failed to reload", returncode=1)
 
     def _list(self, *, as_json: bool) -> None:
         rows = [

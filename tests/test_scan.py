@@ -1,0 +1,86 @@
+"""Scanning a project (SPEC D2, D3): ignore rules, the import graph, history, plugin hooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from plugins_app.history import graph_of, latest, timeline
+from plugins_app.jobs import executor, submit
+from plugins_app.models import HistoryKind, JobState
+from plugins_app.projects import register_project, set_plugin_enabled
+from plugins_app.runtime import boot
+from plugins_app.scan import walk
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_walk_honours_gitignore_files_at_every_level_and_skips_vcs(tmp_path):
+    write(
+        tmp_path,
+        {
+            ".gitignore": "*.log\nbuild/\n!keep.log\n",
+            ".jupiterignore": "secrets/\n",
+            "app.py": "",
+            "debug.log": "",
+            "keep.log": "",
+            "build/out.py": "",
+            "secrets/key.txt": "",
+            "pkg/.gitignore": "generated_*.py\n",
+            "pkg/generated_a.py": "",
+            "pkg/real.py": "",
+            "other/generated_b.py": "",
+            ".git/config": "",
+        },
+    )
+    (tmp_path / "link.py").symlink_to("/etc/hostname")
+    files, ignored, truncated = walk(tmp_path, 1000)
+    assert files == [
+        ".gitignore",
+        ".jupiterignore",
+        "app.py",
+        "keep.log",
+        "other/generated_b.py",
+        "pkg/.gitignore",
+        "pkg/real.py",
+    ]
+    assert ignored == 6  # .git, build, secrets, debug.log, link.py, pkg/generated_a.py
+    assert not truncated
+    assert walk(tmp_path, 3)[2] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scan_records_history_builds_the_graph_and_runs_legacy_hooks(tmp_path, runtime_dirs):
+    root = tmp_path / "proj"
+    write(
+        root,
+        {
+            "src/app/__init__.py": "",
+            "src/app/core.py": "import os\nfrom . import util\nfrom .util import helper\n",
+            "src/app/util.py": "import json\ndef helper():\n    return 1\n",
+            "src/app/broken.py": "def (:\n",
+            "notes.md": "hi",
+        },
+    )
+    boot()
+    project = register_project("proj", root)
+    set_plugin_enabled(project, "legacy_style", True)
+    job = submit("", "scan", project=project)
+    assert executor().wait(str(job.pk), 20)
+    job.refresh_from_db()
+    assert job.state == JobState.COMPLETED, job.error
+    assert job.progress == 100
+    scan = latest(project, HistoryKind.SCAN)
+    assert scan.data["python_files"] == 4
+    assert scan.data["external_modules"] == ["json", "os"]
+    assert scan.data["plugins"]["legacy_style"] == {"result": {"scanned": str(root)}, "error": ""}
+    graph = graph_of(project)
+    assert graph.imports_of("src/app/core.py") == ["os", "src/app/__init__.py", "src/app/util.py"]
+    assert graph.imported_by("src/app/util.py") == ["src/app/core.py"]
+    assert {item.kind for item in timeline(project)} == {"job", "scan"}
