@@ -88,8 +88,16 @@ class Runtime:
                 if registration is None:
                     self._load(self.manifests[plugin_id])
                 else:
-                    # Already loaded here; the row may have been rewritten by a re-sync.
-                    _set_status(plugin_id, PluginStatus.READY, legacy=registration.legacy)
+                    self._restore_ready(plugin_id, registration.legacy)
+
+    def _restore_ready(self, plugin_id: str, legacy: bool) -> None:
+        """A loaded plugin whose row says otherwise (rows reset by a re-sync) is ready again.
+
+        An ``error`` set by a failing health check is kept: only the next check clears it.
+        """
+        InstalledPlugin.objects.filter(
+            plugin_id=plugin_id, status__in=[PluginStatus.LOADING, PluginStatus.DISABLED]
+        ).update(status=PluginStatus.READY, status_reason="", legacy=legacy)
 
     def _load(self, manifest: Manifest) -> None:
         trust = assess(manifest.root, manifest.id, manifest.version)

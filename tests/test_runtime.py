@@ -201,3 +201,12 @@ def test_core_ids_and_duplicate_ids_never_replace_the_real_one(settings, tmp_pat
     assert dup.warnings == [
         f"another folder, {second / 'dup_again'}, also declares this id and was ignored"
     ]
+
+
+def test_reconcile_keeps_a_health_error_of_a_loaded_plugin(project):
+    enable(project, "hello")
+    InstalledPlugin.objects.filter(plugin_id="hello").update(
+        status=PluginStatus.ERROR, status_reason="health check failed: timeout"
+    )
+    get_runtime().reconcile()
+    assert status("hello").status_reason == "health check failed: timeout"
