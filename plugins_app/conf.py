@@ -22,6 +22,7 @@ class JupiterSettings:
     allow_unsigned_local_plugins: bool
     log_dir: Path
     manifest_max_bytes: int
+    metrics_token: str = ""
 
 
 @functools.cache
@@ -32,6 +33,7 @@ def get() -> JupiterSettings:
         allow_unsigned_local_plugins=bool(settings.JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS),
         log_dir=Path(settings.JUPITER_LOG_DIR),
         manifest_max_bytes=int(getattr(settings, "JUPITER_MANIFEST_MAX_BYTES", 256 * 1024)),
+        metrics_token=str(getattr(settings, "JUPITER_METRICS_TOKEN", "")),
     )
 
 

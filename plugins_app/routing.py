@@ -1,5 +1,12 @@
 """WebSocket routes. Consumers check the session user; the origin check wraps them in asgi.py."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from .consumers import PluginEventConsumer, PluginLogConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/plugins/<str:plugin_id>/logs/", PluginLogConsumer.as_asgi(), name="plugin-logs-ws"),
+    path(
+        "ws/plugins/<str:plugin_id>/events/", PluginEventConsumer.as_asgi(), name="plugin-events-ws"
+    ),
+]

@@ -6,6 +6,7 @@ Where two paths share a name, ``reverse`` returns the later one (``/plugins/``,
 
 from django.urls import path
 
+from .autoui_urls import urlpatterns as autoui_urlpatterns
 from .views import api, plugins, projects
 
 app_name = "plugins_app"
@@ -33,4 +34,5 @@ urlpatterns = [
         projects.project_resolve_conflict,
         name="project-resolve-conflict",
     ),
+    *autoui_urlpatterns,
 ]
