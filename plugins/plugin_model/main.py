@@ -38,6 +38,14 @@ def register(bridge: Any) -> None:
         log.info("%s (#%d)", greeting, COUNTERS.greet())
         return greeting
 
+    def overview(context: dict[str, Any]) -> dict[str, Any]:
+        return {"greetings": COUNTERS.greetings}
+
+    def greet_route(request: Any) -> dict[str, Any]:
+        return {"greeting": greet(request.GET.get("project") or None)}
+
     bridge.register_job("greet", greet, title="Say hello", description="Logs the greeting.")
+    bridge.register_ui("panel", "overview", overview, title="Overview")
+    bridge.register_api_route("greet", greet_route, methods=("POST",))
     bridge.expose({"greet": greet})
     log.info("plugin_model registered")

@@ -159,7 +159,8 @@ def layer_from(
 
     A leaf is stored when it differs from what it would inherit, or when the layer already
     held it (an explicit override stays one until "reset"). Leaves left unset are dropped, so
-    clearing a field makes it inherit again. Lists are leaves, objects are walked.
+    clearing a field makes it inherit again; so is an empty list where nothing is inherited.
+    Lists are leaves, objects are walked.
     """
     result: dict[str, Any] = {}
     for key, value in submitted.items():
@@ -170,6 +171,6 @@ def layer_from(
             nested = layer_from(value, below_map, held if isinstance(held, Mapping) else {})
             if nested:
                 result[key] = nested
-        elif held is not _MISSING or value != below:
+        elif held is not _MISSING or (value != below and not (below is _MISSING and value == [])):
             result[key] = value
     return result

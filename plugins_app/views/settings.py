@@ -93,6 +93,7 @@ def _respond(
     template: str = TEMPLATE,
 ) -> HttpResponse:
     """Render the settings partial; without ``form``, the stored values as they are now."""
+    scope = SettingsScope(InstalledPlugin.objects.get(pk=scope.plugin.pk), scope.project)
     migration = migration_state(scope, request)
     effective = scope.effective()
     if form is None:
