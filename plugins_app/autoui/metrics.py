@@ -38,6 +38,7 @@ class MetricsSample:
     collected_at: float | None = None
     attempted_at: float = 0.0
     error: str = ""
+    note: str = ""
 
     def age(self, now: float | None = None) -> float | None:
         if self.collected_at is None:
@@ -126,7 +127,7 @@ class MetricsCollector:
                 )
             else:
                 values, note = numbers(run.result)
-                sample = MetricsSample(plugin_id, interval, values, now, now, note)
+                sample = MetricsSample(plugin_id, interval, values, now, now, note=note)
             self._samples[plugin_id] = sample
 
     def collect(self, hooks: Mapping[str, tuple[Callable[[], Any], float]]) -> list[MetricsSample]:
@@ -175,6 +176,7 @@ def sample_payload(sample: MetricsSample | None) -> dict[str, Any]:
         "collected_at": sample.collected_at,
         "age_seconds": sample.age(),
         "error": sample.error,
+        "note": sample.note,
     }
 
 

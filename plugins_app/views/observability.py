@@ -47,6 +47,9 @@ def plugin_metrics_card(request: HttpRequest, plugin_id: str) -> HttpResponse:
         "plugin": plugin,
         "enabled": enabled,
         "sample": sample,
+        "rows": [(name, f"{value:g}") for name, value in sorted(sample.values.items())]
+        if sample
+        else [],
         "age": sample.age() if sample else None,
         "poll": int(min(MAX_POLL, max(MIN_POLL, interval))),
     }

@@ -39,7 +39,9 @@ def test_global_and_project_settings_are_migrated_together(project):
     config = PluginConfig.objects.get(plugin=plugin)
     assert (config.schema_version, config.values) == (2, {"name": "glob"})
     assert ProjectPlugin.objects.get(plugin=plugin).overrides == {"name": "proj"}
-    assert read_project_file(project_file_path(project)).plugins[PROBE].overrides == {"name": "proj"}
+    assert read_project_file(project_file_path(project)).plugins[PROBE].overrides == {
+        "name": "proj"
+    }
 
 
 def test_a_failing_step_keeps_the_old_config_and_the_page_says_so(client, project):

@@ -34,9 +34,15 @@ def _token(html: str) -> str:
 
 def _post(client: Client, data: dict, url: str = URL, token: str | None = None):
     html = _form(client, url)
-    payload = {"token": _token(html) if token is None else token, "cfg.name": "probe",
-               "cfg.tags.__list": "1", "cfg.tags.0": "a", "cfg.servers.__list": "1",
-               "cfg.enabled": "true", **data}
+    payload = {
+        "token": _token(html) if token is None else token,
+        "cfg.name": "probe",
+        "cfg.tags.__list": "1",
+        "cfg.tags.0": "a",
+        "cfg.servers.__list": "1",
+        "cfg.enabled": "true",
+        **data,
+    }
     return client.post(url, payload, **HTMX)
 
 
@@ -54,13 +60,25 @@ def test_form_renders_every_field_with_plugin_text_escaped(client, project):
 
 
 def test_save_stores_only_changes_and_rerenders_the_value(client, project):
-    response = _post(client, {"cfg.retries": "4", "cfg.db.host": "db.internal",
-                              "cfg.tags.0": "x", "cfg.tags.3": "y",
-                              "cfg.servers.0.__row": "1", "cfg.servers.0.host": "s1"})
+    response = _post(
+        client,
+        {
+            "cfg.retries": "4",
+            "cfg.db.host": "db.internal",
+            "cfg.tags.0": "x",
+            "cfg.tags.3": "y",
+            "cfg.servers.0.__row": "1",
+            "cfg.servers.0.host": "s1",
+        },
+    )
     html = response.content.decode()
     assert response.status_code == 200 and "Settings saved." in html
-    assert _stored() == {"retries": 4, "db": {"host": "db.internal"}, "tags": ["x", "y"],
-                         "servers": [{"host": "s1", "tls": False}]}
+    assert _stored() == {
+        "retries": 4,
+        "db": {"host": "db.internal"},
+        "tags": ["x", "y"],
+        "servers": [{"host": "s1", "tls": False}],
+    }
     assert 'value="db.internal"' in html and 'name="cfg.tags.1" value="y"' in html
     assert "set globally" in html
 
@@ -100,9 +118,14 @@ def test_secret_is_stored_never_echoed_and_kept_when_left_empty(client, project)
 def test_reset_to_default_drops_the_global_value(client, project):
     _post(client, {"cfg.retries": "4"})
     html = _form(client)
-    response = client.post(reverse("plugins_app:plugin-settings-reset", args=[PROBE]),
-                           {"token": _token(html), "reset_path": "retries"}, **HTMX)
-    assert response.status_code == 200 and "retries reset to the default." in response.content.decode()
+    response = client.post(
+        reverse("plugins_app:plugin-settings-reset", args=[PROBE]),
+        {"token": _token(html), "reset_path": "retries"},
+        **HTMX,
+    )
+    assert (
+        response.status_code == 200 and "retries reset to the default." in response.content.decode()
+    )
     assert "retries" not in _stored()
 
 
@@ -117,8 +140,11 @@ def test_project_override_and_reset_to_global(client, project):
     assert read_project_file(project_file_path(project)).plugins[PROBE].overrides == {"retries": 5}
     assert "overridden here" in response.content.decode()
     html = client.get(url).content.decode()
-    response = client.post(reverse("plugins_app:project-plugin-settings-reset", args=["acme", PROBE]),
-                           {"token": _token(html), "reset_path": "retries"}, **HTMX)
+    response = client.post(
+        reverse("plugins_app:project-plugin-settings-reset", args=["acme", PROBE]),
+        {"token": _token(html), "reset_path": "retries"},
+        **HTMX,
+    )
     assert response.status_code == 200
     row.refresh_from_db()
     assert row.overrides == {}
@@ -130,7 +156,9 @@ def test_project_save_with_a_stale_token_is_refused(client, project):
     _post(client, {"cfg.retries": "5"}, url=url)
     response = _post(client, {"cfg.retries": "3"}, url=url, token=stale)
     assert response.status_code == 409
-    assert ProjectPlugin.objects.get(project=project, plugin__plugin_id=PROBE).overrides == {"retries": 5}
+    assert ProjectPlugin.objects.get(project=project, plugin__plugin_id=PROBE).overrides == {
+        "retries": 5
+    }
 
 
 def test_export_leaves_secrets_out_and_import_applies_whole(client, project):
@@ -143,18 +171,29 @@ def test_export_leaves_secrets_out_and_import_applies_whole(client, project):
     upload = SimpleUploadedFile("s.json", json.dumps(data).encode(), "application/json")
     url = reverse("plugins_app:plugin-settings-import", args=[PROBE])
     response = client.post(url, {"token": _token(_form(client)), "settings_file": upload}, **HTMX)
-    assert response.status_code == 200 and "Settings imported from s.json." in response.content.decode()
+    assert (
+        response.status_code == 200
+        and "Settings imported from s.json." in response.content.decode()
+    )
     assert _stored()["retries"] == 2 and _stored()["token"] == "tok-123"
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [({"values": {"retries": 99}}, "99 is greater than the maximum of 5"),
-     ({"plugin": "other"}, "holds settings of &#x27;other&#x27;"),
-     ({"schema_version": 1}, "settings version 1")],
+    [
+        ({"values": {"retries": 99}}, "99 is greater than the maximum of 5"),
+        ({"plugin": "other"}, "holds settings of &#x27;other&#x27;"),
+        ({"schema_version": 1}, "settings version 1"),
+    ],
 )
 def test_a_bad_import_changes_nothing(client, project, change, message):
-    data = {"jupiter_settings": 1, "plugin": PROBE, "schema_version": 2, "values": {"retries": 3}, **change}
+    data = {
+        "jupiter_settings": 1,
+        "plugin": PROBE,
+        "schema_version": 2,
+        "values": {"retries": 3},
+        **change,
+    }
     upload = SimpleUploadedFile("bad.json", json.dumps(data).encode())
     url = reverse("plugins_app:plugin-settings-import", args=[PROBE])
     before = _stored()
