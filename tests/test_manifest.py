@@ -118,7 +118,11 @@ def test_snapshot_is_json_and_independent_of_the_manifest() -> None:
 
     assert json.loads(json.dumps(snapshot)) == snapshot
     assert snapshot["kind"] == "tool"
-    assert snapshot["dependencies"][1] == {"id": "git_blame", "specifier": ">=2,<3", "optional": True}
+    assert snapshot["dependencies"][1] == {
+        "id": "git_blame",
+        "specifier": ">=2,<3",
+        "optional": True,
+    }
     assert snapshot["root"] == str(manifest.root)
     snapshot["config_schema"]["schema"]["required"].append("tampered")
     assert manifest.config_schema is not None
@@ -147,7 +151,10 @@ def test_original_dialect_is_normalised() -> None:
     assert manifest.author == Author("Jane Doe", "jane@example.org", "https://example.org/jane")
     assert manifest.jupiter_version == ">=1.0"
     assert manifest.permissions == ("fs_read", "network_outbound", "emit_events", "register_api")
-    assert set(STANDARD_PERMISSIONS) & manifest.declared_permissions == {"fs_read", "network_outbound"}
+    assert set(STANDARD_PERMISSIONS) & manifest.declared_permissions == {
+        "fs_read",
+        "network_outbound",
+    }
     assert manifest.dependencies == (Dependency("code_metrics", ">=1.2"), Dependency("file_index"))
     assert manifest.capabilities.metrics.interval == 15
     assert manifest.capabilities.jobs.timeout == 120
@@ -322,8 +329,16 @@ def test_issue_text_names_field_message_and_line() -> None:
         (MINIMAL + "jupiter_version: 2\n", "jupiter_version", "expected string"),
         (MINIMAL + "extends: sample\n", "extends", "itself"),
         (MINIMAL + "capabilities: {jobs: {timeout: -1}}\n", "capabilities.jobs.timeout", "> 0"),
-        (MINIMAL + "ui: {panels: [{id: p, template: ../../etc/passwd}]}\n", "ui.panels[0].template", "inside"),
-        (MINIMAL + "ui: {panels: [{id: p}], widgets: [{id: p}]}\n", "ui.widgets[0].id", "duplicate"),
+        (
+            MINIMAL + "ui: {panels: [{id: p, template: ../../etc/passwd}]}\n",
+            "ui.panels[0].template",
+            "inside",
+        ),
+        (
+            MINIMAL + "ui: {panels: [{id: p}], widgets: [{id: p}]}\n",
+            "ui.widgets[0].id",
+            "duplicate",
+        ),
         (MINIMAL + "ui: {panels: [{title: x}]}\n", "ui.panels[0].id", "required"),
         (MINIMAL + "author: {email: a@b.c}\n", "author.name", "required"),
         (MINIMAL.replace("name: Sample", "name: {}"), "name", "must not be empty"),
@@ -392,9 +407,7 @@ def test_incompatible_jupiter_version_gives_a_reason() -> None:
     manifest = load_ok("incompatible").manifest
     assert manifest is not None
 
-    assert compatibility_issue(manifest, "1.2.0") == (
-        "requires Jupiter >=2.0,<3 but this is 1.2.0"
-    )
+    assert compatibility_issue(manifest, "1.2.0") == ("requires Jupiter >=2.0,<3 but this is 1.2.0")
     assert compatibility_issue(manifest, "2.5.0") is None
 
 

@@ -237,7 +237,9 @@ def test_overrides_are_validated_written_and_reset(project, plugin) -> None:
     projects.set_plugin_overrides(
         project, "code_analyzer", remove_override(state.overrides, "max_complexity")
     )
-    assert plugin_config.effective_config_for(plugin, project).sources["max_complexity"] == "default"
+    assert (
+        plugin_config.effective_config_for(plugin, project).sources["max_complexity"] == "default"
+    )
 
 
 # --- hand edits and conflicts ------------------------------------------------------------

@@ -145,3 +145,28 @@ async def test_level_filter_and_pause_resume(logdir):
     resumed = await communicator.receive_json_from(timeout=5)
     assert resumed["type"] == "snapshot" and resumed["lines"][-1].endswith("while paused")
     await communicator.disconnect()
+
+
+async def test_plugin_events_reach_subscribers_and_anonymous_is_refused(logdir):
+    from plugins_app.runtime import get_runtime
+
+    cookie = await _session_cookie()
+    anonymous = WebsocketCommunicator(
+        APP, "/ws/plugins/streamer/events/", headers=[(b"origin", b"http://localhost")]
+    )
+    assert not (await anonymous.connect())[0]
+    communicator = WebsocketCommunicator(
+        APP,
+        "/ws/plugins/streamer/events/",
+        headers=[(b"origin", b"http://localhost"), (b"cookie", cookie)],
+    )
+    assert (await communicator.connect())[0]
+    bus = get_runtime().bridge.service_provider.event_bus
+    await asyncio.get_running_loop().run_in_executor(
+        None, bus.publish, "plugin.streamer.done", {"n": 1}
+    )
+    bus.publish("plugin.other.done", {"n": 2})
+    message = await communicator.receive_json_from(timeout=5)
+    assert (message["event"], message["payload"], message["seq"]) == ("done", {"n": 1}, 1)
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
