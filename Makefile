@@ -46,6 +46,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/discovery.py
+	$(BIN)/python bench/logs.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

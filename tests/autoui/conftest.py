@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.contrib.auth import get_user_model
 from django.test import Client
 
@@ -14,6 +17,16 @@ from plugins_app.runtime import boot, get_runtime
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "plugins" / "autoui"
 PROBE = "autoui_probe"
+
+
+def _fresh_single_thread_executor() -> None:
+    """The consumer tests here run ``database_sync_to_async`` on asgiref's class-level
+    single-thread executor, whose worker thread does not survive ``fork()``: the browser
+    tests' forked Daphne would queue work on it forever. Give a forked child a fresh one."""
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+
+
+os.register_at_fork(after_in_child=_fresh_single_thread_executor)
 
 
 @pytest.fixture

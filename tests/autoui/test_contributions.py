@@ -13,7 +13,10 @@ from .conftest import PROBE
 
 
 def test_css_must_be_scoped_under_the_plugin_namespace():
-    ok = '[data-plugin="p"] .a, [data-plugin=p] :is(b, c) {} @media (width > 1px) { [data-plugin="p"] d {} }'
+    ok = (
+        '[data-plugin="p"] .a, [data-plugin=p] :is(b, c) {} '
+        '@media (width > 1px) { [data-plugin="p"] d {} }'
+    )
     assert css_problems(ok, "p") == []
     problems = css_problems(
         'body {} @import url(x.css); @media print { .a {} } [data-plugin="q"] a {}', "p"
@@ -40,7 +43,7 @@ def test_paths_cannot_leave_the_plugin_folder(plugin_root):
 def test_contributions_are_lazy_namespaced_and_unscoped_css_is_refused(client, project):
     html = client.get(reverse("plugins_app:plugin-contributions", args=[PROBE])).content.decode()
     assert 'id="plugin.autoui_probe.summary" data-plugin="autoui_probe"' in html
-    assert 'hx-get="/plugins/autoui_probe/ui/panel/summary/" hx-trigger="revealed"' in html
+    assert 'hx-get="/plugins/autoui_probe/ui/panel/summary/" hx-trigger="intersect once"' in html
     assert "Summary &lt;script&gt;alert(&#x27;panel&#x27;)&lt;/script&gt;" in html
     assert "selector &#x27;body&#x27; is not scoped" in html and 'rel="stylesheet"' not in html
     assert "mount point &#x27;nowhere.sidebar&#x27; is not one this console offers" in html
@@ -64,8 +67,8 @@ def _item(client: Client, kind: str, item: str) -> str:
 def test_panel_templates_render_autoescaped_with_data_config_and_messages(client, project):
     html = _item(client, "panel", "summary")
     assert html.strip() == (
-        '<p class="summary">Probe &lt;script&gt;alert(&#x27;name&#x27;)&lt;/script&gt; has 3 items; '
-        "name probe; Hello</p>"
+        '<p class="summary">Probe &lt;script&gt;alert(&#x27;name&#x27;)&lt;/script&gt; '
+        "has 3 items; name probe; Hello</p>"
     )
 
 
