@@ -11,9 +11,9 @@ from playwright.sync_api import Page, expect
 
 from plugins_app.models import PluginConfig, Project, ProjectPlugin
 from plugins_app.projects import register_project
+from tests.e2e.test_console import _shoot
 
 pytestmark = pytest.mark.e2e
-SCREENSHOTS = Path("/tmp")
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +31,6 @@ def project(user, tmp_path: Path) -> Project:
     return register_project("acme", str(root), actor=user)
 
 
-def _shoot(page: Page, name: str) -> None:
-    for width in (1280, 400):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SCREENSHOTS / f"jupiter-{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-
-
 def _enable(page: Page, base: str) -> None:
     """Enable through the console, so the server process loads the plugin."""
     page.goto(f"{base}/projects/acme/")
@@ -45,12 +38,17 @@ def _enable(page: Page, base: str) -> None:
     expect(page.locator("#project-plugin-plugin_model .status")).to_have_text("Ready")
 
 
+def _plugin_page(page: Page, base: str) -> None:
+    """The plugin's page, with the plugin enabled in acme."""
+    _enable(page, base)
+    page.goto(f"{base}/plugins/plugin_model/")
+
+
 def test_settings_form_edits_nested_and_list_values_with_inline_errors(
     logged_in: Page, live_server_url: str, project: Project
 ) -> None:
     page = logged_in
-    _enable(page, live_server_url)
-    page.goto(f"{live_server_url}/plugins/plugin_model/")
+    _plugin_page(page, live_server_url)
     form = page.locator("#settings-plugin_model form.settings-form")
     expect(form).to_be_visible()
     page.evaluate("window.jupiterNoReload = true")
@@ -114,8 +112,7 @@ def test_log_line_arrives_live_and_metrics_card_shows(
     logged_in: Page, live_server_url: str, project: Project
 ) -> None:
     page = logged_in
-    _enable(page, live_server_url)
-    page.goto(f"{live_server_url}/plugins/plugin_model/")
+    _plugin_page(page, live_server_url)
     expect(page.locator("#metrics-plugin_model")).to_contain_text("greetings_total")
     page.mouse.wheel(0, 10_000)  # the panel loads when revealed
     panel = page.locator("[data-log-panel][data-live]")
