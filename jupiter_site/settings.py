@@ -168,6 +168,7 @@ JUPITER_BREAKER_THRESHOLD = int(os.environ.get("JUPITER_BREAKER_THRESHOLD", "3")
 JUPITER_BREAKER_COOLDOWN = float(os.environ.get("JUPITER_BREAKER_COOLDOWN", "60"))
 JUPITER_RUNNER_TIMEOUT = float(os.environ.get("JUPITER_RUNNER_TIMEOUT", "60"))
 JUPITER_SCAN_MAX_FILES = int(os.environ.get("JUPITER_SCAN_MAX_FILES", "100000"))
+JUPITER_METRICS_TOKEN = os.environ.get("JUPITER_METRICS_TOKEN", "")  # lets scrapers read /metrics
 
 LOGGING = {
     "version": 1,

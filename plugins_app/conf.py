@@ -30,6 +30,7 @@ class JupiterSettings:
     breaker_cooldown: float = 60
     runner_timeout: float = 60
     scan_max_files: int = 100_000
+    metrics_token: str = ""
 
 
 @functools.cache
@@ -50,6 +51,7 @@ def get() -> JupiterSettings:
         breaker_cooldown=float(getattr(settings, "JUPITER_BREAKER_COOLDOWN", 60)),
         runner_timeout=float(getattr(settings, "JUPITER_RUNNER_TIMEOUT", 60)),
         scan_max_files=int(getattr(settings, "JUPITER_SCAN_MAX_FILES", 100_000)),
+        metrics_token=str(getattr(settings, "JUPITER_METRICS_TOKEN", "")),
     )
 
 

@@ -57,6 +57,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import breaker, conf
+from .autoui.logs import plugin_logger
 from .executor import (
     JobCancelled,
     JobExecutor,
@@ -97,7 +98,7 @@ class JobContext:
         self.name = ticket.name
         self.params = dict(ticket.params)
         self.project = ProjectInfo(ticket.project, Path(ticket.root)) if ticket.project else None
-        self.log = logging.getLogger(f"jupiter.plugin.{ticket.plugin_id or 'jupiter'}")
+        self.log = plugin_logger(ticket.plugin_id or "jupiter")
 
     def progress(self, percent: float, message: str = "") -> None:
         self._run.report(percent, message)

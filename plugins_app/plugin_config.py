@@ -16,6 +16,7 @@ from django.db.models.signals import post_save
 from django.utils import timezone
 
 from . import audit
+from .autoui.schema import without_secrets
 from .config import ConfigError, EffectiveConfig, effective_config
 from .errors import ConfigValidationError, StaleConfigError
 from .models import AuditAction, InstalledPlugin, PluginConfig, Project, ProjectPlugin
@@ -28,6 +29,13 @@ def plugin_config_schema(plugin: InstalledPlugin) -> dict[str, Any] | None:
     section = (plugin.manifest or {}).get("config_schema")
     schema = section.get("schema") if isinstance(section, dict) else None
     return schema if isinstance(schema, dict) else None
+
+
+def plugin_schema_version(plugin: InstalledPlugin) -> int:
+    """``config_schema.version`` of the installed manifest (1 when it declares none)."""
+    section = (plugin.manifest or {}).get("config_schema")
+    version = section.get("version") if isinstance(section, dict) else None
+    return version if isinstance(version, int) else 1
 
 
 def save_global_config(
@@ -53,7 +61,11 @@ def save_global_config(
         config, _ = PluginConfig.objects.select_for_update().get_or_create(plugin=plugin)
         before = config.values
         updated = PluginConfig.objects.filter(pk=config.pk, revision=expected_revision).update(
-            values=values, revision=F("revision") + 1, updated_by=user, updated_at=timezone.now()
+            values=values,
+            revision=F("revision") + 1,
+            updated_by=user,
+            updated_at=timezone.now(),
+            schema_version=plugin_schema_version(plugin),  # saved against the current schema
         )
         if not updated:
             raise StaleConfigError(plugin.plugin_id, expected_revision, config.revision)
@@ -62,8 +74,8 @@ def save_global_config(
             AuditAction.CONFIG_CHANGE,
             actor=actor,
             plugin_id=plugin.plugin_id,
-            before=before,
-            after=values,
+            before=without_secrets(plugin_config_schema(plugin), before),
+            after=without_secrets(plugin_config_schema(plugin), values),
             detail=f"global config, revision {config.revision}",
         )
         # update() sends no model signal; listeners of PluginConfig saves (settings_update

@@ -2,8 +2,13 @@
 
 from django.urls import URLPattern, path
 
-from .consumers import JobEventsConsumer
+from .consumers import PluginEventConsumer, PluginLogConsumer
+from .job_consumer import JobEventsConsumer
 
 websocket_urlpatterns: list[URLPattern] = [
     path("ws/jobs/<str:kind>/<str:key>/", JobEventsConsumer.as_asgi()),
+    path("ws/plugins/<str:plugin_id>/logs/", PluginLogConsumer.as_asgi(), name="plugin-logs-ws"),
+    path(
+        "ws/plugins/<str:plugin_id>/events/", PluginEventConsumer.as_asgi(), name="plugin-events-ws"
+    ),
 ]

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import conf
 from .bridge import Bridge
+from .config_migrations import migrate_on_load
 from .core.settings_update import SettingsUpdate
 from .dependencies import plan_load_order
 from .discovery import discover
@@ -107,6 +108,7 @@ class Runtime:
             log.warning("plugin %s refused: %s", manifest.id, trust.refusal)
             return
         _set_status(manifest.id, PluginStatus.LOADING)
+        migrate_on_load(manifest)  # stored settings follow config_schema.version (M6)
         outcome = load_plugin(manifest, self.bridge)
         if outcome.registration is not None:
             _set_status(manifest.id, PluginStatus.READY, legacy=outcome.registration.legacy)

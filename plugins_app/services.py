@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .autoui.logs import plugin_logger
 from .history import GraphService, HistoryService
 from .manifest import Manifest
 from .sandbox import HttpClient, ProjectFiles, Runner
@@ -134,7 +135,8 @@ class Services:
         self._manifest = manifest
 
     def get_logger(self) -> logging.Logger:
-        return logging.getLogger(f"jupiter.plugin.{self._manifest.id}")
+        """``jupiter.plugin.<id>``: its own file, the aggregate and the live panel (O2)."""
+        return plugin_logger(self._manifest.id)
 
     def get_config(self, project: str | None = None) -> dict[str, Any]:
         """The effective config: schema defaults <- global <- ``project``'s overrides (S3)."""

@@ -6,6 +6,7 @@ Where two paths share a name, ``reverse`` returns the later one (``/plugins/``,
 
 from django.urls import path
 
+from .autoui_urls import urlpatterns as autoui_urlpatterns
 from .views import api, audit, catalogue, jobs, meeting, plugins, projects
 
 app_name = "plugins_app"
@@ -67,4 +68,5 @@ urlpatterns = [
         name="plugin-job-run",
     ),
     path("plugins/<str:plugin_id>/reload/", jobs.plugin_reload, name="plugin-reload"),
+    *autoui_urlpatterns,
 ]

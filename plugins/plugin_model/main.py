@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -30,16 +31,32 @@ def metrics() -> dict[str, float]:
     return {"greetings_total": float(COUNTERS.greetings)}
 
 
+def say_hello(config: dict[str, Any], log: logging.Logger) -> str:
+    """Log the configured greeting and count it; shared by the job and the API route."""
+    greeting = config["greeting"]
+    log.info("%s (#%d)", greeting, COUNTERS.greet())
+    return greeting
+
+
 def register(bridge: Any) -> None:
     log = bridge.services.get_logger()
 
     def greet(job: Any) -> str:
         """A job: logs the greeting configured for the job's project and returns it."""
-        greeting = job.config["greeting"]
         job.progress(50, "greeting")
-        job.log.info("%s (#%d)", greeting, COUNTERS.greet())
-        return greeting
+        return say_hello(job.config, job.log)
+
+    def greet_in(project: str | None = None) -> str:
+        return say_hello(bridge.services.get_config(project), log)
+
+    def overview(context: dict[str, Any]) -> dict[str, Any]:
+        return {"greetings": COUNTERS.greetings}
+
+    def greet_route(request: Any) -> dict[str, Any]:
+        return {"greeting": greet_in(request.GET.get("project") or None)}
 
     bridge.register_job("greet", greet, title="Say hello", description="Logs the greeting.")
-    bridge.expose({"greetings": lambda: COUNTERS.greetings})
+    bridge.register_ui("panel", "overview", overview, title="Overview")
+    bridge.register_api_route("greet", greet_route, methods=("POST",))
+    bridge.expose({"greet": greet_in, "greetings": lambda: COUNTERS.greetings})
     log.info("plugin_model registered")

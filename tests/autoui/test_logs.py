@@ -1,0 +1,70 @@
+"""Plugin log files, the aggregate, escaping and the bounded feed (SPEC O2, X6)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.urls import reverse
+
+from plugins_app.autoui import logs
+from plugins_app.autoui.logs import get_hub, plugin_logger, sanitize, tail
+
+from .conftest import PROBE
+
+
+def test_sanitize_escapes_controls_and_caps_length():
+    assert sanitize("a\nb\x1b[31mred\u202e") == "a\\nb\\x1b[31mred\\u202e"
+    long = sanitize("x" * 5000, limit=100)
+    assert long.startswith("x" * 100) and long.endswith("... [4900 more characters cut]")
+
+
+def test_plugin_lines_go_to_its_file_and_the_aggregate(autoui_dirs, tmp_path):
+    log = plugin_logger("alpha")
+    log.warning("disk <script>alert(1)</script>\nforged line")
+    plugin_logger("beta").info("other plugin")
+    hub = get_hub()
+    hub.drain()
+    own = hub.plugin_file("alpha").read_text().splitlines()
+    assert len(own) == 1 and own[0].endswith(
+        "WARNING [alpha] disk <script>alert(1)</script>\\nforged line"
+    )
+    aggregate = hub.aggregate_file.read_text()
+    assert "[alpha] disk" in aggregate and "INFO [beta] other plugin" in aggregate
+    assert not logging.getLogger("jupiter.plugin").propagate  # never floods the console
+
+
+def test_tail_reads_the_last_lines_at_a_level(tmp_path):
+    path = tmp_path / "x.log"
+    lines = [
+        f"2025-01-01 00:00:00.000 {'ERROR' if i % 10 == 0 else 'INFO'} [p] line {i}"
+        for i in range(5000)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    assert tail(path, 3) == lines[-3:]
+    assert tail(path, 2, logging.ERROR, block=512) == [lines[4980], lines[4990]]
+    assert tail(tmp_path / "missing.log", 5) == []
+
+
+def test_pending_lines_are_bounded_and_counted_as_skipped(autoui_dirs, monkeypatch):
+    monkeypatch.setattr(logs, "PENDING_MAX", 10)
+    hub = get_hub()
+    hub.drain()
+    for i in range(25):
+        plugin_logger("burst").info("line %d", i)
+    (batch,) = [b for b in hub.drain() if b.plugin_id == "burst"]
+    assert (batch.start, batch.end, len(batch.lines), batch.skipped) == (1, 25, 10, 15)
+    assert batch.lines[-1][2].endswith("line 24")
+    lines, seq = hub.snapshot("burst", 100)
+    assert seq == 25 and len(lines) == 25  # the file is complete: it is the truth
+
+
+def test_log_panel_shows_the_tail_escaped_and_download_serves_the_file(client, project):
+    plugin_logger(PROBE).error("<script>alert('log')</script>")
+    html = client.get(reverse("plugins_app:plugin-logs", args=[PROBE])).content.decode()
+    assert "&lt;script&gt;alert(&#x27;log&#x27;)&lt;/script&gt;" in html
+    assert "<script>alert" not in html
+    assert 'data-ws-path="/ws/plugins/autoui_probe/logs/"' in html
+    response = client.get(reverse("plugins_app:plugin-logs-download", args=[PROBE]))
+    body = b"".join(response.streaming_content).decode()
+    assert response["Content-Disposition"] == 'attachment; filename="autoui_probe.log"'
+    assert "probe registered" in body and "<script>alert('log')</script>" in body

@@ -1,0 +1,87 @@
+"""Metrics: lazy collection with a timeout, the card, JSON and Prometheus (SPEC U3, O1)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from plugins_app.autoui import metrics
+from plugins_app.autoui.metrics import MetricsCollector, metric_name, numbers
+
+from .conftest import PROBE
+
+
+@pytest.fixture
+def probe_module(project):
+    module = sys.modules[f"jupiter_plugins.{PROBE}.probe"]
+    module.BEHAVIOUR.update(mode="ok", calls=0)
+    module.RELEASE.clear()
+    metrics.collector = MetricsCollector(timeout=0.5)
+    yield module
+    module.RELEASE.set()
+
+
+def test_numbers_keeps_finite_numbers_with_safe_names():
+    values, note = numbers({"a.b": 1, "ok": True, "bad": "x", "9lives": 2.5, "nan": float("nan")})
+    assert values == {"a_b": 1.0, "ok": 1.0, "_9lives": 2.5}
+    assert note == "not numbers, left out: bad, nan"
+    assert numbers([1, 2])[1] == "the metrics hook returned list, not a mapping"
+    assert metric_name("") == "_"
+
+
+def test_card_shows_values_and_polls_at_the_interval(client, probe_module):
+    html = client.get(reverse("plugins_app:plugin-metrics-card", args=[PROBE])).content.decode()
+    assert "<dt>items</dt><dd>3</dd>" in html and "<dt>ratio_seen</dt><dd>0.5</dd>" in html
+    assert 'hx-trigger="every 5s"' in html
+    assert "Not numbers, left out: label." in html
+
+
+def test_a_fresh_sample_is_reused_within_the_interval(client, probe_module):
+    url = reverse("plugins_app:plugin-metrics-json", args=[PROBE])
+    client.get(url)
+    client.get(url)
+    assert probe_module.BEHAVIOUR["calls"] == 1
+
+
+def test_a_raising_collector_is_reported_and_keeps_the_last_values(client, probe_module):
+    url = reverse("plugins_app:plugin-metrics-json", args=[PROBE])
+    assert client.get(url).json()["values"]["items"] == 3.0
+    probe_module.BEHAVIOUR["mode"] = "raise"
+    metrics.collector._samples[PROBE] = metrics.collector._samples[PROBE].__class__(
+        PROBE, 1, {"items": 3.0}, 0.0, 0.0
+    )  # make the sample stale without waiting for the interval
+    data = client.get(url).json()
+    assert data["error"] == "the metrics hook raised RuntimeError: collector broke"
+    assert data["values"] == {"items": 3.0}
+
+
+def test_a_hanging_collector_times_out_and_is_not_started_twice(client, probe_module):
+    probe_module.BEHAVIOUR["mode"] = "hang"
+    url = reverse("plugins_app:plugin-metrics-card", args=[PROBE])
+    html = client.get(url).content.decode()
+    assert "did not answer within 0.5 s" in html
+    metrics.collector._samples.pop(PROBE)
+    client.get(url)
+    assert probe_module.BEHAVIOUR["calls"] == 1
+
+
+def test_prometheus_text_for_users_and_token_holders_only(client, probe_module, settings):
+    text = client.get("/metrics").content.decode()
+    assert 'jupiter_plugin_items{plugin="autoui_probe"} 3.0' in text
+    assert 'jupiter_plugin_metrics_up{plugin="autoui_probe"} 1.0' in text
+    anonymous = Client()
+    assert anonymous.get("/metrics").status_code == 401
+    settings.JUPITER_METRICS_TOKEN = "scrape-me"
+    assert anonymous.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me").status_code == 200
+    assert anonymous.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+
+
+def test_card_of_a_plugin_not_loaded_says_how_to_get_metrics(client, autoui_dirs, user):
+    from plugins_app.runtime import boot
+
+    boot()
+    html = client.get(reverse("plugins_app:plugin-metrics-card", args=[PROBE])).content.decode()
+    assert "enable it in a project" in html
