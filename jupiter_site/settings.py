@@ -176,6 +176,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
-        "jupiter": {"handlers": ["console"], "level": os.environ.get("JUPITER_LOG_LEVEL", "INFO")},
+        "jupiter": {
+            "handlers": ["console"],
+            "level": os.environ.get("JUPITER_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
     },
 }
