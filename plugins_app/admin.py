@@ -11,10 +11,14 @@ from .audit import record
 from .models import (
     AuditAction,
     AuditEvent,
+    HistoryEntry,
     InstalledPlugin,
+    Job,
     MeetingPlan,
     PluginConfig,
+    PluginReloadRequest,
     Project,
+    ProjectGraph,
     ProjectPlugin,
     RetainedPluginConfig,
     TrustedKey,
@@ -133,3 +137,39 @@ class MeetingPlanAdmin(admin.ModelAdmin):
 class RetainedPluginConfigAdmin(admin.ModelAdmin):
     list_display = ("plugin_id", "version", "schema_version", "retained_at")
     readonly_fields = ("retained_at",)
+
+
+class RecordAdmin(admin.ModelAdmin):
+    """Records the runtime writes (jobs, history, graphs, reload requests): viewable, and
+    deletable to clean up, but never hand-edited, since the runtime treats them as truth."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(RecordAdmin):
+    list_display = ("created_at", "plugin_id", "name", "project", "state", "progress")
+    list_filter = ("state", "plugin_id")
+    search_fields = ("id", "plugin_id", "name", "message", "error")
+
+
+@admin.register(HistoryEntry)
+class HistoryEntryAdmin(RecordAdmin):
+    list_display = ("created_at", "project", "kind", "plugin_id", "summary")
+    list_filter = ("kind", "project")
+    search_fields = ("summary", "plugin_id")
+
+
+@admin.register(ProjectGraph)
+class ProjectGraphAdmin(RecordAdmin):
+    list_display = ("project", "built_at")
+
+
+@admin.register(PluginReloadRequest)
+class PluginReloadRequestAdmin(RecordAdmin):
+    list_display = ("created_at", "plugin_id", "origin", "handled_at", "ok")
+    list_filter = ("ok",)

@@ -123,7 +123,8 @@ def _is_problem(message) -> bool:
 
 
 @pytest.fixture
-def page(browser) -> Iterator:
+def page(browser, live_server_url: str) -> Iterator:
+    """A fresh page, closed before the server stops so no poll ever hits a dead server."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
