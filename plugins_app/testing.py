@@ -27,11 +27,13 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .bridge import PluginBridge, PluginUnavailable, Registration, RemoteActions
 from .config import effective_config
 from .executor import JobCancelled
+from .loader import resolve
 from .manifest import Manifest, load_manifest, parse_manifest
 from .permissions import PermissionDenied
 from .sandbox import CommandResult, HttpClient, ProjectFiles, Runner
@@ -219,3 +221,12 @@ class BridgeDouble(PluginBridge):
             return JobRecord("failed", error=exc, progress_log=context.progress_log)
         state = "cancelled" if context.is_cancelled() else "completed"
         return JobRecord(state, value, progress_log=context.progress_log)
+
+
+def plugin_module(plugin_dir: str | Path, module: str) -> ModuleType:
+    """Import ``module`` of the plugin in ``plugin_dir`` as the host does (inside the package
+    ``jupiter_plugins.<id>``), so the plugin's relative imports work in its tests too."""
+    result = load_manifest(Path(plugin_dir))
+    if not result.ok or result.manifest is None:
+        raise ValueError("; ".join(str(e) for e in result.errors))
+    return resolve(result.manifest, module)
