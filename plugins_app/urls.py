@@ -6,7 +6,7 @@ Where two paths share a name, ``reverse`` returns the later one (``/plugins/``,
 
 from django.urls import path
 
-from .views import api, audit, catalogue, jobs, meeting, plugins, projects
+from .views import api, audit, catalogue, extras, jobs, meeting, plugins, projects
 
 app_name = "plugins_app"
 
@@ -67,4 +67,14 @@ urlpatterns = [
         name="plugin-job-run",
     ),
     path("plugins/<str:plugin_id>/reload/", jobs.plugin_reload, name="plugin-reload"),
+    # Notifications, debug mode, problem reports (issue 5, SPEC U8).
+    path("notifications/", extras.notification_list, name="notification-list"),
+    path("notifications/bell/", extras.notification_bell, name="notification-bell"),
+    path("notifications/read/", extras.notification_read, name="notification-read"),
+    path("plugins/<str:plugin_id>/debug/", extras.plugin_debug_toggle, name="plugin-debug"),
+    path(
+        "plugins/<str:plugin_id>/problem-report/",
+        extras.plugin_problem_report,
+        name="plugin-problem-report",
+    ),
 ]
