@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/discovery.py
 	$(BIN)/python bench/trust.py
 	$(BIN)/python bench/jobs.py
+	$(BIN)/python bench/analyzers.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
