@@ -16,7 +16,6 @@ BUNDLED = Path(settings.BASE_DIR) / "plugins"
 DEMO = Path(settings.BASE_DIR) / "examples" / "demo"
 analyzer = plugin_module(BUNDLED / "code_analyzer", "analyzer")
 helper = plugin_module(BUNDLED / "ai_helper", "helper")
-suggestions = plugin_module(BUNDLED / "ai_helper", "suggestions")
 model = plugin_module(BUNDLED / "plugin_model", "main")
 
 TANGLED = {
@@ -87,10 +86,13 @@ def test_ai_helper_orders_cycles_and_syntax_errors_first(tmp_path: Path) -> None
     assert found[3]["file"] == "pkg/b.py"
 
 
-def test_import_cycles_finds_each_group_once() -> None:
+def test_graph_import_cycles_finds_each_group_once() -> None:
+    from plugins_app.history import Graph
+
     edges = [("a", "b", True), ("b", "c", True), ("c", "a", True), ("c", "d", True)]
-    edges += [("d", "e", True), ("e", "d", True), ("x", "os", False)]
-    assert suggestions.import_cycles(edges) == [["a", "b", "c"], ["d", "e"]]
+    edges += [("d", "e", True), ("e", "d", True), ("x", "os", False), ("f", "f", True)]
+    graph = Graph("p", ("a", "b", "c", "d", "e", "f"), tuple(edges))
+    assert graph.import_cycles() == [["a", "b", "c"], ["d", "e"]]
 
 
 def test_export_bundle_writes_markdown_and_json_that_git_ignores(demo: Path) -> None:

@@ -27,13 +27,13 @@ def register(bridge: Any) -> None:
     services = bridge.services
     log = services.get_logger()
 
-    def edges(project: str) -> list[tuple[str, str, bool]]:
+    def cycles(project: str) -> list[list[str]]:
         graph = services.get_graph().for_project(project)
-        return list(graph.edges) if graph is not None else []
+        return graph.import_cycles() if graph is not None else []
 
     def suggestions(project: str) -> tuple[dict[str, Any], list[Any]]:
         report = bridge.plugins.get("code_analyzer").report(project)
-        found = suggest(report, edges(project), services.get_config(project))
+        found = suggest(report, cycles(project), services.get_config(project))
         log.debug(
             "%s: %d suggestions from %d findings", project, len(found), len(report["findings"])
         )

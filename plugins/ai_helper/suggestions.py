@@ -1,7 +1,8 @@
 """From an analysis report to prioritised suggestions: pure, deterministic functions.
 
 Inputs are code_analyzer's report (``files``, ``findings``, ``threshold``) and the import
-edges of the project graph; nothing is fetched, so the same inputs give the same list.
+cycles of the project graph (``Graph.import_cycles()``); nothing is fetched, so the same
+inputs give the same list.
 """
 
 from __future__ import annotations
@@ -88,47 +89,8 @@ def _long_files(report: Mapping[str, Any], limit: int) -> Iterable[Suggestion]:
             )
 
 
-def import_cycles(edges: Iterable[tuple[str, str, bool]]) -> list[list[str]]:
-    """Strongly connected groups of project files importing each other (Tarjan), sorted."""
-    graph: dict[str, list[str]] = defaultdict(list)
-    for source, target, internal in edges:
-        if internal and source != target:
-            graph[source].append(target)
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    cycles: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for nxt in sorted(graph.get(node, ())):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            group = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                group.append(member)
-                if member == node:
-                    break
-            if len(group) > 1:
-                cycles.append(sorted(group))
-
-    for node in sorted(graph):
-        if node not in index:
-            visit(node)
-    return sorted(cycles)
-
-
-def _cycles(edges: Iterable[tuple[str, str, bool]]) -> Iterable[Suggestion]:
-    for group in import_cycles(edges):
+def _cycles(cycles: Iterable[list[str]]) -> Iterable[Suggestion]:
+    for group in cycles:
         yield Suggestion(
             "high",
             "import-cycle",
@@ -164,7 +126,7 @@ def _untested(report: Mapping[str, Any]) -> Iterable[Suggestion]:
 
 def suggest(
     report: Mapping[str, Any],
-    edges: Iterable[tuple[str, str, bool]] = (),
+    cycles: Iterable[list[str]] = (),
     config: Mapping[str, Any] | None = None,
 ) -> list[Suggestion]:
     """Suggestions by priority, then weight (worst first), then place; at most the limit."""
@@ -172,7 +134,7 @@ def suggest(
     found = [
         *_from_findings(report),
         *_long_files(report, int(config.get("long_file_lines", 400))),
-        *_cycles(edges),
+        *_cycles(cycles),
         *(_untested(report) if config.get("suggest_tests", True) else ()),
     ]
     found.sort(key=lambda s: (PRIORITIES.index(s.priority), -s.weight, s.file, s.line, s.rule))

@@ -11,15 +11,13 @@ import pytest
 from django.conf import settings as django_settings
 from playwright.sync_api import Page, expect
 from test_console import _shoot
+from test_job_progress import demo_project
 
 from plugins_app.models import Notification, PluginDebugMode, Project
-from plugins_app.projects import register_project, set_plugin_enabled, set_plugin_overrides
-from plugins_app.runtime import boot
 
 pytestmark = pytest.mark.e2e
 
 BUNDLED = Path(django_settings.BASE_DIR) / "plugins"
-DEMO = Path(django_settings.BASE_DIR) / "examples" / "demo"
 PLUGINS = ("ai_helper", "code_analyzer", "legacy_counter", "plugin_model")
 
 
@@ -34,14 +32,7 @@ def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def demo(user, tmp_path: Path, plugin_dir: Path, settings) -> Project:
-    settings.JUPITER_PLUGIN_DIRS = [plugin_dir]
-    root = tmp_path / "demo"
-    shutil.copytree(DEMO, root)
-    boot()
-    project = register_project("demo", str(root), actor=user)
-    for plugin_id in PLUGINS:
-        set_plugin_enabled(project, plugin_id, True)
-    set_plugin_overrides(project, "code_analyzer", {"max_complexity": 4})
+    project = demo_project(user, tmp_path, plugin_dir, settings, PLUGINS)
     user.is_staff = True
     user.save()
     return project

@@ -100,6 +100,7 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(rows, indent=2))
             return
+        self.stdout.write(f"{'ID':<24} {'VERSION':<10} {'KIND':<7} STATUS")
         for row in rows:
             reason = f"  ({row['reason']})" if row["reason"] else ""
             self.stdout.write(
