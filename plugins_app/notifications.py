@@ -2,10 +2,11 @@
 
 The host announces what people should hear of on its event bus, under topics plugins cannot
 publish (plugins only publish under ``plugin.<id>.``): ``jupiter.job.<state>`` when a job
-ends, ``jupiter.plugin.error`` when a plugin's status turns to error. A plugin notifies
-users by publishing ``notify`` on its own bus (topic ``plugin.<id>.notify``, payload
-``{"title", "body", "level"}``). Every process's bus records them here as ``Notification``
-rows, so all the console's processes show the same bell.
+ends (recorded when it failed or someone started it), ``jupiter.plugin.error`` when a
+plugin's status turns to error. A plugin notifies users by publishing ``notify`` on its own
+bus (topic ``plugin.<id>.notify``, payload ``{"title", "body", "level"}``). Every process's
+bus records them here as ``Notification`` rows, so all the console's processes show the
+same bell.
 """
 
 from __future__ import annotations
@@ -46,8 +47,14 @@ def _create(topic: str, **fields: Any) -> None:
 
 
 def _on_job(topic: str, payload: dict[str, Any]) -> None:
+    """Failed jobs, and the end of jobs someone started from the console; not every job a
+    script or a scheduler submits (a thousand queued jobs would bury the bell)."""
     state = topic.rsplit(".", 1)[-1]
-    job = Job.objects.filter(pk=payload["job"]).values("title", "name").first() or {}
+    job = (
+        Job.objects.filter(pk=payload["job"]).values("title", "name", "requested_by").first() or {}
+    )
+    if state != "failed" and job.get("requested_by") is None:
+        return
     what = job.get("title") or job.get("name") or payload.get("name") or "Job"
     where = f" in {payload['project']}" if payload.get("project") else ""
     _create(

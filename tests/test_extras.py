@@ -71,13 +71,15 @@ def staff_client(client, django_user_model):
     return client
 
 
-def _run(project, name: str) -> None:
-    job = submit("notifier", name, project=project)
+def _run(project, name: str, actor=None) -> None:
+    job = submit("notifier", name, project=project, actor=actor)
     assert executor().wait(str(job.pk), 20)
 
 
-def test_jobs_plugin_errors_and_plugin_messages_become_notifications(project):
-    _run(project, "shout")
+def test_jobs_plugin_errors_and_plugin_messages_become_notifications(project, django_user_model):
+    _run(project, "shout")  # started by no one (a script): only its message is recorded
+    assert Notification.objects.filter(topic__startswith="jupiter.job.").count() == 0
+    _run(project, "shout", actor=django_user_model.objects.create_user("ann"))
     _run(project, "fail")
     set_plugin_enabled(project, "crashy", True)
     set_plugin_enabled(project, "crashy", False)
@@ -100,7 +102,7 @@ def test_a_failing_health_check_is_announced(project):
 def test_bell_counts_unread_per_user_and_mark_read(project, client, django_user_model):
     ann = django_user_model.objects.create_user("ann", password="pw")
     bob = django_user_model.objects.create_user("bob", password="pw")
-    _run(project, "shout")
+    _run(project, "shout", actor=ann)
     client.force_login(ann)
     page = client.get("/plugins/")
     assert b'data-unread="2"' in page.content  # the job and the plugin's message
