@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/trust.py
 	$(BIN)/python bench/jobs.py
 	$(BIN)/python bench/logs.py
+	$(BIN)/python bench/analyzers.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

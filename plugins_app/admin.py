@@ -15,7 +15,9 @@ from .models import (
     InstalledPlugin,
     Job,
     MeetingPlan,
+    Notification,
     PluginConfig,
+    PluginDebugMode,
     PluginReloadRequest,
     Project,
     ProjectGraph,
@@ -173,3 +175,22 @@ class ProjectGraphAdmin(RecordAdmin):
 class PluginReloadRequestAdmin(RecordAdmin):
     list_display = ("created_at", "plugin_id", "origin", "handled_at", "ok")
     list_filter = ("ok",)
+
+
+@admin.register(Notification)
+class NotificationAdmin(RecordAdmin):
+    list_display = ("created_at", "level", "plugin_id", "title")
+    list_filter = ("level", "plugin_id")
+    search_fields = ("title", "body", "topic")
+
+
+@admin.register(PluginDebugMode)
+class PluginDebugModeAdmin(admin.ModelAdmin):
+    """Toggled from the plugin page (audited there); the admin shows who changed it last."""
+
+    list_display = ("plugin", "enabled", "changed_at", "changed_by")
+    list_filter = ("enabled",)
+    readonly_fields = ("plugin", "enabled", "changed_at", "changed_by")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -178,6 +178,11 @@ class PluginBridge:
     def register_ui(
         self, kind: str, name: str, render: Callable[..., Any], *, title: str = ""
     ) -> None:
+        """Data for the panel or widget ``name`` declared in the manifest's ``ui`` section.
+
+        ``render(context)`` gets a dict (``plugin``, ``project``, ``config``...) and returns
+        data that the item's template, or the host's default layout, shows autoescaped.
+        """
         spec = UiContributionSpec(
             kind, name, _callable(render, "UI renderer", self.plugin_id), title
         )

@@ -304,6 +304,9 @@ class JobExecutor:
             )
             publisher.publish(event)
         log.info("job %s %s%s", run.ticket.job_id, state, f": {error}" if error else "")
+        from .notifications import publish as announce
+
+        announce(f"jupiter.job.{state}", {**event.payload(), "name": run.ticket.name})
 
 
 _executor: JobExecutor | None = None

@@ -56,11 +56,16 @@ def apply(result: HealthResult) -> None:
             log.info("plugin %s is healthy again", result.plugin_id)
         return
     reason = HEALTH_PREFIX + (result.reason or "no reason given")
-    changed = rows.filter(status=PluginStatus.READY).update(
+    turned = rows.filter(status=PluginStatus.READY).update(
         status=PluginStatus.ERROR, status_reason=reason
-    ) or rows.filter(status=PluginStatus.ERROR, status_reason__startswith=HEALTH_PREFIX).update(
-        status_reason=reason
     )
+    changed = turned or rows.filter(
+        status=PluginStatus.ERROR, status_reason__startswith=HEALTH_PREFIX
+    ).update(status_reason=reason)
+    if turned:
+        from .notifications import publish
+
+        publish("jupiter.plugin.error", {"plugin": result.plugin_id, "reason": reason})
     if changed:
         log.warning("plugin %s: %s", result.plugin_id, reason)
 

@@ -88,6 +88,16 @@ class Graph:
     def imported_by(self, path: str) -> list[str]:
         return [source for source, target, internal in self.edges if internal and target == path]
 
+    def import_cycles(self) -> list[list[str]]:
+        """Groups of project files that import each other, each sorted, for plugins."""
+        from .dependencies import _cycles as strongly_connected
+
+        graph: dict[str, list[str]] = {}
+        for source, target, internal in self.edges:
+            if internal and source != target:
+                graph.setdefault(source, []).append(target)
+        return sorted(strongly_connected({k: sorted(v) for k, v in graph.items()}))
+
 
 def graph_of(project: Project) -> Graph | None:
     row = ProjectGraph.objects.filter(project=project).first()

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from . import conf
+from . import conf, debug, notifications
 from .bridge import Bridge
 from .config_migrations import migrate_on_load
 from .core.settings_update import SettingsUpdate
@@ -35,12 +35,15 @@ def _set_status(plugin_id: str, status: PluginStatus, reason: str = "", **extra:
     InstalledPlugin.objects.filter(plugin_id=plugin_id).update(
         status=status, status_reason=reason, **extra
     )
+    if status == PluginStatus.ERROR:
+        notifications.publish("jupiter.plugin.error", {"plugin": plugin_id, "reason": reason})
 
 
 class Runtime:
     def __init__(self) -> None:
         self.bridge = Bridge(ServiceProvider())
         self.settings_update = SettingsUpdate(self.bridge)
+        notifications.subscribe(self.bridge.service_provider.event_bus)
         self.manifests: dict[str, Manifest] = {}
         self.booted = False
         self._lock = threading.RLock()
@@ -61,6 +64,7 @@ class Runtime:
             for plugin_id in set(self.manifests) - set(report.loadable):
                 self._unload(plugin_id)
             self.manifests = report.loadable
+            debug.apply_all()
             self.reconcile()
 
     def enabled_ids(self) -> set[str]:

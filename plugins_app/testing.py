@@ -16,8 +16,8 @@ The double keeps the real registration contract (``register_job``, ``register_ho
 ``register_ui``, ``expose``, ``remote_actions``...: the same validation, the same errors) and
 the real permission rules (runner, file access, HTTP client), but refusals are collected in
 ``bridge.denials`` instead of the audit table, config is the schema defaults merged with
-``config=``, projects are the directories given, and ``bridge.plugins.get`` answers from
-``apis=`` for declared dependencies only.
+``config=``, projects are the directories given, import graphs the edges given in
+``graphs=``, and ``bridge.plugins.get`` answers from ``apis=`` for declared dependencies only.
 """
 
 from __future__ import annotations
@@ -27,11 +27,14 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .bridge import PluginBridge, PluginUnavailable, Registration, RemoteActions
 from .config import effective_config
 from .executor import JobCancelled
+from .history import Graph
+from .loader import resolve
 from .manifest import Manifest, load_manifest, parse_manifest
 from .permissions import PermissionDenied
 from .sandbox import CommandResult, HttpClient, ProjectFiles, Runner
@@ -68,6 +71,10 @@ class ServicesDouble:
     def get_http_client(self, timeout: float = 10.0) -> HttpClient:
         return HttpClient(self._double.manifest, timeout, self._double.require)
 
+    def get_graph(self) -> GraphDouble:
+        """The import graphs given as ``graphs={project: [(source, target, internal)]}``."""
+        return GraphDouble(self._double)
+
     def get_history(self) -> ServicesDouble:
         """Notes a plugin records land in ``services.notes``."""
         return self
@@ -75,6 +82,19 @@ class ServicesDouble:
     def record(self, project: str, summary: str, data: Mapping[str, Any] | None = None) -> None:
         self._double.project_root(project)
         self.notes.append((project, summary, dict(data or {})))
+
+
+class GraphDouble:
+    def __init__(self, double: BridgeDouble) -> None:
+        self._double = double
+
+    def for_project(self, project: str) -> Graph | None:
+        self._double.project_root(project)
+        edges = self._double.graphs.get(project)
+        if edges is None:
+            return None
+        files = sorted({e[0] for e in edges} | {e[1] for e in edges if e[2]})
+        return Graph(project, tuple(files), tuple(tuple(e) for e in edges))
 
 
 class ProjectManagerDouble:
@@ -169,11 +189,13 @@ class BridgeDouble(PluginBridge):
         config: Mapping[str, Any] | None = None,
         projects: Mapping[str, str | Path] | None = None,
         apis: Mapping[str, Any] | None = None,
+        graphs: Mapping[str, list[tuple[str, str, bool]]] | None = None,
     ) -> None:
         self.plugin_id = manifest.id
         self.manifest = manifest
         self.registration = Registration(manifest.id)
         self.projects = {name: Path(root) for name, root in (projects or {}).items()}
+        self.graphs = dict(graphs or {})
         self.denials: list[PermissionDenied] = []
         self.services = ServicesDouble(self, config or {})  # type: ignore[assignment]
         self.plugins = PluginsDouble(manifest, apis or {})  # type: ignore[assignment]
@@ -219,3 +241,12 @@ class BridgeDouble(PluginBridge):
             return JobRecord("failed", error=exc, progress_log=context.progress_log)
         state = "cancelled" if context.is_cancelled() else "completed"
         return JobRecord(state, value, progress_log=context.progress_log)
+
+
+def plugin_module(plugin_dir: str | Path, module: str) -> ModuleType:
+    """Import ``module`` of the plugin in ``plugin_dir`` as the host does (inside the package
+    ``jupiter_plugins.<id>``), so the plugin's relative imports work in its tests too."""
+    result = load_manifest(Path(plugin_dir))
+    if not result.ok or result.manifest is None:
+        raise ValueError("; ".join(str(e) for e in result.errors))
+    return resolve(result.manifest, module)

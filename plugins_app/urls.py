@@ -7,7 +7,7 @@ Where two paths share a name, ``reverse`` returns the later one (``/plugins/``,
 from django.urls import path
 
 from .autoui_urls import urlpatterns as autoui_urlpatterns
-from .views import api, audit, catalogue, jobs, meeting, plugins, projects
+from .views import api, audit, catalogue, extras, jobs, meeting, plugins, projects
 
 app_name = "plugins_app"
 
@@ -69,4 +69,14 @@ urlpatterns = [
     ),
     path("plugins/<str:plugin_id>/reload/", jobs.plugin_reload, name="plugin-reload"),
     *autoui_urlpatterns,
+    # Notifications, debug mode, problem reports (issue 5, SPEC U8).
+    path("notifications/", extras.notification_list, name="notification-list"),
+    path("notifications/bell/", extras.notification_bell, name="notification-bell"),
+    path("notifications/read/", extras.notification_read, name="notification-read"),
+    path("plugins/<str:plugin_id>/debug/", extras.plugin_debug_toggle, name="plugin-debug"),
+    path(
+        "plugins/<str:plugin_id>/problem-report/",
+        extras.plugin_problem_report,
+        name="plugin-problem-report",
+    ),
 ]

@@ -35,7 +35,7 @@ def test_registration_collects_everything_a_plugin_registers(bridge):
     scoped.register_service("counter", object())
     scoped.register_cli_command("hello", lambda: 0, help="Say hello")
     scoped.register_api_route("stats", lambda request: None)
-    scoped.register_ui("panel", "overview", lambda: "", title="Overview")
+    scoped.register_ui("panel", "overview", lambda context: "", title="Overview")
     scoped.remote_actions.register("status", lambda: {}, description="Status", read_only=True)
     scoped.expose({"api": True})
     bridge.install(scoped.registration)

@@ -19,7 +19,7 @@ DEMO = Path(settings.BASE_DIR) / "examples" / "demo"
 
 def test_every_bundled_manifest_is_valid_without_warnings():
     found = discover([BUNDLED])
-    assert {p.id for p in found} >= {"code_analyzer", "legacy_counter", "plugin_model"}
+    assert {p.id for p in found} >= {"code_analyzer", "legacy_counter", "plugin_model", "ai_helper"}
     for plugin in found:
         assert plugin.result.ok, (plugin.id, plugin.result.errors)
         assert not plugin.result.warnings, (plugin.id, plugin.result.warnings)
@@ -44,6 +44,7 @@ def test_bundled_plugins_load_ready(demo):
         "legacy_counter": PluginStatus.READY,
         "plugin_model": PluginStatus.READY,
         "meeting_adapter": PluginStatus.DISABLED,  # enabled where Meeting is used
+        "ai_helper": PluginStatus.DISABLED,
     }
     assert InstalledPlugin.objects.get(plugin_id="legacy_counter").legacy is True
 

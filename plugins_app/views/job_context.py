@@ -56,10 +56,12 @@ def _enabled_projects(plugin_id: str) -> tuple[str, ...]:
     )
 
 
-def _render_panel(owner: str, spec: Any) -> PanelView:
+def _render_panel(owner: str, spec: Any, target: str) -> PanelView:
+    """A panel ``owner`` adds to ``target``'s page (``extends:``); same renderer contract as
+    the plugin's own panels: ``render(context)``."""
     title = spec.title or spec.name
     try:
-        value = spec.render()
+        value = spec.render({"plugin": {"id": owner}, "extends": target, "project": ""})
     except Exception as exc:
         return PanelView(owner, title, error=f"{type(exc).__name__}: {exc}")
     if isinstance(value, Mapping):
@@ -87,7 +89,7 @@ def plugin_runtime_context(plugin: InstalledPlugin) -> dict[str, Any]:
     runtime = get_runtime()
     extenders = extenders_of(plugin.plugin_id)
     panels = [
-        _render_panel(owner, spec)
+        _render_panel(owner, spec, plugin.plugin_id)
         for owner in extenders
         for spec in runtime.bridge.registration(owner).ui.values()
         if spec.kind in {"panel", "widget"}

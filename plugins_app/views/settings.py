@@ -23,13 +23,8 @@ from ..errors import ConfigValidationError, ProjectFileConflict, StaleConfigErro
 from ..models import InstalledPlugin, PluginKind, Project
 from ..projectfile import ProjectFileError
 from ..runtime import get_runtime
-from ..settings_io import (
-    SettingsImportError,
-    SettingsScope,
-    export_payload,
-    read_import,
-    validation_messages,
-)
+from ..settings_io import SettingsIOError, export_settings, parse_export, prepare_import
+from ..settings_scope import SettingsScope, validation_messages
 
 TEMPLATE = "plugins_app/autoui/settings.html"
 STALE = (
@@ -203,7 +198,9 @@ def project_plugin_settings_reset(request: HttpRequest, name: str, plugin_id: st
 def plugin_settings_export(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """Download the global settings as JSON (SPEC S4); secrets are not in the file."""
     plugin = _plugin(plugin_id)
-    body = json.dumps(export_payload(plugin), indent=2, sort_keys=True, ensure_ascii=False)
+    body = json.dumps(
+        export_settings(plugin.plugin_id), indent=2, sort_keys=True, ensure_ascii=False
+    )
     response = HttpResponse(body + "\n", content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{plugin.plugin_id}-settings.json"'
     return response
@@ -217,9 +214,9 @@ def plugin_settings_import(request: HttpRequest, plugin_id: str) -> HttpResponse
     if upload is None:
         return _respond(request, scope, problems=["Choose a settings file to import."], status=422)
     try:
-        values = read_import(scope.plugin, upload.read(512 * 1024))
+        values = prepare_import(scope.plugin, parse_export(upload.read(512 * 1024)))
         scope.save(values, request.POST.get("token", ""), actor=request.user)
-    except SettingsImportError as exc:
+    except SettingsIOError as exc:
         return _respond(request, scope, problems=[f"Not imported: {exc}"], status=422)
     except ConfigValidationError as exc:
         problems = ["Not imported: the file does not fit the schema."]

@@ -15,7 +15,8 @@ from plugins_app.errors import StaleConfigError
 from plugins_app.models import AuditEvent, InstalledPlugin, PluginConfig, ProjectPlugin
 from plugins_app.projectfile import read_project_file
 from plugins_app.projects import project_file_path
-from plugins_app.settings_io import SettingsScope
+from plugins_app.settings_io import EXPORT_FORMAT
+from plugins_app.settings_scope import SettingsScope
 
 from .conftest import PROBE
 
@@ -182,13 +183,14 @@ def test_export_leaves_secrets_out_and_import_applies_whole(client, project):
     ("change", "message"),
     [
         ({"values": {"retries": 99}}, "99 is greater than the maximum of 5"),
-        ({"plugin": "other"}, "holds settings of &#x27;other&#x27;"),
-        ({"schema_version": 1}, "settings version 1"),
+        ({"plugin": "other"}, "this export is for &#x27;other&#x27;"),
+        ({"schema_version": 3}, "schema version 3, newer than the installed"),
+        ({"format": "something-else"}, "not a Jupiter settings export"),
     ],
 )
 def test_a_bad_import_changes_nothing(client, project, change, message):
     data = {
-        "jupiter_settings": 1,
+        "format": EXPORT_FORMAT,
         "plugin": PROBE,
         "schema_version": 2,
         "values": {"retries": 3},

@@ -52,18 +52,25 @@ def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture
-def demo(user, tmp_path: Path, plugin_dir: Path, settings) -> Project:
-    """The demo project with its plugins enabled, before the server starts and boots."""
+def demo_project(user, tmp_path: Path, plugin_dir: Path, settings, plugin_ids) -> Project:
+    """A copy of the demo project with ``plugin_ids`` enabled, before the server boots."""
     settings.JUPITER_PLUGIN_DIRS = [plugin_dir]
     root = tmp_path / "demo"
     shutil.copytree(DEMO, root)
     boot()
     project = register_project("demo", str(root), actor=user)
-    for plugin_id in ("code_analyzer", "legacy_counter", "e2e_slow"):
+    for plugin_id in plugin_ids:
         set_plugin_enabled(project, plugin_id, True)
     set_plugin_overrides(project, "code_analyzer", {"max_complexity": 4})
     return project
+
+
+@pytest.fixture
+def demo(user, tmp_path: Path, plugin_dir: Path, settings) -> Project:
+    """The demo project with its plugins enabled, before the server starts and boots."""
+    return demo_project(
+        user, tmp_path, plugin_dir, settings, ("code_analyzer", "legacy_counter", "e2e_slow")
+    )
 
 
 def test_scan_streams_progress_then_results_appear(

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from plugins_app.core import core_plugin_infos
 from plugins_app.errors import ProjectFileConflict, ProjectPluginError
-from plugins_app.management import trust_commands
+from plugins_app.management import author_commands, trust_commands
 from plugins_app.models import InstalledPlugin, Project
 from plugins_app.projects import set_plugin_enabled, sync_from_file
 from plugins_app.reload import ReloadRefused, reload_via_servers
@@ -20,7 +20,10 @@ from plugins_app.runtime import boot
 
 
 class Command(BaseCommand):
-    help = "List, sync, enable and disable plugins; sign, install, update and uninstall them."
+    help = (
+        "List, sync, enable and disable plugins; sign, install, update and uninstall them; "
+        "validate manifests and manage settings."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -37,11 +40,14 @@ class Command(BaseCommand):
             cmd.add_argument("plugin_id")
             cmd.add_argument("--project", required=True)
         trust_commands.add_subcommands(sub)
+        author_commands.add_subcommands(sub)
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         if action in trust_commands.ACTIONS:
             trust_commands.TrustCommands(self).run(action, options)
+        elif action in author_commands.ACTIONS:
+            author_commands.AuthorCommands(self).run(action, options)
         elif action == "list":
             self._list(as_json=options["json"])
         elif action == "sync":
@@ -94,6 +100,7 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(rows, indent=2))
             return
+        self.stdout.write(f"{'ID':<24} {'VERSION':<10} {'KIND':<7} STATUS")
         for row in rows:
             reason = f"  ({row['reason']})" if row["reason"] else ""
             self.stdout.write(

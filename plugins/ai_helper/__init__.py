@@ -1,0 +1,1 @@
+"""Bundled plugin: prioritised suggestions and a for-AI bundle, offline."""
