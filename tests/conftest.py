@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 
 RUNTIME_FIXTURES = Path(__file__).parent / "fixtures" / "plugins" / "runtime"
 
@@ -31,3 +32,9 @@ def runtime_dirs(settings):
     """Point discovery at the test plugins (good, hostile and odd ones) only."""
     settings.JUPITER_PLUGIN_DIRS = [RUNTIME_FIXTURES]
     return RUNTIME_FIXTURES
+
+
+@pytest.fixture
+def user(db):
+    """An ordinary (non-staff) console user."""
+    return get_user_model().objects.create_user("ada", password="pw-ada-123")

@@ -20,12 +20,8 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def user(db):
-    return get_user_model().objects.create_user("ada", password="pw-ada-123")
-
-
-@pytest.fixture
 def client(user) -> Client:
+    """Logged in as ``user``."""
     client = Client()
     client.force_login(user)
     return client

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import SyncToAsync
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from plugins_app.projects import register_project, set_plugin_enabled
@@ -45,12 +44,8 @@ def autoui_dirs(settings, plugin_root: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def user(db):
-    return get_user_model().objects.create_user("ada", password="pw-ada-123")
-
-
-@pytest.fixture
 def client(user) -> Client:
+    """Logged in as ``user``."""
     client = Client()
     client.force_login(user)
     return client
