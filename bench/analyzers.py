@@ -63,8 +63,8 @@ def main() -> None:
     import django
 
     django.setup()
-    from plugins_app.scaffold import ScaffoldOptions, scaffold
-    from plugins_app.testing import BridgeDouble, plugin_module
+    from plugins_app.authoring.scaffold import ScaffoldOptions, scaffold
+    from plugins_app.authoring.testing import BridgeDouble, plugin_module
 
     bundled = ROOT / "plugins"
     root = _project()

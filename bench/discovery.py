@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from plugins_app.discovery import discover
+from plugins_app.registry.discovery import discover
 
 SIZES = (10, 100, 1000)
 REPEATS = 3

@@ -44,8 +44,8 @@ def _setup():
     )
     django.setup()
     call_command("migrate", verbosity=0)
-    from plugins_app.projects import register_project, set_plugin_enabled
-    from plugins_app.runtime import boot
+    from plugins_app.kernel.runtime import boot
+    from plugins_app.projects.service import register_project, set_plugin_enabled
 
     boot()
     (WORK / "project").mkdir()
@@ -61,7 +61,7 @@ def _listen(project: str) -> None:
 
     from channels.layers import get_channel_layer
 
-    from plugins_app.job_events import project_group, publisher
+    from plugins_app.jobs.events import project_group, publisher
 
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
@@ -83,8 +83,8 @@ def _listen(project: str) -> None:
 
 def main() -> None:
     project = _setup()
-    from plugins_app import conf
-    from plugins_app.jobs import executor, submit
+    from plugins_app.base import conf
+    from plugins_app.jobs.api import executor, submit
     from plugins_app.models import Job, JobState
 
     workers = conf.get().job_workers

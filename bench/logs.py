@@ -34,9 +34,9 @@ django.setup()
 from channels.routing import URLRouter  # noqa: E402
 from channels.testing import WebsocketCommunicator  # noqa: E402
 
-from plugins_app import consumers  # noqa: E402
-from plugins_app.autoui.logs import plugin_logger  # noqa: E402
-from plugins_app.routing import websocket_urlpatterns  # noqa: E402
+from plugins_app.logs.hub import plugin_logger  # noqa: E402
+from plugins_app.web.consumers import logs as consumers  # noqa: E402
+from plugins_app.web.routing import websocket_urlpatterns  # noqa: E402
 
 PLUGIN = "bench_plugin"
 RATE = 20_000

@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from plugins_app.archives import extract_archive
-from plugins_app.catalogue import pack
-from plugins_app.signing import sign_plugin, verify_plugin
+from plugins_app.trust.archives import extract_archive
+from plugins_app.trust.catalogue import pack
+from plugins_app.trust.signing import sign_plugin, verify_plugin
 
 SIZES = (10, 100, 1000)
 REPEATS = 5

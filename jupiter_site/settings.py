@@ -3,7 +3,7 @@
 Everything that differs between the embedded default (SQLite + in-memory channel layer, one
 process) and scale-out (PostgreSQL + Redis + several processes) is read from the environment
 here, once. Project-specific knobs are ``JUPITER_*`` settings read through
-``plugins_app.conf``.
+``plugins_app.base.conf``.
 """
 
 import os
@@ -68,7 +68,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "plugins_app.middleware.ContentSecurityPolicyMiddleware",
+    "plugins_app.web.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "jupiter_site.urls"
@@ -85,6 +85,11 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # The console's tags live with the rest of the web layer (plugins_app/web/).
+            "libraries": {
+                name: f"plugins_app.web.templatetags.{name}"
+                for name in ("jupiter_extras", "jupiter_jobs", "jupiter_trust")
+            },
         },
     },
 ]
@@ -147,7 +152,7 @@ CSRF_COOKIE_HTTPONLY = False  # HTMX reads the token from the page, not the cook
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
-# Jupiter knobs (read through plugins_app.conf).
+# Jupiter knobs (read through plugins_app.base.conf).
 JUPITER_PLUGIN_DIRS = [BASE_DIR / "plugins"] + [
     Path(p) for p in os.environ.get("JUPITER_PLUGIN_DIRS", "").split(os.pathsep) if p
 ]

@@ -7,6 +7,8 @@ class PluginsAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Connects the runtime to enable/disable signals; no plugin is loaded here (booting
-        # needs the database, which is only safe once the server or command starts).
-        from . import runtime  # noqa: F401
+        # The admin lives with the rest of the web layer; the runtime connects itself to the
+        # enable/disable signals. No plugin is loaded here: booting needs the database, which
+        # is only safe once the server or command starts.
+        from plugins_app.kernel import runtime  # noqa: F401
+        from plugins_app.web import admin  # noqa: F401

@@ -13,7 +13,7 @@ RUNTIME_FIXTURES = Path(__file__).parent / "fixtures" / "plugins" / "runtime"
 @pytest.fixture(autouse=True)
 def _fresh_runtime():
     """Every test starts and ends with no plugin loaded in this process."""
-    from plugins_app.runtime import reset_runtime
+    from plugins_app.kernel.runtime import reset_runtime
 
     reset_runtime()
     yield

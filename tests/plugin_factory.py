@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from plugins_app.signing import sign_plugin
+from plugins_app.trust.signing import sign_plugin
 
 
 def write_plugin(

@@ -24,8 +24,8 @@ def test_every_changelist_renders_for_staff(admin_client, model):
 
 @pytest.mark.django_db
 def test_audit_entries_cannot_be_added_or_changed(admin_client):
-    from plugins_app.audit import record
     from plugins_app.models import AuditAction
+    from plugins_app.models.audit import record
 
     event = record(AuditAction.INSTALL, plugin_id="x", detail="installed")
     assert admin_client.get(reverse("admin:plugins_app_auditevent_add")).status_code == 403

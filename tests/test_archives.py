@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins_app.archives import ArchiveError, ArchiveLimits, extract_archive, plugin_root_in
+from plugins_app.trust.archives import ArchiveError, ArchiveLimits, extract_archive, plugin_root_in
 from tests.plugin_factory import add_tar_member, write_plugin
 
 

@@ -11,9 +11,9 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from plugins_app.config.transfer import export_settings
+from plugins_app.kernel.runtime import boot
 from plugins_app.models import AuditEvent, InstalledPlugin
-from plugins_app.runtime import boot
-from plugins_app.settings_io import export_settings
 from tests.plugin_factory import write_plugin
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plugins" / "manifests"
@@ -161,7 +161,7 @@ def test_import_of_an_older_export_runs_the_migration(configured, tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_cli_runs_a_registered_plugin_command(configured, tmp_path, capsys):
-    from plugins_app.projects import register_project, set_plugin_enabled
+    from plugins_app.projects.service import register_project, set_plugin_enabled
 
     project = register_project("cli", str(tmp_path))
     set_plugin_enabled(project, "tuned", True)

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from plugins_app.bridge import Bridge, PluginUnavailable, RegistrationError
-from plugins_app.dependencies import plan_load_order
-from plugins_app.manifest import Manifest, parse_manifest
+from plugins_app.kernel.bridge import Bridge, PluginUnavailable, RegistrationError
+from plugins_app.manifest.model import Manifest, parse_manifest
 from plugins_app.models import AuditAction, AuditEvent
-from plugins_app.permissions import PermissionDenied, describe, require
-from plugins_app.services import EventBus, ServiceProvider
+from plugins_app.registry.dependencies import plan_load_order
+from plugins_app.services.permissions import PermissionDenied, describe, require
+from plugins_app.services.provider import EventBus, ServiceProvider
 
 
 def manifest(plugin_id: str, extra: str = "") -> Manifest:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from plugins_app.discovery import discover
+from plugins_app.kernel.runtime import boot, get_runtime
 from plugins_app.models import InstalledPlugin, PluginStatus
-from plugins_app.projects import register_project, set_plugin_enabled, set_plugin_overrides
-from plugins_app.runtime import boot, get_runtime
+from plugins_app.projects.service import register_project, set_plugin_enabled, set_plugin_overrides
+from plugins_app.registry.discovery import discover
 
 BUNDLED = Path(settings.BASE_DIR) / "plugins"
 DEMO = Path(settings.BASE_DIR) / "examples" / "demo"
@@ -50,7 +50,7 @@ def test_bundled_plugins_load_ready(demo):
 
 
 def test_code_analyzer_job_measures_the_demo_project_with_the_bridge_double():
-    from plugins_app.testing import BridgeDouble
+    from plugins_app.authoring.testing import BridgeDouble
 
     bridge = BridgeDouble.from_plugin_dir(
         BUNDLED / "code_analyzer",
@@ -71,7 +71,7 @@ def test_code_analyzer_job_measures_the_demo_project_with_the_bridge_double():
 
 
 def test_plugin_model_job_reads_the_effective_config():
-    from plugins_app.testing import BridgeDouble
+    from plugins_app.authoring.testing import BridgeDouble
 
     bridge = BridgeDouble.from_plugin_dir(BUNDLED / "plugin_model", config={"greeting": "Salut"})
     _import_bundled("plugin_model", "main").register(bridge)
@@ -80,8 +80,8 @@ def test_plugin_model_job_reads_the_effective_config():
 
 def _import_bundled(plugin_id: str, module: str):
     """Import a bundled plugin's module the way the host does (its own package)."""
-    from plugins_app.loader import resolve
-    from plugins_app.manifest import load_manifest
+    from plugins_app.kernel.loader import resolve
+    from plugins_app.manifest.model import load_manifest
 
     return resolve(load_manifest(BUNDLED / plugin_id).manifest, module)
 
@@ -96,9 +96,9 @@ def test_legacy_counter_hooks_count_files(demo):
 
 @pytest.mark.django_db(transaction=True)
 def test_scan_and_analysis_of_the_demo_show_findings_and_the_legacy_result(demo):
-    from plugins_app.history import graph_of, latest
-    from plugins_app.jobs import executor, submit
+    from plugins_app.jobs.api import executor, submit
     from plugins_app.models import HistoryKind, JobState, Project
+    from plugins_app.services.history import graph_of, latest
 
     project = Project.objects.get(name="demo")
     set_plugin_overrides(project, "code_analyzer", {"max_complexity": 4})

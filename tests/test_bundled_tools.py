@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from plugins_app.executor import JobCancelled
-from plugins_app.testing import BridgeDouble, JobContextDouble, plugin_module
+from plugins_app.authoring.testing import BridgeDouble, JobContextDouble, plugin_module
+from plugins_app.jobs.executor import JobCancelled
 
 BUNDLED = Path(settings.BASE_DIR) / "plugins"
 DEMO = Path(settings.BASE_DIR) / "examples" / "demo"
@@ -87,7 +87,7 @@ def test_ai_helper_orders_cycles_and_syntax_errors_first(tmp_path: Path) -> None
 
 
 def test_graph_import_cycles_finds_each_group_once() -> None:
-    from plugins_app.history import Graph
+    from plugins_app.services.history import Graph
 
     edges = [("a", "b", True), ("b", "c", True), ("c", "a", True), ("c", "d", True)]
     edges += [("d", "e", True), ("e", "d", True), ("x", "os", False), ("f", "f", True)]
@@ -121,7 +121,7 @@ def test_bundle_cli_prints_markdown_or_json(demo: Path) -> None:
 
 
 def test_ai_helper_needs_its_declared_dependency(demo: Path) -> None:
-    from plugins_app.bridge import PluginUnavailable
+    from plugins_app.kernel.bridge import PluginUnavailable
 
     bridge = BridgeDouble.from_plugin_dir(BUNDLED / "ai_helper", projects={"demo": demo})
     helper.register(bridge)
@@ -189,11 +189,15 @@ def test_plugin_model_debug_mode_adds_debug_metrics() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_host_analysis_of_the_demo_includes_ai_helper_suggestions(demo: Path) -> None:
-    from plugins_app.history import latest
-    from plugins_app.jobs import executor, submit
+    from plugins_app.jobs.api import executor, submit
+    from plugins_app.kernel.runtime import boot
     from plugins_app.models import HistoryKind, InstalledPlugin, JobState
-    from plugins_app.projects import register_project, set_plugin_enabled, set_plugin_overrides
-    from plugins_app.runtime import boot
+    from plugins_app.projects.service import (
+        register_project,
+        set_plugin_enabled,
+        set_plugin_overrides,
+    )
+    from plugins_app.services.history import latest
 
     boot()
     project = register_project("demo", demo)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from plugins_app.config import (
+from plugins_app.config.layering import (
     deep_merge,
     effective_config,
     remove_override,
@@ -130,7 +130,7 @@ def test_invalid_schema_is_reported_not_raised() -> None:
 
 
 def test_validators_are_cached_per_schema() -> None:
-    from plugins_app.config import _compiled
+    from plugins_app.config.layering import _compiled
 
     _compiled.cache_clear()
     validate_config(SCHEMA, {"token": "a"})

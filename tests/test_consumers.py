@@ -10,7 +10,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
-from plugins_app.routing import websocket_urlpatterns
+from plugins_app.web.routing import websocket_urlpatterns
 
 pytestmark = pytest.mark.django_db(transaction=True)
 APP = URLRouter(websocket_urlpatterns)
@@ -32,8 +32,8 @@ def make_user():
 
 @database_sync_to_async
 def make_project(root: Path):
-    from plugins_app.projects import register_project
-    from plugins_app.runtime import boot
+    from plugins_app.kernel.runtime import boot
+    from plugins_app.projects.service import register_project
 
     root.mkdir()
     (root / "a.py").write_text("import b\n")
@@ -44,7 +44,7 @@ def make_project(root: Path):
 
 @database_sync_to_async
 def start_scan(project):
-    from plugins_app.jobs import submit
+    from plugins_app.jobs.api import submit
 
     return submit("", "scan", project=project)
 

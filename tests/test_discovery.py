@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins_app.discovery import DiscoveredPlugin, discover
+from plugins_app.registry.discovery import DiscoveredPlugin, discover
 
 MANIFESTS = Path(__file__).parent / "fixtures" / "plugins" / "manifests"
 

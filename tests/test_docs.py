@@ -7,8 +7,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from plugins_app.manifest_reference import REFERENCE_PATH, current, render
-from plugins_app.manifest_schema import SCHEMA_PATH
+from plugins_app.manifest.reference import REFERENCE_PATH, current, render
+from plugins_app.manifest.schema import SCHEMA_PATH
 
 
 def test_committed_reference_matches_the_schema():

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from plugins_app import health, notifications
-from plugins_app.autoui.logs import plugin_logger
-from plugins_app.jobs import executor, submit
+from plugins_app.jobs.api import executor, submit
+from plugins_app.kernel.runtime import boot, get_runtime
+from plugins_app.logs.hub import plugin_logger
 from plugins_app.models import (
     AuditEvent,
     InstalledPlugin,
@@ -20,8 +20,8 @@ from plugins_app.models import (
     PluginConfig,
     PluginDebugMode,
 )
-from plugins_app.projects import register_project, set_plugin_enabled, set_plugin_overrides
-from plugins_app.runtime import boot, get_runtime
+from plugins_app.observability import health, notifications
+from plugins_app.projects.service import register_project, set_plugin_enabled, set_plugin_overrides
 from tests.plugin_factory import write_plugin
 
 pytestmark = pytest.mark.django_db(transaction=True)

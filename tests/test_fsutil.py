@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from plugins_app import fsutil
-from plugins_app.fsutil import atomic_write_text, sha256_of
+from plugins_app.base import fsutil
+from plugins_app.base.fsutil import atomic_write_text, sha256_of
 
 
 def test_writes_new_file(tmp_path: Path) -> None:

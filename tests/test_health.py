@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from plugins_app.health import HEALTH_PREFIX, HealthMonitor, interpret
+from plugins_app.kernel.runtime import boot, get_runtime
+from plugins_app.kernel.scheduler import Scheduler
 from plugins_app.models import InstalledPlugin, PluginStatus
-from plugins_app.projects import register_project, set_plugin_enabled
-from plugins_app.runtime import boot, get_runtime
-from plugins_app.scheduler import Scheduler
+from plugins_app.observability.health import HEALTH_PREFIX, HealthMonitor, interpret
+from plugins_app.projects.service import register_project, set_plugin_enabled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

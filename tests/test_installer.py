@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from plugins_app.catalogue import find_entry, read_index
-from plugins_app.installer import (
+from plugins_app.kernel.runtime import boot, get_runtime
+from plugins_app.lifecycle.installer import (
     REFUSALS,
     InstallError,
     install,
@@ -21,6 +21,7 @@ from plugins_app.installer import (
     stage_directory,
     uninstall,
 )
+from plugins_app.lifecycle.updates import UpdateFailed, check_updates, update
 from plugins_app.models import (
     AuditAction,
     AuditEvent,
@@ -29,10 +30,9 @@ from plugins_app.models import (
     PluginStatus,
     TrustLevel,
 )
-from plugins_app.projects import register_project, set_plugin_enabled
-from plugins_app.runtime import boot, get_runtime
-from plugins_app.signing import sign_bytes, sign_plugin, verify_plugin
-from plugins_app.updates import UpdateFailed, check_updates, update
+from plugins_app.projects.service import register_project, set_plugin_enabled
+from plugins_app.trust.catalogue import find_entry, read_index
+from plugins_app.trust.signing import sign_bytes, sign_plugin, verify_plugin
 from tests.plugin_factory import add_tar_member, signed_plugin, tar_of, write_plugin
 
 pytestmark = pytest.mark.django_db(transaction=True)

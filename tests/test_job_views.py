@@ -9,10 +9,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from plugins_app.jobs import executor
+from plugins_app.jobs.api import executor
+from plugins_app.kernel.runtime import boot
 from plugins_app.models import Job, JobState, PluginReloadRequest
-from plugins_app.projects import register_project, set_plugin_enabled
-from plugins_app.runtime import boot
+from plugins_app.projects.service import register_project, set_plugin_enabled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

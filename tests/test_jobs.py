@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from plugins_app import breaker
-from plugins_app.jobs import JobRefused, cancel, executor, recover_jobs, submit
+from plugins_app.jobs import breaker
+from plugins_app.jobs.api import JobRefused, cancel, executor, recover_jobs, submit
+from plugins_app.kernel.runtime import boot
 from plugins_app.models import AuditAction, AuditEvent, Job, JobState
-from plugins_app.projects import register_project, set_plugin_enabled
-from plugins_app.runtime import boot
+from plugins_app.projects.service import register_project, set_plugin_enabled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 20  # generous: a slow machine never fails a test, a hang still ends it
@@ -235,8 +235,8 @@ def test_jobs_left_running_by_a_dead_process_are_failed_at_startup(project):
 
 
 def test_an_http_client_needs_network_outbound(project):
-    from plugins_app.permissions import PermissionDenied
-    from plugins_app.runtime import get_runtime
+    from plugins_app.kernel.runtime import get_runtime
+    from plugins_app.services.permissions import PermissionDenied
 
     enable(project, "hello")
     services = get_runtime().bridge.service_provider.for_plugin(get_runtime().manifests["hello"])

@@ -12,7 +12,8 @@ import jsonschema
 import pytest
 
 from plugins_app import JUPITER_VERSION
-from plugins_app.manifest import (
+from plugins_app.manifest.dialects import parse_author
+from plugins_app.manifest.model import (
     PLUGIN_SCHEMA,
     STANDARD_PERMISSIONS,
     Author,
@@ -25,9 +26,8 @@ from plugins_app.manifest import (
     load_manifest,
     parse_manifest,
 )
-from plugins_app.manifest_dialects import parse_author
-from plugins_app.manifest_schema import _VALIDATOR, _accepts, _metaschema_validator
-from plugins_app.safe_yaml import MAX_DEPTH, read_yaml
+from plugins_app.manifest.safe_yaml import MAX_DEPTH, read_yaml
+from plugins_app.manifest.schema import _VALIDATOR, _accepts, _metaschema_validator
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plugins" / "manifests"
 SOURCE = Path("/plugins/sample/plugin.yaml")

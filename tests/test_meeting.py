@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from plugins_app.meeting import PlanRefused, canonical, decide, preview, receive_plan
+from plugins_app.kernel.runtime import boot
+from plugins_app.meeting.plans import PlanRefused, canonical, decide, preview, receive_plan
 from plugins_app.models import (
     AuditAction,
     AuditEvent,
@@ -22,9 +23,8 @@ from plugins_app.models import (
     Project,
     TrustedKey,
 )
-from plugins_app.projects import register_project, set_plugin_enabled
-from plugins_app.runtime import boot
-from plugins_app.signing import public_key_text, sign_bytes
+from plugins_app.projects.service import register_project, set_plugin_enabled
+from plugins_app.trust.signing import public_key_text, sign_bytes
 from tests.plugin_factory import write_plugin
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins_app.projectfile import (
+from plugins_app.projects.projectfile import (
     HEADER,
     PluginEntry,
     ProjectFileData,

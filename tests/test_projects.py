@@ -10,15 +10,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models.signals import post_save
 
-from plugins_app import plugin_config, projects
-from plugins_app.config import remove_override
-from plugins_app.errors import (
-    ConfigValidationError,
-    ProjectError,
-    ProjectFileConflict,
-    ProjectPluginError,
-    StaleConfigError,
-)
+from plugins_app.config import store as plugin_config
+from plugins_app.config.layering import remove_override
 from plugins_app.models import (
     AuditAction,
     AuditEvent,
@@ -28,8 +21,16 @@ from plugins_app.models import (
     Project,
     ProjectPlugin,
 )
-from plugins_app.projectfile import PluginEntry, ProjectFileError, read_project_file
-from plugins_app.signals import project_plugins_changed
+from plugins_app.projects import service as projects
+from plugins_app.projects.errors import (
+    ConfigValidationError,
+    ProjectError,
+    ProjectFileConflict,
+    ProjectPluginError,
+    StaleConfigError,
+)
+from plugins_app.projects.projectfile import PluginEntry, ProjectFileError, read_project_file
+from plugins_app.projects.signals import project_plugins_changed
 
 SCHEMA = {
     "type": "object",
@@ -395,7 +396,7 @@ def test_file_write_failure_rolls_the_database_back(project, plugin, monkeypatch
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("plugins_app.fsutil.os.replace", broken_replace)
+    monkeypatch.setattr("plugins_app.base.fsutil.os.replace", broken_replace)
     with pytest.raises(ProjectFileError, match="No space left"):
         projects.set_plugin_enabled(project, "code_analyzer", True)
     assert not ProjectPlugin.objects.filter(enabled=True).exists()

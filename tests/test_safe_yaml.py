@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins_app.safe_yaml import (
+from plugins_app.manifest.safe_yaml import (
     DEFAULT_MAX_BYTES,
     MAX_DEPTH,
     UnsafeYamlError,

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from plugins_app.manifest import load_manifest
+from plugins_app.config.store import effective_config_for
+from plugins_app.kernel.runtime import boot, get_runtime
+from plugins_app.manifest.model import load_manifest
 from plugins_app.models import InstalledPlugin, PluginStatus
-from plugins_app.plugin_config import effective_config_for
-from plugins_app.projects import register_project, set_plugin_enabled
-from plugins_app.runtime import boot, get_runtime
+from plugins_app.projects.service import register_project, set_plugin_enabled
 
 COMBINATIONS = [
     (kind, ui, cli) for kind, ui, cli in itertools.product(("tool", "system"), (0, 1), (0, 1))

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from plugins_app.history import graph_of, latest, timeline
-from plugins_app.jobs import executor, submit
+from plugins_app.jobs.api import executor, submit
+from plugins_app.jobs.scan import walk
+from plugins_app.kernel.runtime import boot
 from plugins_app.models import HistoryKind, JobState
-from plugins_app.projects import register_project, set_plugin_enabled
-from plugins_app.runtime import boot
-from plugins_app.scan import walk
+from plugins_app.projects.service import register_project, set_plugin_enabled
+from plugins_app.services.history import graph_of, latest, timeline
 
 
 def write(root: Path, files: dict[str, str]) -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from plugins_app.kernel.runtime import boot
 from plugins_app.models import InstalledPlugin, PluginStatus, TrustedKey, TrustLevel
-from plugins_app.projects import register_project, set_plugin_enabled
-from plugins_app.runtime import boot
-from plugins_app.signing import (
+from plugins_app.projects.service import register_project, set_plugin_enabled
+from plugins_app.trust.policy import assess
+from plugins_app.trust.signing import (
     SIGNATURE_FILENAME,
     KeyFileError,
     SignatureError,
@@ -22,7 +23,6 @@ from plugins_app.signing import (
     sign_plugin,
     verify_plugin,
 )
-from plugins_app.trust import assess
 from tests.plugin_factory import signed_plugin, write_plugin
 
 

@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from plugins_app.bridge import PluginUnavailable, RegistrationError
-from plugins_app.permissions import PermissionDenied
-from plugins_app.sandbox import CommandRefused, OutsideProjectRoot
-from plugins_app.testing import BridgeDouble
+from plugins_app.authoring.testing import BridgeDouble
+from plugins_app.kernel.bridge import PluginUnavailable, RegistrationError
+from plugins_app.services.permissions import PermissionDenied
+from plugins_app.services.sandbox import CommandRefused, OutsideProjectRoot
 
 MANIFEST = """
 id: author_plugin

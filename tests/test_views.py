@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 
 from plugins_app.models import InstalledPlugin, Project, ProjectPlugin
-from plugins_app.projectfile import read_project_file
-from plugins_app.projects import project_file_path, register_project
+from plugins_app.projects.projectfile import read_project_file
+from plugins_app.projects.service import project_file_path, register_project
 
 HOSTILE = "<script>alert('x')</script>"
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -263,7 +263,7 @@ def test_toggle_is_post_only_and_validates_input(client, project) -> None:
 @pytest.fixture
 def live_plugin_dir(tmp_path: Path, settings) -> Iterator[Path]:
     """A real, loadable plugin and a runtime booted on it; torn down so no state leaks."""
-    from plugins_app.runtime import boot, reset_runtime
+    from plugins_app.kernel.runtime import boot, reset_runtime
 
     plugin = tmp_path / "plugins" / "probe"
     plugin.mkdir(parents=True)

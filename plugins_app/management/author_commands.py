@@ -16,8 +16,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from plugins_app.manifest import MANIFEST_FILENAME, load_manifest
-from plugins_app.settings_io import (
+from plugins_app.config.transfer import (
     SettingsIOError,
     export_settings,
     get_settings,
@@ -25,6 +24,7 @@ from plugins_app.settings_io import (
     parse_value,
     set_setting,
 )
+from plugins_app.manifest.model import MANIFEST_FILENAME, load_manifest
 
 ACTIONS = ("validate", "config", "cli")
 
@@ -114,7 +114,7 @@ class AuthorCommands:
         self.out.write(f"{plugin_id}: settings imported from {file}")
 
     def cli(self, options: dict[str, Any]) -> None:
-        from plugins_app.runtime import boot
+        from plugins_app.kernel.runtime import boot
 
         plugin_id, name = options["plugin_id"], options["command_name"]
         registration = boot().bridge.registration(plugin_id)

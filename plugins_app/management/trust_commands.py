@@ -17,9 +17,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from plugins_app import conf
-from plugins_app.catalogue import add_to_index, find_entry, pack, read_index
-from plugins_app.installer import (
+from plugins_app.base import conf
+from plugins_app.kernel.runtime import boot
+from plugins_app.lifecycle.installer import (
     REFUSALS,
     StagedPlugin,
     discard,
@@ -29,11 +29,13 @@ from plugins_app.installer import (
     stage_directory,
     uninstall,
 )
-from plugins_app.manifest import load_manifest
+from plugins_app.lifecycle.updates import check_updates, update
+from plugins_app.manifest.model import load_manifest
 from plugins_app.models import InstalledPlugin
-from plugins_app.permissions import describe
-from plugins_app.runtime import boot
-from plugins_app.signing import (
+from plugins_app.services.permissions import describe
+from plugins_app.trust.catalogue import add_to_index, find_entry, pack, read_index
+from plugins_app.trust.policy import assess
+from plugins_app.trust.signing import (
     KeyFileError,
     SignatureError,
     generate_keypair,
@@ -42,8 +44,6 @@ from plugins_app.signing import (
     sign_bytes,
     sign_plugin,
 )
-from plugins_app.trust import assess
-from plugins_app.updates import check_updates, update
 
 ACTIONS = ("keygen", "sign", "verify", "pack", "install", "uninstall", "check-updates", "update")
 

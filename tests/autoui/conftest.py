@@ -11,8 +11,8 @@ import pytest
 from asgiref.sync import SyncToAsync
 from django.test import Client
 
-from plugins_app.projects import register_project, set_plugin_enabled
-from plugins_app.runtime import boot, get_runtime
+from plugins_app.kernel.runtime import boot, get_runtime
+from plugins_app.projects.service import register_project, set_plugin_enabled
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "plugins" / "autoui"
 PROBE = "autoui_probe"

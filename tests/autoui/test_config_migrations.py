@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from plugins_app.config_migrations import MigrationFailed, migrate, plan
-from plugins_app.manifest import Migration
+from plugins_app.config.migrations import MigrationFailed, migrate, plan
+from plugins_app.kernel.runtime import get_runtime
+from plugins_app.manifest.model import Migration
 from plugins_app.models import InstalledPlugin, PluginConfig, ProjectPlugin
-from plugins_app.projectfile import read_project_file
-from plugins_app.projects import project_file_path, set_plugin_overrides
-from plugins_app.runtime import get_runtime
+from plugins_app.projects.projectfile import read_project_file
+from plugins_app.projects.service import project_file_path, set_plugin_overrides
 
 from .conftest import PROBE
 

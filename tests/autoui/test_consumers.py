@@ -14,10 +14,10 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from plugins_app import consumers
-from plugins_app.autoui.logs import get_hub, group_name, plugin_logger
+from plugins_app.logs.hub import get_hub, group_name, plugin_logger
 from plugins_app.models import InstalledPlugin
-from plugins_app.routing import websocket_urlpatterns
+from plugins_app.web.consumers import logs as consumers
+from plugins_app.web.routing import websocket_urlpatterns
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PATH = "/ws/plugins/streamer/logs/"
@@ -148,7 +148,7 @@ async def test_level_filter_and_pause_resume(logdir):
 
 
 async def test_plugin_events_reach_subscribers_and_anonymous_is_refused(logdir):
-    from plugins_app.runtime import get_runtime
+    from plugins_app.kernel.runtime import get_runtime
 
     cookie = await _session_cookie()
     anonymous = WebsocketCommunicator(

@@ -7,7 +7,7 @@ import json
 from django.test import Client
 from django.urls import reverse
 
-from plugins_app.autoui.contributions import ContributionError, contained, css_problems
+from plugins_app.web.autoui.contributions import ContributionError, contained, css_problems
 
 from .conftest import PROBE
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.http import QueryDict
 
-from plugins_app.autoui.forms import build_form, html_id
-from plugins_app.autoui.submit import layer_from, parse_submission
+from plugins_app.web.autoui.forms import build_form, html_id
+from plugins_app.web.autoui.submit import layer_from, parse_submission
 
 SCHEMA = {
     "type": "object",

@@ -6,8 +6,8 @@ import logging
 
 from django.urls import reverse
 
-from plugins_app.autoui import logs
-from plugins_app.autoui.logs import get_hub, plugin_logger, sanitize, tail
+from plugins_app.logs import hub as logs
+from plugins_app.logs.hub import get_hub, plugin_logger, sanitize, tail
 
 from .conftest import PROBE
 

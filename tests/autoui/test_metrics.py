@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from plugins_app.autoui import metrics
-from plugins_app.autoui.metrics import MetricsCollector, metric_name, numbers
+from plugins_app.observability import metrics
+from plugins_app.observability.metrics import MetricsCollector, metric_name, numbers
 
 from .conftest import PROBE
 
@@ -80,7 +80,7 @@ def test_prometheus_text_for_users_and_token_holders_only(client, probe_module, 
 
 
 def test_card_of_a_plugin_not_loaded_says_how_to_get_metrics(client, autoui_dirs, user):
-    from plugins_app.runtime import boot
+    from plugins_app.kernel.runtime import boot
 
     boot()
     html = client.get(reverse("plugins_app:plugin-metrics-card", args=[PROBE])).content.decode()

@@ -10,7 +10,7 @@ from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from plugins_app.models import PluginConfig, Project, ProjectPlugin
-from plugins_app.projects import register_project
+from plugins_app.projects.service import register_project
 from tests.e2e.test_console import _shoot
 
 pytestmark = pytest.mark.e2e

@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from plugins_app.models import Project
-from plugins_app.projectfile import read_project_file
-from plugins_app.projects import project_file_path, register_project
+from plugins_app.projects.projectfile import read_project_file
+from plugins_app.projects.service import project_file_path, register_project
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
+from plugins_app.kernel.runtime import boot
 from plugins_app.models import InstalledPlugin, Project
-from plugins_app.projects import register_project, set_plugin_overrides
-from plugins_app.runtime import boot
+from plugins_app.projects.service import register_project, set_plugin_overrides
 
 
 class Command(BaseCommand):

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from plugins_app.manifest_reference import REFERENCE_PATH, current
+from plugins_app.manifest.reference import REFERENCE_PATH, current
 
 
 class Command(BaseCommand):

@@ -10,10 +10,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from plugins_app import conf
-from plugins_app.discovery import discover
+from plugins_app.authoring.scaffold import KINDS, ScaffoldError, ScaffoldOptions, scaffold
+from plugins_app.base import conf
 from plugins_app.models import InstalledPlugin
-from plugins_app.scaffold import KINDS, ScaffoldError, ScaffoldOptions, scaffold
+from plugins_app.registry.discovery import discover
 
 
 def default_dest() -> Path:

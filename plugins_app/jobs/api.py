@@ -1,0 +1,313 @@
+"""Jobs: the API plugins write against, and how the host submits and cancels them (SPEC J1-J6).
+
+Writing a job
+=============
+
+A plugin registers a function in ``register(bridge)``::
+
+    def count_lines(job, pattern="**/*.py"):
+        files = job.files.list(pattern)               # needs fs_read, stays in the project
+        total = 0
+        for n, path in enumerate(files, 1):
+            if job.is_cancelled():                    # the Cancel button, or a timeout
+                return {"lines": total, "partial": True}
+            total += job.files.read_text(path).count("\\n")
+            job.progress(100 * n / len(files), path)  # percent (0-100) and a short message
+        job.log.info("counted %d lines", total)
+        return {"lines": total}                       # the result: JSON-serialisable
+
+    bridge.register_job("count_lines", count_lines, title="Count lines")
+
+The function is called as ``func(job, **params)`` in a worker thread, never on the request
+path. ``job`` is a ``JobContext``:
+
+- ``job.id``, ``job.plugin_id``, ``job.name``, ``job.params``;
+- ``job.project``: ``ProjectInfo(name, root)`` of the project it runs for, or ``None``;
+- ``job.config``: the plugin's effective config for that project (SPEC S3), read once;
+- ``job.log``: the plugin's logger (``jupiter.plugin.<id>``);
+- ``job.progress(percent, message="")``: persisted and streamed to the page (bounded to one
+  update per whole percent, or per 0.2 s for message-only changes);
+- ``job.is_cancelled()`` / ``job.raise_if_cancelled()``: cooperative cancellation; the
+  latter raises ``JobCancelled``, which ends the job as ``cancelled``;
+- ``job.files``: the project's files under the plugin's permissions (``fs_read``,
+  ``fs_write``; nothing outside the project root);
+- ``job.run(args, **kw)``: a command in the project root (``run_commands``, no shell).
+
+The return value becomes ``Job.result``; an exception fails the job with its summary. A job
+gets ``capabilities.jobs.timeout`` seconds from its manifest, else ``JUPITER_JOB_TIMEOUT``;
+past it the job is ``failed`` and ``job.is_cancelled()`` turns true. A plugin whose jobs
+fail ``JUPITER_BREAKER_THRESHOLD`` times in a row is refused new jobs for a cool-down
+(``breaker.py``). State lost on hot reload: a job running during a reload finishes with the
+old code.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from plugins_app.base import conf
+from plugins_app.jobs import breaker
+from plugins_app.jobs.events import FINAL_EVENTS, JobEvent, publisher
+from plugins_app.jobs.executor import (
+    JobCancelled,
+    JobExecutor,
+    JobTicket,
+    _Run,
+    current_executor,
+    get_executor,
+)
+from plugins_app.logs.hub import plugin_logger
+from plugins_app.manifest.model import Manifest
+from plugins_app.models import InstalledPlugin, Job, JobState, Project, ProjectPlugin
+from plugins_app.services.provider import ProjectInfo
+from plugins_app.services.sandbox import CommandResult, ProjectFiles, Runner
+
+__all__ = [
+    "JobCancelled",
+    "JobContext",
+    "JobRefused",
+    "cancel",
+    "recover_jobs",
+    "submit",
+]
+log = logging.getLogger("jupiter.jobs")
+INTERRUPTED = "interrupted: the process running it stopped (restart or crash)"
+
+
+class JobRefused(Exception):
+    """A job cannot be submitted: unknown job, plugin not loaded or not enabled, bad params."""
+
+
+class JobContext:
+    """What a job function receives as ``job`` (see the module docstring)."""
+
+    def __init__(self, ticket: JobTicket, run: _Run, manifest: Manifest | None) -> None:
+        self._ticket, self._run, self._manifest = ticket, run, manifest
+        self.id = ticket.job_id
+        self.plugin_id = ticket.plugin_id
+        self.name = ticket.name
+        self.params = dict(ticket.params)
+        self.project = ProjectInfo(ticket.project, Path(ticket.root)) if ticket.project else None
+        self.log = plugin_logger(ticket.plugin_id or "jupiter")
+
+    def progress(self, percent: float, message: str = "") -> None:
+        self._run.report(percent, message)
+
+    def is_cancelled(self) -> bool:
+        return self._run.cancel.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self.is_cancelled():
+            raise JobCancelled(self.id)
+
+    @functools.cached_property
+    def config(self) -> Mapping[str, Any]:
+        from plugins_app.config.store import effective_config_for
+
+        plugin = InstalledPlugin.objects.get(plugin_id=self.plugin_id)
+        scope = Project.objects.filter(name=self._ticket.project).first()
+        return dict(effective_config_for(plugin, scope).values)
+
+    @functools.cached_property
+    def files(self) -> ProjectFiles:
+        if self.project is None or self._manifest is None:
+            raise JobRefused("this job runs for no project: it has no project files")
+        return ProjectFiles(self._manifest, self.project.root)
+
+    def run(self, args: list[str], **kwargs: Any) -> CommandResult:
+        if self.project is None or self._manifest is None:
+            raise JobRefused("this job runs for no project: it cannot run commands")
+        root = self.project.root
+        return Runner(self._manifest, lambda _name: root).run(self.project.name, args, **kwargs)
+
+
+def _runtime() -> Any:
+    from plugins_app.kernel.runtime import get_runtime
+
+    return get_runtime()
+
+
+def _resolve(ticket: JobTicket) -> tuple[Any, Manifest | None]:
+    if not ticket.plugin_id:
+        from plugins_app.jobs.scan import HOST_JOBS
+
+        return HOST_JOBS[ticket.name].func, None
+    runtime = _runtime()
+    registration = runtime.bridge.registration(ticket.plugin_id)
+    if registration is None or ticket.name not in registration.jobs:
+        raise LookupError(f"plugin '{ticket.plugin_id}' is no longer loaded in this process")
+    return registration.jobs[ticket.name].func, runtime.manifests.get(ticket.plugin_id)
+
+
+def _context(ticket: JobTicket, run: _Run) -> JobContext:
+    manifest = _runtime().manifests.get(ticket.plugin_id) if ticket.plugin_id else None
+    return JobContext(ticket, run, manifest)
+
+
+def executor() -> JobExecutor:
+    return get_executor(_resolve, _context)
+
+
+def _job_title(plugin_id: str, name: str) -> tuple[str, float | None]:
+    """The job's title and its manifest timeout; ``JobRefused`` if it cannot run here."""
+    if not plugin_id:
+        from plugins_app.jobs.scan import HOST_JOBS
+
+        if name not in HOST_JOBS:
+            raise JobRefused(f"Jupiter has no job named '{name}'")
+        return HOST_JOBS[name].title, None
+    runtime = _runtime()
+    registration = runtime.bridge.registration(plugin_id)
+    if registration is None:
+        status = InstalledPlugin.objects.filter(plugin_id=plugin_id).first()
+        why = f" ({status.status}: {status.status_reason})" if status else ""
+        raise JobRefused(f"plugin '{plugin_id}' is not loaded{why}")
+    if name not in registration.jobs:
+        raise JobRefused(f"plugin '{plugin_id}' has no job named '{name}'")
+    return registration.jobs[name].title, runtime.manifests[plugin_id].capabilities.jobs.timeout
+
+
+def submit(
+    plugin_id: str,
+    name: str,
+    *,
+    project: Project | None = None,
+    params: Mapping[str, Any] | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> Job:
+    """Create a ``pending`` job and queue it in this process; ``plugin_id=""`` for host jobs.
+
+    Raises ``JobRefused`` (cannot run) or ``breaker.CircuitOpen`` (paused after failures).
+    """
+    params = dict(params or {})
+    try:
+        json.dumps(params)
+    except (TypeError, ValueError) as exc:
+        raise JobRefused(f"job parameters must be JSON: {exc}") from exc
+    title, timeout = _job_title(plugin_id, name)
+    if plugin_id and project is not None:
+        enabled = ProjectPlugin.objects.filter(
+            project=project, plugin__plugin_id=plugin_id, enabled=True
+        ).exists()
+        if not enabled:
+            raise JobRefused(f"plugin '{plugin_id}' is not enabled in project '{project.name}'")
+    user = actor if actor is not None and actor.is_authenticated else None
+    with transaction.atomic():
+        if plugin_id:
+            breaker.check(plugin_id)
+        job = Job.objects.create(
+            plugin_id=plugin_id,
+            name=name,
+            title=title,
+            project=project,
+            params=params,
+            timeout=timeout or conf.get().job_timeout,
+            requested_by=user,
+        )
+        transaction.on_commit(lambda: executor().enqueue(ticket_for(job)))
+    return job
+
+
+def ticket_for(job: Job) -> JobTicket:
+    project = job.project
+    return JobTicket(
+        str(job.pk),
+        job.plugin_id,
+        job.name,
+        dict(job.params),
+        project.name if project else "",
+        project.root_path if project else "",
+        job.timeout,
+        job.seq,
+    )
+
+
+def _announce(job: Job) -> None:
+    """Send the final event of a job settled outside a worker (cancel, recovery)."""
+    publisher.publish(
+        JobEvent(
+            FINAL_EVENTS[job.state],
+            str(job.pk),
+            job.seq,
+            job.state,
+            job.progress,
+            job.message,
+            job.plugin_id,
+            job.project.name if job.project_id else "",
+        )
+    )
+
+
+def _settle(job: Job, state: JobState, error: str) -> bool:
+    """Move a job from its current non-final state to ``state``, if nobody did first."""
+    updated = Job.objects.filter(pk=job.pk, state=job.state, seq=job.seq).update(
+        state=state, error=error, message=error[:500], finished_at=timezone.now(), seq=job.seq + 1
+    )
+    if updated:
+        job.refresh_from_db()
+        _announce(job)
+    return bool(updated)
+
+
+def cancel(job: Job) -> Job:
+    """Cancel a pending job at once; ask a running one to stop (``job.is_cancelled()``)."""
+    if job.state == JobState.PENDING and _settle(
+        job, JobState.CANCELLED, "cancelled before it started"
+    ):
+        return job
+    job.refresh_from_db()
+    if job.state == JobState.RUNNING:
+        Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+        running_here = current_executor()
+        if running_here is not None:
+            running_here.request_cancel(str(job.pk))
+        job.refresh_from_db()
+    return job
+
+
+def _process_gone(runner: str) -> bool:
+    host, _, pid = runner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's job: its own process recovers it
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def recover_jobs() -> tuple[int, int]:
+    """At startup: fail jobs left ``running`` by a dead process (SPEC J6), re-queue pending.
+
+    Returns (interrupted, requeued). Pending jobs are claimed with a conditional update, so a
+    job re-queued by two processes still runs once.
+    """
+    interrupted = 0
+    for job in Job.objects.filter(state=JobState.RUNNING).select_related("project"):
+        if (not job.runner or _process_gone(job.runner)) and _settle(
+            job, JobState.FAILED, INTERRUPTED
+        ):
+            interrupted += 1
+    pending = list(Job.objects.filter(state=JobState.PENDING).select_related("project"))
+    for job in pending:
+        executor().enqueue(ticket_for(job))
+    if interrupted or pending:
+        log.warning(
+            "%d interrupted jobs failed, %d pending jobs re-queued", interrupted, len(pending)
+        )
+    return interrupted, len(pending)

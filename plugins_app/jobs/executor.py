@@ -1,0 +1,336 @@
+"""The embedded job executor: runs jobs off the request path, one process (SPEC J1-J5, X3).
+
+A fixed set of worker threads (``JUPITER_JOB_WORKERS``, the global concurrency limit) takes
+tickets from a queue. For each job a worker claims the ``Job`` row (``pending`` ->
+``running``, a conditional update, so a job cancelled meanwhile or claimed by another process
+never runs twice), starts the job function in a thread of its own and supervises it:
+
+- the function returns: ``completed`` with its JSON-serialisable result (``cancelled`` if a
+  cancel was requested meanwhile);
+- it raises: ``failed`` with the exception summarised (``JobCancelled`` -> ``cancelled``);
+- it outlives its timeout: ``failed`` ("timed out"), and its cancel flag is set;
+- a cancel is requested (this process, or the database flag set by another one) and it does
+  not return within ``JUPITER_JOB_CANCEL_GRACE``: ``cancelled`` ("did not stop").
+
+Python cannot kill a thread: a job that hangs or ignores cancellation is abandoned, not
+stopped. Its worker slot is freed at once so the host keeps its throughput; the stray thread
+is a daemon and is logged. This is the documented limit of in-process isolation (README).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connections
+from django.utils import timezone
+
+from plugins_app.base import conf
+from plugins_app.jobs.events import FINAL_EVENTS, JOB_PROGRESS, JOB_STARTED, JobEvent, publisher
+from plugins_app.models import Job, JobState
+
+log = logging.getLogger("jupiter.jobs")
+RUNNER_ID = f"{socket.gethostname()}:{os.getpid()}"
+CANCEL_POLL_SECONDS = 1.0
+PROGRESS_MIN_INTERVAL = 0.2
+_SETTLED_KEPT = 10_000
+
+
+class JobCancelled(Exception):
+    """Raised by ``job.raise_if_cancelled()``; ends the job as ``cancelled``."""
+
+
+@dataclass(frozen=True)
+class JobTicket:
+    """What a worker needs to run a job without re-reading its row."""
+
+    job_id: str
+    plugin_id: str
+    name: str
+    params: Mapping[str, Any]
+    project: str
+    root: str
+    timeout: float
+    seq: int = 0
+
+
+@dataclass
+class _Run:
+    """One job in flight: its flags, its outcome, and its event sequence."""
+
+    ticket: JobTicket
+    seq: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel_by_user: bool = False
+    finished: bool = False
+    percent: int = 0
+    message: str = ""
+    last_emit: float = 0.0
+    outcome: tuple[str, Any] = ("none", None)
+
+    def event(self, kind: str, state: str) -> JobEvent:
+        self.seq += 1
+        t = self.ticket
+        return JobEvent(
+            kind, t.job_id, self.seq, state, self.percent, self.message, t.plugin_id, t.project
+        )
+
+    def report(self, percent: float, message: str) -> None:
+        """Persist and announce progress; bounded to one write per percent or 0.2 s."""
+        value = max(0, min(100, int(percent)))
+        text = str(message)[:500]
+        with self.lock:
+            now = time.monotonic()
+            if self.finished or (
+                value == self.percent
+                and (text == self.message or now - self.last_emit < PROGRESS_MIN_INTERVAL)
+            ):
+                return
+            self.percent, self.message, self.last_emit = value, text, now
+            event = self.event(JOB_PROGRESS, JobState.RUNNING)
+            Job.objects.filter(pk=self.ticket.job_id, state=JobState.RUNNING).update(
+                progress=value, message=text, seq=event.seq
+            )
+            publisher.publish(event)
+
+
+JobFunction = Callable[..., Any]
+Resolver = Callable[[JobTicket], tuple[JobFunction, Any]]
+ContextFactory = Callable[[JobTicket, _Run], Any]
+
+
+def _json_or_error(value: Any) -> tuple[Any, str]:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        return None, f"the job returned a value that is not JSON-serialisable: {exc}"
+    return value, ""
+
+
+class JobExecutor:
+    def __init__(self, workers: int, resolve: Resolver, make_context: ContextFactory) -> None:
+        self.pid = os.getpid()
+        self._resolve = resolve
+        self._make_context = make_context
+        self._queue: queue.Queue[JobTicket | None] = queue.Queue()
+        self._running: dict[str, _Run] = {}
+        self._settled: OrderedDict[str, threading.Event] = OrderedDict()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"jupiter-job-worker-{n}", daemon=True)
+            for n in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    # -- public ------------------------------------------------------------------------
+
+    def enqueue(self, ticket: JobTicket) -> None:
+        with self._lock:
+            self._settled[ticket.job_id] = threading.Event()
+            while len(self._settled) > _SETTLED_KEPT:
+                self._settled.popitem(last=False)
+        self._queue.put(ticket)
+
+    def request_cancel(self, job_id: str) -> bool:
+        """Flag a job running in this process; False if it does not run here."""
+        with self._lock:
+            run = self._running.get(job_id)
+        if run is None:
+            return False
+        run.cancel_by_user = True
+        run.cancel.set()
+        run.wake.set()
+        return True
+
+    def wait(self, job_id: str, timeout: float | None = None) -> bool:
+        """Block until the job enqueued here is settled (in any final state)."""
+        with self._lock:
+            event = self._settled.get(job_id)
+        return event.wait(timeout) if event is not None else True
+
+    def running_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._running)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
+
+    # -- workers -----------------------------------------------------------------------
+
+    def _work(self) -> None:
+        try:
+            while (ticket := self._queue.get()) is not None:
+                try:
+                    self._execute(ticket)
+                except Exception:
+                    log.exception("job %s could not be run", ticket.job_id)
+                finally:
+                    with self._lock:
+                        self._running.pop(ticket.job_id, None)
+                        settled = self._settled.get(ticket.job_id)
+                    if settled is not None:
+                        settled.set()
+        finally:
+            connections.close_all()
+
+    def _execute(self, ticket: JobTicket) -> None:
+        run = _Run(ticket, ticket.seq)
+        started = run.event(JOB_STARTED, JobState.RUNNING)
+        claimed = Job.objects.filter(pk=ticket.job_id, state=JobState.PENDING).update(
+            state=JobState.RUNNING, started_at=timezone.now(), runner=RUNNER_ID, seq=started.seq
+        )
+        if not claimed:
+            return  # cancelled before it started, or another process took it
+        with self._lock:
+            self._running[ticket.job_id] = run
+        publisher.publish(started)
+        try:
+            func, manifest = self._resolve(ticket)
+        except LookupError as exc:
+            self._finish(run, JobState.FAILED, error=str(exc))
+            return
+        context = self._make_context(ticket, run)
+        thread = threading.Thread(
+            target=self._body, args=(run, func, context), name=f"jupiter-job-{ticket.job_id}"
+        )
+        thread.daemon = True
+        thread.start()
+        self._supervise(run, thread, manifest)
+
+    @staticmethod
+    def _body(run: _Run, func: JobFunction, context: Any) -> None:
+        try:
+            run.outcome = ("ok", func(context, **run.ticket.params))
+        except JobCancelled:
+            run.outcome = ("cancelled", None)
+        except (Exception, SystemExit) as exc:
+            run.outcome = ("error", exc)
+        finally:
+            connections.close_all()
+            run.done.set()
+            run.wake.set()
+
+    def _supervise(self, run: _Run, thread: threading.Thread, manifest: Any) -> None:
+        start = time.monotonic()
+        deadline = start + run.ticket.timeout
+        next_poll = start + CANCEL_POLL_SECONDS
+        cancel_deadline: float | None = None
+        while not run.done.is_set():
+            now = time.monotonic()
+            until = min(deadline, next_poll, cancel_deadline or deadline)
+            run.wake.wait(max(0.0, until - now))
+            run.wake.clear()
+            if run.done.is_set():
+                break
+            now = time.monotonic()
+            if now >= next_poll:
+                next_poll = now + CANCEL_POLL_SECONDS
+                if Job.objects.filter(pk=run.ticket.job_id, cancel_requested=True).exists():
+                    run.cancel_by_user = True
+                    run.cancel.set()
+            if run.cancel_by_user and cancel_deadline is None:
+                cancel_deadline = now + conf.get().job_cancel_grace
+            if cancel_deadline is not None and now >= cancel_deadline:
+                grace = conf.get().job_cancel_grace
+                log.warning("job %s ignored its cancellation; abandoned", run.ticket.job_id)
+                self._finish(
+                    run,
+                    JobState.CANCELLED,
+                    error=f"cancelled, but the job did not stop within {grace:g} s of the "
+                    "request: it was abandoned and its thread may still run",
+                )
+                return
+            if now >= deadline:
+                run.cancel.set()
+                log.warning("job %s timed out; its thread is abandoned", run.ticket.job_id)
+                self._finish(
+                    run,
+                    JobState.FAILED,
+                    error=f"timed out after {run.ticket.timeout:g} s (the job's time limit)",
+                )
+                return
+        kind, value = run.outcome
+        if kind == "error":
+            from plugins_app.kernel.loader import summarise_exception
+
+            summary = (
+                summarise_exception(value, manifest)
+                if manifest
+                else f"{type(value).__name__}: {value}"
+            )
+            self._finish(run, JobState.FAILED, error=summary)
+        elif kind == "cancelled" or run.cancel_by_user:
+            result = _json_or_error(value)[0] if kind == "ok" else None
+            self._finish(run, JobState.CANCELLED, result=result, error="cancelled on request")
+        else:
+            result, problem = _json_or_error(value)
+            if problem:
+                self._finish(run, JobState.FAILED, error=problem)
+            else:
+                self._finish(run, JobState.COMPLETED, result=result)
+
+    def _finish(self, run: _Run, state: str, *, result: Any = None, error: str = "") -> None:
+        with run.lock:
+            run.finished = True
+            if state == JobState.COMPLETED:
+                run.percent = 100
+            if error:
+                run.message = error[:500]
+            event = run.event(FINAL_EVENTS[state], state)
+            Job.objects.filter(pk=run.ticket.job_id, state=JobState.RUNNING).update(
+                state=state,
+                result=result,
+                error=error,
+                progress=run.percent,
+                message=run.message,
+                finished_at=timezone.now(),
+                seq=event.seq,
+            )
+            publisher.publish(event)
+        log.info("job %s %s%s", run.ticket.job_id, state, f": {error}" if error else "")
+        from plugins_app.observability.notifications import publish as announce
+
+        announce(f"jupiter.job.{state}", {**event.payload(), "name": run.ticket.name})
+
+
+_executor: JobExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def get_executor(resolve: Resolver, make_context: ContextFactory) -> JobExecutor:
+    """This process's executor, started on first use (a forked server gets its own)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None or _executor.pid != os.getpid():
+            _executor = JobExecutor(conf.get().job_workers, resolve, make_context)
+        return _executor
+
+
+def current_executor() -> JobExecutor | None:
+    with _executor_lock:
+        return _executor if _executor is not None and _executor.pid == os.getpid() else None
+
+
+def shutdown_executor() -> None:
+    """Stop this process's workers (tests, shutdown); running jobs' threads are abandoned."""
+    global _executor
+    with _executor_lock:
+        executor, _executor = _executor, None
+    if executor is not None and executor.pid == os.getpid():
+        executor.shutdown()

@@ -1,0 +1,173 @@
+"""The plugin runtime of one Jupiter process: boot, load, unload, status (SPEC B1, L1, L3).
+
+Boot order: the core Bridge and ``settings_update`` first (outside the normal cycle), then
+discovery and the database sync, then every plugin enabled in at least one project, in
+dependency order. Code is imported only for plugins that are valid, compatible, trusted and
+enabled somewhere (SPEC M5); the others keep a ``disabled`` or ``error`` status with a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from plugins_app.base import conf
+from plugins_app.config.migrations import migrate_on_load
+from plugins_app.kernel.bridge import Bridge
+from plugins_app.kernel.core.settings_update import SettingsUpdate
+from plugins_app.kernel.loader import load_plugin, unload_modules
+from plugins_app.logs import debug
+from plugins_app.manifest.model import Manifest
+from plugins_app.models import InstalledPlugin, PluginStatus, ProjectPlugin
+from plugins_app.observability import notifications
+from plugins_app.projects.signals import project_plugins_changed
+from plugins_app.registry.dependencies import plan_load_order
+from plugins_app.registry.discovery import discover
+from plugins_app.registry.sync import sync_installed_plugins
+from plugins_app.services.provider import ServiceProvider
+from plugins_app.trust.policy import assess
+
+log = logging.getLogger("jupiter.runtime")
+NOT_ENABLED = "Not enabled for any project"
+
+
+def _set_status(plugin_id: str, status: PluginStatus, reason: str = "", **extra: Any) -> None:
+    InstalledPlugin.objects.filter(plugin_id=plugin_id).update(
+        status=status, status_reason=reason, **extra
+    )
+    if status == PluginStatus.ERROR:
+        notifications.publish("jupiter.plugin.error", {"plugin": plugin_id, "reason": reason})
+
+
+class Runtime:
+    def __init__(self) -> None:
+        self.bridge = Bridge(ServiceProvider())
+        self.settings_update = SettingsUpdate(self.bridge)
+        notifications.subscribe(self.bridge.service_provider.event_bus)
+        self.manifests: dict[str, Manifest] = {}
+        self.booted = False
+        self._lock = threading.RLock()
+
+    def boot(self) -> None:
+        """Load the core plugins, then discover, sync and load; safe to call again."""
+        with self._lock:
+            if not self.booted:
+                self.settings_update.install()
+                log.info("core plugins ready: bridge, settings_update")
+            self.rescan()
+            self.booted = True
+
+    def rescan(self) -> None:
+        """Re-read every plugin folder and reconcile what is loaded with what is enabled."""
+        with self._lock:
+            report = sync_installed_plugins(discover(conf.get().plugin_dirs))
+            for plugin_id in set(self.manifests) - set(report.loadable):
+                self._unload(plugin_id)
+            self.manifests = report.loadable
+            debug.apply_all()
+            self.reconcile()
+
+    def enabled_ids(self) -> set[str]:
+        return set(
+            ProjectPlugin.objects.filter(enabled=True, plugin__plugin_id__in=self.manifests)
+            .values_list("plugin__plugin_id", flat=True)
+            .distinct()
+        )
+
+    def reconcile(self, reload: Iterable[str] = ()) -> None:
+        """Make the loaded set match the enabled set; ``reload`` forces a fresh import."""
+        with self._lock:
+            wanted = self.enabled_ids()
+            plan = plan_load_order({pid: self.manifests[pid] for pid in wanted})
+            for plugin_id in set(reload):
+                self._unload(plugin_id)
+            for plugin_id in self.manifests:
+                if plugin_id in plan.blocked:
+                    self._unload(plugin_id)
+                    _set_status(plugin_id, PluginStatus.DISABLED, plan.blocked[plugin_id])
+                elif plugin_id not in wanted:
+                    self._unload(plugin_id)
+                    _set_status(plugin_id, PluginStatus.DISABLED, NOT_ENABLED)
+            for plugin_id in plan.order:
+                registration = self.bridge.registration(plugin_id)
+                if registration is None:
+                    self._load(self.manifests[plugin_id])
+                else:
+                    self._restore_ready(plugin_id, registration.legacy)
+
+    def _restore_ready(self, plugin_id: str, legacy: bool) -> None:
+        """A loaded plugin whose row says otherwise (rows reset by a re-sync) is ready again.
+
+        An ``error`` set by a failing health check is kept: only the next check clears it.
+        """
+        InstalledPlugin.objects.filter(
+            plugin_id=plugin_id, status__in=[PluginStatus.LOADING, PluginStatus.DISABLED]
+        ).update(status=PluginStatus.READY, status_reason="", legacy=legacy)
+
+    def _load(self, manifest: Manifest) -> None:
+        trust = assess(manifest.root, manifest.id, manifest.version)
+        if trust.refusal:  # files may have changed since the last sync: verified at every load
+            status = PluginStatus.ERROR if trust.tampered else PluginStatus.DISABLED
+            _set_status(manifest.id, status, trust.refusal, trust_level=trust.level)
+            log.warning("plugin %s refused: %s", manifest.id, trust.refusal)
+            return
+        _set_status(manifest.id, PluginStatus.LOADING)
+        migrate_on_load(manifest)  # stored settings follow config_schema.version (M6)
+        outcome = load_plugin(manifest, self.bridge)
+        if outcome.registration is not None:
+            _set_status(manifest.id, PluginStatus.READY, legacy=outcome.registration.legacy)
+            log.info("plugin %s %s ready", manifest.id, manifest.version)
+        else:
+            _set_status(manifest.id, PluginStatus.ERROR, outcome.error)
+            log.warning("plugin %s failed to load: %s", manifest.id, outcome.error)
+
+    def _unload(self, plugin_id: str) -> None:
+        if self.bridge.remove(plugin_id) is not None:
+            unload_modules(plugin_id)
+            log.info("plugin %s unloaded", plugin_id)
+
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = Runtime()
+        return _runtime
+
+
+def reset_runtime() -> None:
+    """Unload every plugin and forget the runtime; the next use builds a fresh one (tests)."""
+    global _runtime
+    from plugins_app.jobs.executor import shutdown_executor
+
+    shutdown_executor()
+    with _runtime_lock:
+        if _runtime is not None:
+            for registration in _runtime.bridge.registrations():
+                _runtime._unload(registration.plugin_id)
+            _runtime.settings_update.uninstall()
+        _runtime = None
+
+
+def boot() -> Runtime:
+    runtime = get_runtime()
+    runtime.boot()
+    return runtime
+
+
+def _on_project_plugins_changed(**kwargs: Any) -> None:
+    """Enabling or disabling a plugin anywhere loads or unloads it in this process."""
+    runtime = get_runtime()
+    if runtime.booted:
+        runtime.reconcile()
+    else:
+        runtime.boot()
+
+
+project_plugins_changed.connect(_on_project_plugins_changed, dispatch_uid="runtime.reconcile")

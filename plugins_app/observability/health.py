@@ -1,0 +1,152 @@
+"""Plugin health checks (SPEC L2).
+
+Each loaded plugin with a ``health`` hook is called every ``capabilities.health.interval``
+seconds, in a thread of its own, and given ``capabilities.health.timeout`` seconds to answer.
+A check that raises, answers ``False`` or ``{"ok": False, "reason": ...}``, or hangs moves a
+``ready`` plugin to ``error`` with the reason; the next successful check brings it back to
+``ready``. A hung check is not started again while its thread still runs: the plugin stays in
+``error`` ("still running") instead of piling up threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections
+from django.utils import timezone
+
+from plugins_app.kernel.loader import summarise_exception
+from plugins_app.models import InstalledPlugin, PluginStatus
+
+log = logging.getLogger("jupiter.health")
+HEALTH_PREFIX = "Health check failed: "
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    plugin_id: str
+    ok: bool
+    reason: str = ""
+
+
+def interpret(value: Any) -> tuple[bool, str]:
+    """What a health hook's answer means: ``None``/truthy is healthy, ``False`` is not, and
+    a mapping says it with ``ok`` (or ``healthy``) and ``reason`` (or ``message``)."""
+    if isinstance(value, Mapping):
+        ok = bool(value.get("ok", value.get("healthy", True)))
+        return ok, str(value.get("reason") or value.get("message") or "")
+    if value is False:
+        return False, "the health hook answered False"
+    return True, ""
+
+
+def apply(result: HealthResult) -> None:
+    """Record a check's outcome in the plugin's status, leaving other errors alone."""
+    rows = InstalledPlugin.objects.filter(plugin_id=result.plugin_id)
+    if result.ok:
+        restored = rows.filter(
+            status=PluginStatus.ERROR, status_reason__startswith=HEALTH_PREFIX
+        ).update(status=PluginStatus.READY, status_reason="")
+        if restored:
+            log.info("plugin %s is healthy again", result.plugin_id)
+        return
+    reason = HEALTH_PREFIX + (result.reason or "no reason given")
+    turned = rows.filter(status=PluginStatus.READY).update(
+        status=PluginStatus.ERROR, status_reason=reason
+    )
+    changed = turned or rows.filter(
+        status=PluginStatus.ERROR, status_reason__startswith=HEALTH_PREFIX
+    ).update(status_reason=reason)
+    if turned:
+        from plugins_app.observability.notifications import publish
+
+        publish("jupiter.plugin.error", {"plugin": result.plugin_id, "reason": reason})
+    if changed:
+        log.warning("plugin %s: %s", result.plugin_id, reason)
+
+
+class HealthMonitor:
+    def __init__(self, runtime: Any, clock: Callable[[], float] = time.monotonic) -> None:
+        self._runtime = runtime
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._inflight: dict[str, threading.Thread] = {}
+        self.results: dict[str, tuple[HealthResult, Any]] = {}
+
+    @classmethod
+    def for_runtime(cls, runtime: Any) -> HealthMonitor:
+        """The monitor of ``runtime``, shared by the scheduler and the plugin pages."""
+        global _monitor
+        if _monitor is None or _monitor._runtime is not runtime:
+            _monitor = cls(runtime)
+        return _monitor
+
+    def _checkable(self) -> dict[str, tuple[Callable[[], Any], Any]]:
+        found = {}
+        for registration in self._runtime.bridge.registrations():
+            hook = registration.hooks.get("health")
+            manifest = self._runtime.manifests.get(registration.plugin_id)
+            if hook is not None and manifest is not None:
+                found[registration.plugin_id] = (hook, manifest)
+        return found
+
+    def tick(self) -> list[HealthResult]:
+        """Check every plugin whose interval has elapsed since its last check."""
+        now = self._clock()
+        due = [
+            pid
+            for pid, (_, manifest) in self._checkable().items()
+            if now - self._last.get(pid, float("-inf")) >= manifest.capabilities.health.interval
+        ]
+        return self.check(due)
+
+    def check(self, plugin_ids: list[str]) -> list[HealthResult]:
+        """Run these plugins' checks concurrently, each with its own timeout; apply them."""
+        checkable = self._checkable()
+        started: list[tuple[str, threading.Thread, dict[str, Any], float]] = []
+        results: list[HealthResult] = []
+        for pid in plugin_ids:
+            if pid not in checkable:
+                continue
+            self._last[pid] = self._clock()
+            hook, manifest = checkable[pid]
+            previous = self._inflight.get(pid)
+            if previous is not None and previous.is_alive():
+                results.append(HealthResult(pid, False, "the previous check is still running"))
+                continue
+            outcome: dict[str, Any] = {}
+            thread = threading.Thread(
+                target=_call, args=(hook, manifest, outcome), name=f"jupiter-health-{pid}"
+            )
+            thread.daemon = True
+            thread.start()
+            self._inflight[pid] = thread
+            started.append((pid, thread, outcome, manifest.capabilities.health.timeout))
+        for pid, thread, outcome, timeout in started:
+            thread.join(timeout)
+            if thread.is_alive():
+                results.append(HealthResult(pid, False, f"no answer within {timeout:g} s"))
+            else:
+                self._inflight.pop(pid, None)
+                results.append(HealthResult(pid, outcome["ok"], outcome["reason"]))
+        for result in results:
+            apply(result)
+            self.results[result.plugin_id] = (result, timezone.now())
+        return results
+
+
+def _call(hook: Callable[[], Any], manifest: Any, outcome: dict[str, Any]) -> None:
+    try:
+        outcome["ok"], outcome["reason"] = interpret(hook())
+    except Exception as exc:
+        outcome["ok"], outcome["reason"] = False, summarise_exception(exc, manifest)
+    finally:
+        connections.close_all()
+
+
+_monitor: HealthMonitor | None = None

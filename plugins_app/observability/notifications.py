@@ -1,0 +1,133 @@
+"""Notifications (SPEC U8): the bell in the top bar, fed by the event bus.
+
+The host announces what people should hear of on its event bus, under topics plugins cannot
+publish (plugins only publish under ``plugin.<id>.``): ``jupiter.job.<state>`` when a job
+ends (recorded when it failed or someone started it), ``jupiter.plugin.error`` when a
+plugin's status turns to error. A plugin notifies users by publishing ``notify`` on its own
+bus (topic ``plugin.<id>.notify``, payload ``{"title", "body", "level"}``). Every process's
+bus records them here as ``Notification`` rows, so all the console's processes show the
+same bell.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import DatabaseError
+from django.urls import reverse
+
+from plugins_app.models import Job, Notification, NotificationLevel
+from plugins_app.services.provider import EventBus
+
+log = logging.getLogger("jupiter.notifications")
+JOB_LEVELS = {
+    "completed": NotificationLevel.SUCCESS,
+    "failed": NotificationLevel.ERROR,
+    "cancelled": NotificationLevel.WARNING,
+}
+
+
+def publish(topic: str, payload: dict[str, Any]) -> None:
+    """Announce a host event on this process's bus; never raises into the caller."""
+    from plugins_app.kernel.runtime import get_runtime
+
+    try:
+        get_runtime().bridge.service_provider.event_bus.publish(topic, payload)
+    except Exception:
+        log.exception("could not announce %s", topic)
+
+
+def _create(topic: str, **fields: Any) -> None:
+    try:
+        Notification.objects.create(topic=topic, **fields)
+    except DatabaseError:
+        log.exception("could not record the notification for %s", topic)
+
+
+def _on_job(topic: str, payload: dict[str, Any]) -> None:
+    """Failed jobs, and the end of jobs someone started from the console; not every job a
+    script or a scheduler submits (a thousand queued jobs would bury the bell)."""
+    state = topic.rsplit(".", 1)[-1]
+    job = (
+        Job.objects.filter(pk=payload["job"]).values("title", "name", "requested_by").first() or {}
+    )
+    if state != "failed" and job.get("requested_by") is None:
+        return
+    what = job.get("title") or job.get("name") or payload.get("name") or "Job"
+    where = f" in {payload['project']}" if payload.get("project") else ""
+    _create(
+        topic,
+        level=JOB_LEVELS.get(state, NotificationLevel.INFO),
+        title=f"{what} {state}{where}"[:200],
+        body=str(payload.get("message") or "")[:2000],
+        link=reverse("plugins_app:job-detail", args=[payload["job"]]),
+        plugin_id=str(payload.get("plugin") or ""),
+    )
+
+
+def _on_plugin_error(topic: str, payload: dict[str, Any]) -> None:
+    """Once per distinct reason: a plugin failing to load at every reconcile says it once."""
+    plugin_id = str(payload.get("plugin", ""))
+    last = Notification.objects.filter(topic=topic, plugin_id=plugin_id).first()
+    if last is not None and last.body == str(payload.get("reason", ""))[:2000]:
+        return
+    _create(
+        topic,
+        level=NotificationLevel.ERROR,
+        title=f"{plugin_id} is in error"[:200],
+        body=str(payload.get("reason", ""))[:2000],
+        link=reverse("plugins_app:plugin-detail", args=[plugin_id]) if plugin_id else "",
+        plugin_id=plugin_id,
+    )
+
+
+def _on_plugin_notify(topic: str, payload: dict[str, Any]) -> None:
+    if not topic.endswith(".notify"):
+        return
+    plugin_id = topic.split(".")[1]
+    level = payload.get("level", NotificationLevel.INFO)
+    _create(
+        topic,
+        level=level if level in NotificationLevel.values else NotificationLevel.INFO,
+        title=str(payload.get("title") or f"Message from {plugin_id}")[:200],
+        body=str(payload.get("body", ""))[:2000],
+        link=reverse("plugins_app:plugin-detail", args=[plugin_id]),
+        plugin_id=plugin_id,
+    )
+
+
+def subscribe(bus: EventBus) -> None:
+    """Record notifications from ``bus`` (called once per runtime)."""
+    bus.subscribe("jupiter.job.*", _on_job)
+    bus.subscribe("jupiter.plugin.error", _on_plugin_error)
+    bus.subscribe("plugin.*", _on_plugin_notify)
+
+
+def unread_count(user: AbstractBaseUser) -> int:
+    return Notification.objects.exclude(read_by=user).count()
+
+
+def recent(user: AbstractBaseUser, limit: int = 50) -> list[tuple[Notification, bool]]:
+    """The latest notifications, each with whether ``user`` has read it."""
+    rows = list(Notification.objects.all()[:limit])
+    read = set(
+        Notification.read_by.through.objects.filter(
+            user_id=user.pk, notification_id__in=[n.pk for n in rows]
+        ).values_list("notification_id", flat=True)
+    )
+    return [(n, n.pk in read) for n in rows]
+
+
+def mark_read(user: AbstractBaseUser, notification_id: int | None = None) -> int:
+    """Mark one notification (or all unread ones) read for ``user``; returns how many."""
+    unread = Notification.objects.exclude(read_by=user)
+    if notification_id is not None:
+        unread = unread.filter(pk=notification_id)
+    ids = list(unread.values_list("pk", flat=True))
+    Notification.read_by.through.objects.bulk_create(
+        [Notification.read_by.through(notification_id=pk, user_id=user.pk) for pk in ids],
+        ignore_conflicts=True,
+    )
+    return len(ids)

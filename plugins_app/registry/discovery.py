@@ -1,0 +1,111 @@
+"""Finding plugins on disk: one folder with a `plugin.yaml` per plugin (SPEC M3, M5).
+
+Discovery reads manifests and nothing else: it never imports plugin code, so a plugin that is
+broken, untrusted or incompatible can still be listed with its reason. Every immediate
+subfolder of each scanned directory that holds a `plugin.yaml` becomes one
+`DiscoveredPlugin`; problems are reported in its result instead of being raised, so one bad
+plugin never stops the host.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from plugins_app.manifest.model import (
+    MANIFEST_FILENAME,
+    ManifestIssue,
+    ManifestResult,
+    load_manifest,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveredPlugin:
+    """A plugin folder and what its manifest says.
+
+    `duplicate_of` is set when another folder, scanned earlier, already provides the same
+    plugin id: this one is then an error, and must not replace the first one's records.
+    """
+
+    path: Path
+    result: ManifestResult
+    duplicate_of: Path | None = None
+
+    @property
+    def id(self) -> str:
+        """The manifest's id, or the folder name when the manifest is invalid."""
+        manifest = self.result.manifest
+        return manifest.id if manifest is not None else self.path.name
+
+
+def _plugin_folders(directory: Path) -> Iterator[tuple[Path, str | None]]:
+    """(folder, refusal reason or None) for each plugin folder of `directory`, by name.
+
+    Dot folders and `__pycache__` are skipped, and so are folders without a plugin.yaml; a
+    link to a folder outside `directory` is not followed but reported, so the operator sees
+    why that plugin is missing. A missing `directory` simply has no plugins; an unreadable
+    one is logged and skipped.
+    """
+    try:
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        logger.warning("cannot scan plugin directory %s: %s", directory, exc)
+        return
+    base = Path(os.path.realpath(directory))
+    for entry in entries:
+        if entry.name.startswith(".") or entry.name == "__pycache__" or not entry.is_dir():
+            continue
+        path = Path(entry.path)
+        if not os.path.lexists(path / MANIFEST_FILENAME):
+            continue
+        target = Path(os.path.realpath(path)) if entry.is_symlink() else None
+        if target is not None and not target.is_relative_to(base):
+            yield path, f"link to {target}, outside {directory}: not followed"
+        else:
+            yield path, None
+
+
+def _error(
+    path: Path, issue: ManifestIssue, result: ManifestResult | None = None
+) -> ManifestResult:
+    source = path / MANIFEST_FILENAME
+    return ManifestResult(source, None, (issue,), result.warnings if result else ())
+
+
+def discover(dirs: Iterable[Path]) -> list[DiscoveredPlugin]:
+    """Load the manifest of every plugin folder in `dirs`, without importing any code.
+
+    Directories are scanned in the order given and their folders by name; when two folders
+    declare the same id, the first one wins and the later one is returned as an error naming
+    both paths.
+    """
+    found: list[DiscoveredPlugin] = []
+    owners: dict[str, Path] = {}
+    for directory in dirs:
+        for path, refusal in _plugin_folders(Path(directory)):
+            if refusal is not None:
+                found.append(DiscoveredPlugin(path, _error(path, ManifestIssue("", refusal))))
+                continue
+            result = load_manifest(path)
+            manifest = result.manifest
+            if manifest is not None and manifest.id in owners:
+                first = owners[manifest.id]
+                issue = ManifestIssue(
+                    "id",
+                    f"duplicate plugin id {manifest.id!r}: already provided by {first}; "
+                    f"{path} is ignored",
+                )
+                found.append(DiscoveredPlugin(path, _error(path, issue, result), first))
+                continue
+            if manifest is not None:
+                owners[manifest.id] = path
+            found.append(DiscoveredPlugin(path, result))
+    return found

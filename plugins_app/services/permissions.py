@@ -1,0 +1,45 @@
+"""Plugin permissions (SPEC X1): declared in the manifest, enforced by the Bridge."""
+
+from __future__ import annotations
+
+import logging
+
+from plugins_app.manifest.model import Manifest
+from plugins_app.models import AuditAction
+from plugins_app.models.audit import record
+
+STANDARD_PERMISSIONS: dict[str, str] = {
+    "fs_read": "Read files inside the project's root directory",
+    "fs_write": "Write files inside the project's root directory",
+    "run_commands": "Run commands (no shell) in the project's root directory",
+    "network_outbound": "Open outbound network connections",
+    "access_meeting": "Exchange data with Meeting (remote actions)",
+}
+
+log = logging.getLogger("jupiter.permissions")
+
+
+class PermissionDenied(PermissionError):
+    """A plugin asked for something its manifest does not declare."""
+
+    def __init__(self, plugin_id: str, permission: str, action: str) -> None:
+        self.plugin_id, self.permission, self.action = plugin_id, permission, action
+        super().__init__(
+            f"plugin '{plugin_id}' may not {action}: it needs the '{permission}' permission, "
+            "which its plugin.yaml does not declare"
+        )
+
+
+def describe(permission: str) -> str:
+    """Human text for a permission; names beyond the standard five are shown as-is (M7)."""
+    return STANDARD_PERMISSIONS.get(permission, f"Custom permission '{permission}'")
+
+
+def require(manifest: Manifest, permission: str, action: str) -> None:
+    """Raise ``PermissionDenied`` (logged and audited) unless ``manifest`` declares it."""
+    if permission in manifest.permissions:
+        return
+    error = PermissionDenied(manifest.id, permission, action)
+    log.warning("%s", error)
+    record(AuditAction.PERMISSION_DENIED, plugin_id=manifest.id, detail=str(error))
+    raise error

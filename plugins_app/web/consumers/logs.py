@@ -1,0 +1,187 @@
+"""WebSocket consumers (SPEC U4, O2, X4, X6, X8).
+
+``PluginLogConsumer`` streams one plugin's log lines to its panel. The origin is checked by
+``AllowedHostsOriginValidator`` in ``asgi.py``; the session user is checked here, and both
+rejections are logged. Everything is bounded: lines from the channel layer wait in a short
+queue, and at most ``MESSAGES_PER_SECOND`` messages of at most ``LINES_PER_MESSAGE`` lines
+leave per second; what does not fit is counted and the count is shown, never buffered.
+
+Every message to the browser carries ``seq`` (1, 2, 3... per connection). The panel
+re-syncs on a gap or a reconnect; the consumer itself re-syncs (a ``snapshot`` of the file
+tail) when the channel layer lost a batch, which it sees as a hole in the batch ranges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from plugins_app.logs.hub import TAIL_DEFAULT, ensure_flusher, get_hub, group_name
+from plugins_app.models import InstalledPlugin
+
+log = logging.getLogger("jupiter.consumers")
+
+MESSAGES_PER_SECOND = 10
+LINES_PER_MESSAGE = 200
+QUEUE_MAX = 1000
+LEVELS = {"": 0, "DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+
+
+@database_sync_to_async
+def _plugin_exists(plugin_id: str) -> bool:
+    return InstalledPlugin.objects.filter(plugin_id=plugin_id).exists()
+
+
+class PluginLogConsumer(AsyncJsonWebsocketConsumer):
+    """``ws/plugins/<plugin_id>/logs/``: snapshot, then paced batches of new lines."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        self.plugin_id = self.scope["url_route"]["kwargs"]["plugin_id"]
+        if user is None or not user.is_authenticated:
+            log.warning("log stream of %s refused: not logged in", self.plugin_id)
+            await self.close()
+            return
+        if not await _plugin_exists(self.plugin_id):
+            log.warning("log stream refused: no plugin %r", self.plugin_id)
+            await self.close()
+            return
+        self.level = 0
+        self.paused = False
+        self.seq = 0
+        self.dropped = 0
+        self.queue: deque[tuple[int, str]] = deque(maxlen=QUEUE_MAX)
+        self.next_line: dict[str, int] = {}
+        self.group = group_name(self.plugin_id)
+        await self.accept()
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        ensure_flusher(self.channel_layer)
+        await self.send_snapshot("connected")
+        self.pacer = asyncio.get_running_loop().create_task(self.pace())
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if hasattr(self, "pacer"):
+            self.pacer.cancel()
+
+    async def send_message(self, kind: str, **fields: Any) -> None:
+        self.seq += 1
+        await self.send_json({"type": kind, "seq": self.seq, **fields})
+
+    async def send_snapshot(self, reason: str) -> None:
+        """The file tail (the truth) at the current level; later lines follow it exactly."""
+        hub = get_hub()
+        lines, last = await sync_to_async(hub.snapshot)(self.plugin_id, TAIL_DEFAULT, self.level)
+        self.next_line[hub.stream_id] = last + 1
+        self.queue.clear()
+        await self.send_message("snapshot", reason=reason, lines=lines)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        """Panel commands: level filter, pause, resume, resync."""
+        if not isinstance(content, dict):
+            return
+        action = content.get("action")
+        if action == "filter" and content.get("level") in LEVELS:
+            self.level = LEVELS[content["level"]]
+            await self.send_snapshot("filter")
+        elif action == "pause":
+            self.paused = True
+        elif action in ("resume", "resync"):
+            self.paused = False
+            await self.send_snapshot(action)
+
+    async def log_batch(self, event: dict[str, Any]) -> None:
+        """A batch from the channel layer: check continuity, filter, queue (bounded)."""
+        stream, start, end = event["stream"], event["start"], event["end"]
+        expected = self.next_line.get(stream, start)
+        if start > expected:  # the layer dropped a batch: the file tail is the truth
+            log.info("log stream of %s lost lines %d-%d", self.plugin_id, expected, start - 1)
+            await self.send_snapshot("gap")
+            local = stream == get_hub().stream_id
+            expected = self.next_line[stream] if local else start
+        self.next_line[stream] = max(expected, end + 1)
+        if self.paused or end < expected:
+            return
+        fresh = [line for line in event["lines"] if line[0] >= expected]
+        self.dropped += end - max(start, expected) + 1 - len(fresh)  # skipped at the source
+        for _, level, text in fresh:
+            if level >= self.level:
+                if len(self.queue) == QUEUE_MAX:
+                    self.dropped += 1
+                self.queue.append((level, text))
+
+    async def pace(self) -> None:
+        """Send what is queued, at most ``MESSAGES_PER_SECOND`` times a second."""
+        while True:
+            await asyncio.sleep(1 / MESSAGES_PER_SECOND)
+            if not self.queue and not self.dropped:
+                continue
+            lines = list(self.queue)
+            self.queue.clear()
+            if len(lines) > LINES_PER_MESSAGE:  # keep the newest: the panel is a live tail
+                self.dropped += len(lines) - LINES_PER_MESSAGE
+                lines = lines[-LINES_PER_MESSAGE:]
+            dropped, self.dropped = self.dropped, 0
+            await self.send_message(
+                "lines", lines=[[lvl, text] for lvl, text in lines], dropped=dropped
+            )
+
+
+EVENT_QUEUE_MAX = 256
+
+
+class PluginEventConsumer(AsyncJsonWebsocketConsumer):
+    """``ws/plugins/<plugin_id>/events/``: the plugin's ``plugin.<id>.*`` bus events, for
+    ``jupiterBridge.subscribe`` (U6). Bounded: beyond ``EVENT_QUEUE_MAX`` waiting events,
+    new ones are dropped and the count rides on the next message."""
+
+    async def connect(self) -> None:
+        from plugins_app.kernel.runtime import get_runtime
+
+        user = self.scope.get("user")
+        self.plugin_id = self.scope["url_route"]["kwargs"]["plugin_id"]
+        if user is None or not user.is_authenticated or not await _plugin_exists(self.plugin_id):
+            log.warning("event stream of %s refused", self.plugin_id)
+            await self.close()
+            return
+        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(EVENT_QUEUE_MAX)
+        self.dropped = 0
+        self.seq = 0
+        loop = asyncio.get_running_loop()
+        prefix = f"plugin.{self.plugin_id}."
+
+        def deliver(topic: str, payload: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(self._offer, topic[len(prefix) :], payload)
+
+        bus = get_runtime().bridge.service_provider.event_bus
+        self.unsubscribe = bus.subscribe(f"{prefix}*", deliver)
+        await self.accept()
+        self.sender = loop.create_task(self.send_events())
+
+    def _offer(self, name: str, payload: Any) -> None:
+        try:
+            self.events.put_nowait((name, payload))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def send_events(self) -> None:
+        while True:
+            name, payload = await self.events.get()
+            self.seq += 1
+            dropped, self.dropped = self.dropped, 0
+            message = {"type": "event", "seq": self.seq, "event": name, "dropped": dropped}
+            await self.send(text_data=json.dumps({**message, "payload": payload}, default=str))
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "unsubscribe"):
+            self.unsubscribe()
+        if hasattr(self, "sender"):
+            self.sender.cancel()

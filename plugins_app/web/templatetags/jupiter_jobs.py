@@ -1,0 +1,48 @@
+"""Inclusion tags that put the job sections on the plugin and project pages in one line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from django import template
+
+from plugins_app.models import InstalledPlugin, Project
+from plugins_app.web.presenters.jobs import plugin_runtime_context, project_jobs_context
+
+register = template.Library()
+
+
+@register.inclusion_tag("plugins_app/partials/plugin_runtime.html", takes_context=True)
+def plugin_runtime(context: template.Context, plugin: InstalledPlugin) -> dict[str, Any]:
+    """Jobs (own and added by extenders), their panels, breaker, health, reload."""
+    return {**plugin_runtime_context(plugin), "csrf_token": context.get("csrf_token")}
+
+
+@register.inclusion_tag("plugins_app/partials/project_jobs.html", takes_context=True)
+def project_jobs(context: template.Context, project: Project) -> dict[str, Any]:
+    """Scan and analysis buttons, the live job, the latest results."""
+    return {**project_jobs_context(project), "csrf_token": context.get("csrf_token")}
+
+
+RESULT_CHARS = 20_000
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    """Indented JSON for a ``<pre>``, cut at 20,000 characters; autoescaped by the template."""
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return text if len(text) <= RESULT_CHARS else text[:RESULT_CHARS] + "\n…"
+
+
+@register.filter
+def scalar_items(value: Any) -> list[tuple[str, Any]]:
+    """The top-level scalar entries of a mapping: what a one-line result summary can show."""
+    if not isinstance(value, Mapping):
+        return []
+    return [
+        (str(k), v)
+        for k, v in value.items()
+        if v is None or isinstance(v, str | int | float | bool)
+    ]

@@ -1,0 +1,119 @@
+"""Metrics and logs of plugins (SPEC U3, U4, O1, O2): the card, the panel and the exports."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from plugins_app.base import conf
+from plugins_app.logs.hub import TAIL_DEFAULT, get_hub
+from plugins_app.models import InstalledPlugin, PluginKind
+from plugins_app.observability.metrics import plugin_sample, registry, sample_payload
+from plugins_app.web.consumers.logs import LEVELS, LINES_PER_MESSAGE, MESSAGES_PER_SECOND
+
+log = logging.getLogger("jupiter.metrics")
+MIN_POLL, MAX_POLL = 5, 60
+
+
+def _plugin(plugin_id: str) -> InstalledPlugin:
+    return get_object_or_404(
+        InstalledPlugin.objects.exclude(kind=PluginKind.CORE), plugin_id=plugin_id
+    )
+
+
+def _metrics_capability(plugin: InstalledPlugin) -> tuple[bool, float]:
+    caps = (plugin.manifest or {}).get("capabilities") or {}
+    metrics = caps.get("metrics") if isinstance(caps, dict) else None
+    metrics = metrics if isinstance(metrics, dict) else {}
+    interval = metrics.get("interval", 60)
+    return metrics.get("enabled") is True, float(interval) if isinstance(
+        interval, int | float
+    ) else 60.0
+
+
+@require_GET
+def plugin_metrics_card(request: HttpRequest, plugin_id: str) -> HttpResponse:
+    """The metrics card; it polls itself at the manifest's interval (5 to 60 s)."""
+    plugin = _plugin(plugin_id)
+    enabled, interval = _metrics_capability(plugin)
+    sample = plugin_sample(plugin_id) if enabled else None
+    context = {
+        "plugin": plugin,
+        "enabled": enabled,
+        "sample": sample,
+        "rows": [(name, f"{value:g}") for name, value in sorted(sample.values.items())]
+        if sample
+        else [],
+        "age": sample.age() if sample else None,
+        "poll": int(min(MAX_POLL, max(MIN_POLL, interval))),
+    }
+    return render(request, "plugins_app/autoui/metrics_card.html", context)
+
+
+@require_GET
+def plugin_metrics_json(request: HttpRequest, plugin_id: str) -> JsonResponse:
+    plugin = _plugin(plugin_id)
+    enabled, interval = _metrics_capability(plugin)
+    payload = sample_payload(plugin_sample(plugin_id) if enabled else None)
+    return JsonResponse({"plugin": plugin_id, "enabled": enabled, "interval": interval, **payload})
+
+
+@login_not_required
+@require_GET
+def prometheus_metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text for every plugin: for a logged-in user, or a scraper presenting
+    ``Authorization: Bearer $JUPITER_METRICS_TOKEN`` (scrapers cannot log in)."""
+    token = conf.get().metrics_token
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    allowed = request.user.is_authenticated or (
+        bool(token) and hmac.compare_digest(given.encode(), token.encode())
+    )
+    if not allowed:
+        log.warning("metrics scrape refused from %s", request.META.get("REMOTE_ADDR", "?"))
+        response = HttpResponse("authentication required\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="jupiter-metrics"'
+        return response
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+@require_GET
+def plugin_log_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
+    """The log panel with the file's last lines; ``logpanel.js`` then streams new ones."""
+    plugin = _plugin(plugin_id)
+    level = request.GET.get("level", "")
+    lines, _ = get_hub().snapshot(plugin_id, TAIL_DEFAULT, LEVELS.get(level, 0))
+    context = {
+        "plugin": plugin,
+        "lines": lines,
+        "levels": [name for name in LEVELS if name],
+        "level": level if level in LEVELS else "",
+        "cap": MESSAGES_PER_SECOND * LINES_PER_MESSAGE,
+        "tail": TAIL_DEFAULT,
+    }
+    return render(request, "plugins_app/autoui/log_panel.html", context)
+
+
+@require_GET
+def plugin_log_download(request: HttpRequest, plugin_id: str) -> HttpResponse:
+    """The plugin's whole current log file (rotated-out history stays on disk)."""
+    plugin = _plugin(plugin_id)
+    hub = get_hub()
+    hub.drain()  # flush buffered lines to disk first
+    path = hub.plugin_file(plugin.plugin_id)
+    filename = f"{plugin.plugin_id}.log"
+    if not path.exists():
+        response = HttpResponse("", content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    return FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=filename,
+        content_type="text/plain; charset=utf-8",
+    )

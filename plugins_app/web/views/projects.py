@@ -1,0 +1,254 @@
+"""Projects pages (SPEC D1, S2): register a project, enable plugins in it, settle conflicts.
+
+The database and ``<project>.jupiter.yaml`` are kept in step by ``plugins_app.projects.service``;
+these views only decide what to show. Pages import hand edits before rendering, but a toggle
+never does: a hand edit that arrives after the page was shown must surface as a conflict,
+not be merged silently under the user's click.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh, reswap, retarget
+
+from plugins_app.models import InstalledPlugin, PluginKind, Project, ProjectPlugin
+from plugins_app.projects.errors import ProjectError, ProjectFileConflict, ProjectPluginError
+from plugins_app.projects.projectfile import ProjectFileError
+from plugins_app.projects.service import (
+    SyncOutcome,
+    project_file_path,
+    register_project,
+    resolve_conflict,
+    set_plugin_enabled,
+    sync_from_file,
+)
+
+CONFLICT_TARGET = "#project-conflict"
+_FLAGS = {"true": True, "false": False}
+
+
+class ProjectForm(forms.Form):
+    """Shape checks only; ``register_project`` owns the rules and names the field at fault."""
+
+    name = forms.CharField(
+        max_length=64,
+        help_text="Letters, digits, hyphens and underscores.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    root_path = forms.CharField(
+        label="Root path",
+        max_length=1024,
+        help_text="Absolute path of the project's directory on this machine.",
+        widget=forms.TextInput(
+            attrs={"placeholder": "/home/me/src/project", "spellcheck": "false"}
+        ),
+    )
+
+    def register(self, actor: AbstractBaseUser | AnonymousUser) -> Project | None:
+        """Register the project, or attach the service's error to its field and return None."""
+        if not self.is_valid():
+            return None
+        try:
+            return register_project(
+                self.cleaned_data["name"], self.cleaned_data["root_path"], actor=actor
+            )
+        except ProjectError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+            return None
+
+
+@dataclass(frozen=True)
+class FileState:
+    """The project file as the page describes it; ``tone`` picks the style."""
+
+    tone: str
+    summary: str
+    ignored_plugins: tuple[str, ...] = ()
+
+
+def file_state(project: Project, outcome: SyncOutcome) -> FileState:
+    """Describe what the sync just found, so a broken or missing file is visible at once."""
+    error = outcome.error
+    if error is not None:
+        if not project_file_path(project).exists():
+            return FileState("warning", "Missing: Jupiter writes it again on the next change.")
+        return FileState("error", f"Cannot be used: {error.detail}. Fix it by hand.")
+    if outcome.imported:
+        return FileState("info", "Hand edits were imported just now.", outcome.ignored_plugins)
+    return FileState("ok", "In sync with the console.")
+
+
+def sync_projects(projects: Iterable[Project]) -> None:
+    """Pick up hand edits of project files before showing which projects enable what."""
+    for project in projects:
+        sync_from_file(project)
+
+
+def _enabled_flag(request: HttpRequest) -> bool | None:
+    return _FLAGS.get(request.POST.get("enabled", ""))
+
+
+def _project_page(
+    request: HttpRequest,
+    project: Project,
+    *,
+    outcome: SyncOutcome,
+    conflict: ProjectFileConflict | None = None,
+    conflict_error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The project page; with ``conflict`` set it shows the database side, not yet synced."""
+    enabled = set(
+        ProjectPlugin.objects.filter(project=project, enabled=True).values_list(
+            "plugin_id", flat=True
+        )
+    )
+    plugins = InstalledPlugin.objects.exclude(kind=PluginKind.CORE).order_by("kind", "name")
+    return render(
+        request,
+        "plugins_app/project_detail.html",
+        {
+            "project": project,
+            "file_path": project_file_path(project),
+            "file_state": file_state(project, outcome),
+            "rows": [(plugin, plugin.pk in enabled) for plugin in plugins],
+            "conflict": conflict,
+            "conflict_error": conflict_error,
+        },
+        status=status,
+    )
+
+
+def toggle_plugin(
+    request: HttpRequest,
+    project: Project,
+    plugin: InstalledPlugin,
+    *,
+    row_template: str,
+    page_url: str,
+) -> HttpResponse:
+    """Apply an enable/disable click and answer with the clicked row re-rendered.
+
+    Enabling loads the plugin synchronously (a signal on commit), so its status is re-read
+    from the database for the row. A conflict replaces the row answer with the banner.
+    """
+    enabled = _enabled_flag(request)
+    if enabled is None:
+        return HttpResponseBadRequest("enabled must be 'true' or 'false'")
+    error = ""
+    try:
+        set_plugin_enabled(project, plugin.plugin_id, enabled, actor=request.user)
+    except ProjectFileConflict as conflict:
+        if not request.htmx:
+            return _project_page(
+                request, project, outcome=SyncOutcome(), conflict=conflict, status=409
+            )
+        response = render(
+            request,
+            "plugins_app/partials/project_conflict.html",
+            {"project": project, "conflict": conflict},
+            status=409,
+        )
+        return reswap(retarget(response, CONFLICT_TARGET), "innerHTML")
+    except ProjectPluginError as exc:
+        error = exc.message
+    except ProjectFileError as exc:
+        error = f"{project.name}.jupiter.yaml: {exc.detail}"
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect(page_url)
+    plugin.refresh_from_db()
+    state = ProjectPlugin.objects.filter(project=project, plugin=plugin, enabled=True).exists()
+    return render(
+        request,
+        row_template,
+        {"project": project, "plugin": plugin, "enabled": state, "error": error},
+        status=422 if error else 200,
+    )
+
+
+@vary_on_headers("HX-Request")
+@require_http_methods(["GET", "POST"])
+def project_list(request: HttpRequest) -> HttpResponse:
+    """List projects; a POST registers one, answering HTMX with the form and inline errors."""
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST":
+        project = form.register(request.user)
+        if project is not None:
+            url = reverse("plugins_app:project-detail", args=[project.name])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        if request.htmx:
+            return render(
+                request, "plugins_app/partials/project_form.html", {"form": form}, status=422
+            )
+    projects = Project.objects.all()
+    sync_projects(projects)
+    projects = projects.annotate(
+        enabled_count=Count("plugin_states", filter=Q(plugin_states__enabled=True))
+    )
+    return render(
+        request,
+        "plugins_app/project_list.html",
+        {"projects": projects, "form": form},
+        status=422 if form.errors else 200,
+    )
+
+
+@require_GET
+def project_detail(request: HttpRequest, name: str) -> HttpResponse:
+    """Import hand edits first, so the table shows what the file on disk says now."""
+    project = get_object_or_404(Project, name=name)
+    return _project_page(request, project, outcome=sync_from_file(project))
+
+
+@vary_on_headers("HX-Request")
+@require_POST
+def project_plugin_toggle(request: HttpRequest, name: str, plugin_id: str) -> HttpResponse:
+    """Enable/disable from the project page: the plugin's row swaps, status included."""
+    project = get_object_or_404(Project, name=name)
+    plugin = get_object_or_404(
+        InstalledPlugin.objects.exclude(kind=PluginKind.CORE), plugin_id=plugin_id
+    )
+    return toggle_plugin(
+        request,
+        project,
+        plugin,
+        row_template="plugins_app/partials/project_plugin_row.html",
+        page_url=reverse("plugins_app:project-detail", args=[project.name]),
+    )
+
+
+@vary_on_headers("HX-Request")
+@require_POST
+def project_resolve_conflict(request: HttpRequest, name: str) -> HttpResponse:
+    """Keep the file's or the console's version; the page then reloads to show the result."""
+    project = get_object_or_404(Project, name=name)
+    keep = request.POST.get("keep")
+    if keep not in ("file", "console"):
+        return HttpResponseBadRequest("keep must be 'file' or 'console'")
+    try:
+        resolve_conflict(project, keep, actor=request.user)
+    except ProjectFileError as exc:
+        error = f"The file's version cannot be used: {exc.detail}"
+        if not request.htmx:
+            return _project_page(
+                request, project, outcome=SyncOutcome(), conflict_error=error, status=409
+            )
+        context = {"project": project, "conflict_error": error}
+        return render(request, "plugins_app/partials/project_conflict.html", context, status=409)
+    if request.htmx:
+        return HttpResponseClientRefresh()
+    return redirect("plugins_app:project-detail", name=project.name)
