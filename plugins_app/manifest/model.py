@@ -177,6 +177,21 @@ class Manifest:
         """A JSON-serialisable copy, for the database; `root` becomes a string."""
         return _plain(self)
 
+    @classmethod
+    def from_snapshot(cls, snapshot: Any) -> Manifest | None:
+        """The manifest ``to_snapshot`` stored, or None when ``snapshot`` is not one.
+
+        The one defensive reader of stored manifests: rows of plugins whose manifest is
+        invalid hold ``{}``, and a snapshot written by an older host may lack a field. Every
+        other reader works on the typed value this returns.
+        """
+        if not isinstance(snapshot, Mapping) or not snapshot.get("id"):
+            return None
+        try:
+            return _build(dict(snapshot), Path(str(snapshot["root"])))
+        except (KeyError, TypeError, ValueError):
+            return None
+
 
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value):

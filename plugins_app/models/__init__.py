@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from plugins_app.manifest.model import Manifest
+
 
 class PluginKind(models.TextChoices):
     CORE = "core", "Core"
@@ -83,8 +85,14 @@ class InstalledPlugin(models.Model):
         return f"{self.plugin_id} {self.version}"
 
     @property
+    def typed_manifest(self) -> Manifest | None:
+        """The stored manifest as the typed value (None while the plugin.yaml is invalid)."""
+        return Manifest.from_snapshot(self.manifest)
+
+    @property
     def permissions(self) -> list[str]:
-        return list(self.manifest.get("permissions", []))
+        typed = self.typed_manifest
+        return list(typed.permissions) if typed is not None else []
 
 
 class ProjectPlugin(models.Model):
