@@ -3,7 +3,7 @@
 Everything that differs between the embedded default (SQLite + in-memory channel layer, one
 process) and scale-out (PostgreSQL + Redis + several processes) is read from the environment
 here, once. Project-specific knobs are ``JUPITER_*`` settings read through
-``plugins_app.base.conf``.
+``plugins_app.base.conf``, whose table holds their defaults.
 """
 
 import os
@@ -11,6 +11,8 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+
+from plugins_app.base.conf import from_environment
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("JUPITER_VAR_DIR", BASE_DIR / "var"))
@@ -152,28 +154,15 @@ CSRF_COOKIE_HTTPONLY = False  # HTMX reads the token from the page, not the cook
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
-# Jupiter knobs (read through plugins_app.base.conf).
+# Jupiter knobs: scalar ones from the environment with the defaults of one table
+# (plugins_app/base/conf.py), read back through its cached getter; paths derive from here.
+globals().update(from_environment(os.environ))
 JUPITER_PLUGIN_DIRS = [BASE_DIR / "plugins"] + [
     Path(p) for p in os.environ.get("JUPITER_PLUGIN_DIRS", "").split(os.pathsep) if p
 ]
-JUPITER_DEVELOPER_MODE = _env_flag("JUPITER_DEVELOPER_MODE")
-JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS = _env_flag("JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS", True)
 JUPITER_LOG_DIR = VAR_DIR / "logs"
-# Trust and catalogue (SPEC X2, MK1-MK3); see plugins_app/trust.py for the policy.
 JUPITER_BUNDLED_PLUGIN_DIR = BASE_DIR / "plugins"
 JUPITER_INSTALL_DIR = Path(os.environ.get("JUPITER_INSTALL_DIR", VAR_DIR / "plugins"))
-JUPITER_TRUST_MINIMUM = os.environ.get("JUPITER_TRUST_MINIMUM", "community")
-JUPITER_OFFICIAL_KEYS = [k for k in os.environ.get("JUPITER_OFFICIAL_KEYS", "").split(",") if k]
-JUPITER_CATALOGUES = [c for c in os.environ.get("JUPITER_CATALOGUES", "").split(",") if c]
-# Jobs (SPEC J3, J4) and the mediated runner (X1); seconds unless named otherwise.
-JUPITER_JOB_WORKERS = int(os.environ.get("JUPITER_JOB_WORKERS", "4"))
-JUPITER_JOB_TIMEOUT = float(os.environ.get("JUPITER_JOB_TIMEOUT", "600"))
-JUPITER_JOB_CANCEL_GRACE = float(os.environ.get("JUPITER_JOB_CANCEL_GRACE", "5"))
-JUPITER_BREAKER_THRESHOLD = int(os.environ.get("JUPITER_BREAKER_THRESHOLD", "3"))
-JUPITER_BREAKER_COOLDOWN = float(os.environ.get("JUPITER_BREAKER_COOLDOWN", "60"))
-JUPITER_RUNNER_TIMEOUT = float(os.environ.get("JUPITER_RUNNER_TIMEOUT", "60"))
-JUPITER_SCAN_MAX_FILES = int(os.environ.get("JUPITER_SCAN_MAX_FILES", "100000"))
-JUPITER_METRICS_TOKEN = os.environ.get("JUPITER_METRICS_TOKEN", "")  # lets scrapers read /metrics
 
 LOGGING = {
     "version": 1,

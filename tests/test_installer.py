@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from plugins_app.base.keys import sign_bytes
 from plugins_app.kernel.runtime import boot, get_runtime
 from plugins_app.lifecycle.installer import (
     REFUSALS,
@@ -32,7 +33,7 @@ from plugins_app.models import (
 )
 from plugins_app.projects.service import register_project, set_plugin_enabled
 from plugins_app.trust.catalogue import find_entry, read_index
-from plugins_app.trust.signing import sign_bytes, sign_plugin, verify_plugin
+from plugins_app.trust.signing import sign_plugin, verify_plugin
 from tests.plugin_factory import add_tar_member, signed_plugin, tar_of, write_plugin
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from plugins_app import JUPITER_VERSION
+from plugins_app.base.version import JUPITER_VERSION
 from plugins_app.manifest.dialects import parse_author
 from plugins_app.manifest.model import (
     PLUGIN_SCHEMA,

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from plugins_app.base.keys import public_key_text, sign_bytes
 from plugins_app.kernel.runtime import boot
 from plugins_app.meeting.plans import PlanRefused, canonical, decide, preview, receive_plan
 from plugins_app.models import (
@@ -24,7 +25,6 @@ from plugins_app.models import (
     TrustedKey,
 )
 from plugins_app.projects.service import register_project, set_plugin_enabled
-from plugins_app.trust.signing import public_key_text, sign_bytes
 from tests.plugin_factory import write_plugin
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,20 +9,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from plugins_app.base.keys import KeyFileError, generate_keypair, load_private_key, public_key_text
 from plugins_app.kernel.runtime import boot
 from plugins_app.models import InstalledPlugin, PluginStatus, TrustedKey, TrustLevel
 from plugins_app.projects.service import register_project, set_plugin_enabled
 from plugins_app.trust.policy import assess
-from plugins_app.trust.signing import (
-    SIGNATURE_FILENAME,
-    KeyFileError,
-    SignatureError,
-    generate_keypair,
-    load_private_key,
-    public_key_text,
-    sign_plugin,
-    verify_plugin,
-)
+from plugins_app.trust.signing import SIGNATURE_FILENAME, SignatureError, sign_plugin, verify_plugin
 from tests.plugin_factory import signed_plugin, write_plugin
 
 

@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from plugins_app.base.keys import public_key_text
 from plugins_app.kernel.runtime import boot
 from plugins_app.models import (
     AuditAction,
@@ -25,7 +26,6 @@ from plugins_app.models import (
 )
 from plugins_app.projects.service import register_project, set_plugin_enabled
 from plugins_app.trust.catalogue import add_to_index
-from plugins_app.trust.signing import public_key_text
 from tests.plugin_factory import add_tar_member, signed_plugin, tar_of
 from tests.test_meeting import ANNOUNCE, BUNDLED, STATUS, make_plan
 

@@ -19,8 +19,8 @@ from string import Template
 
 from packaging.version import Version
 
-from plugins_app import JUPITER_VERSION
-from plugins_app.kernel.core import CORE_PLUGINS
+from plugins_app.base.version import JUPITER_VERSION
+from plugins_app.registry.core import CORE_PLUGINS
 
 TEMPLATES = Path(__file__).parent / "scaffold_templates"
 PLUGIN_ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")

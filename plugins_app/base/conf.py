@@ -1,19 +1,82 @@
-"""One cached getter for the ``JUPITER_*`` settings.
+"""The ``JUPITER_*`` settings: one table of defaults, one cached getter.
 
-Cached for speed on hot paths and cleared on Django's ``setting_changed`` signal, so
-``override_settings`` works in tests (the django-debug-toolbar pattern).
+``settings.py`` reads the scalar knobs from the environment through ``from_environment`` and
+the getter falls back to the same table, so a default is written once. The getter is cached
+for hot paths and cleared on Django's ``setting_changed`` signal, so ``override_settings``
+works in tests (the django-debug-toolbar pattern).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+__all__ = [
+    "KNOBS",
+    "TRUST_LEVELS_BY_RANK",
+    "JupiterSettings",
+    "Knob",
+    "TrustSettings",
+    "from_environment",
+    "get",
+    "trust",
+]
+
+
+def _flag(text: str) -> bool:
+    return text.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _csv(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One scalar setting: its name (also the environment variable) and its default."""
+
+    name: str
+    default: Any
+    parse: Callable[[str], Any]
+
+
+KNOBS: tuple[Knob, ...] = (
+    Knob("JUPITER_DEVELOPER_MODE", False, _flag),
+    Knob("JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS", True, _flag),
+    Knob("JUPITER_MANIFEST_MAX_BYTES", 256 * 1024, int),
+    Knob("JUPITER_TRUST_MINIMUM", "community", str),
+    Knob("JUPITER_OFFICIAL_KEYS", [], _csv),
+    Knob("JUPITER_CATALOGUES", [], _csv),
+    Knob("JUPITER_JOB_WORKERS", 4, int),
+    Knob("JUPITER_JOB_TIMEOUT", 600.0, float),
+    Knob("JUPITER_JOB_CANCEL_GRACE", 5.0, float),
+    Knob("JUPITER_BREAKER_THRESHOLD", 3, int),
+    Knob("JUPITER_BREAKER_COOLDOWN", 60.0, float),
+    Knob("JUPITER_RUNNER_TIMEOUT", 60.0, float),
+    Knob("JUPITER_SCAN_MAX_FILES", 100_000, int),
+    Knob("JUPITER_METRICS_TOKEN", "", str),
+)
+_DEFAULTS = {knob.name: knob.default for knob in KNOBS}
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Each knob's value for ``settings.py``: parsed from ``environ``, else its default."""
+    return {
+        knob.name: knob.parse(environ[knob.name]) if knob.name in environ else knob.default
+        for knob in KNOBS
+    }
+
+
+def _setting(name: str) -> Any:
+    return getattr(settings, name, _DEFAULTS[name])
 
 
 @dataclass(frozen=True)
@@ -23,14 +86,14 @@ class JupiterSettings:
     allow_unsigned_local_plugins: bool
     log_dir: Path
     manifest_max_bytes: int
-    job_workers: int = 4
-    job_timeout: float = 600
-    job_cancel_grace: float = 5
-    breaker_threshold: int = 3
-    breaker_cooldown: float = 60
-    runner_timeout: float = 60
-    scan_max_files: int = 100_000
-    metrics_token: str = ""
+    job_workers: int
+    job_timeout: float
+    job_cancel_grace: float
+    breaker_threshold: int
+    breaker_cooldown: float
+    runner_timeout: float
+    scan_max_files: int
+    metrics_token: str
 
 
 @functools.cache
@@ -40,24 +103,24 @@ def get() -> JupiterSettings:
             *(Path(p) for p in settings.JUPITER_PLUGIN_DIRS),
             Path(settings.JUPITER_INSTALL_DIR),
         ),
-        developer_mode=bool(settings.JUPITER_DEVELOPER_MODE),
-        allow_unsigned_local_plugins=bool(settings.JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS),
+        developer_mode=bool(_setting("JUPITER_DEVELOPER_MODE")),
+        allow_unsigned_local_plugins=bool(_setting("JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS")),
         log_dir=Path(settings.JUPITER_LOG_DIR),
-        manifest_max_bytes=int(getattr(settings, "JUPITER_MANIFEST_MAX_BYTES", 256 * 1024)),
-        job_workers=max(1, int(getattr(settings, "JUPITER_JOB_WORKERS", 4))),
-        job_timeout=float(getattr(settings, "JUPITER_JOB_TIMEOUT", 600)),
-        job_cancel_grace=float(getattr(settings, "JUPITER_JOB_CANCEL_GRACE", 5)),
-        breaker_threshold=max(1, int(getattr(settings, "JUPITER_BREAKER_THRESHOLD", 3))),
-        breaker_cooldown=float(getattr(settings, "JUPITER_BREAKER_COOLDOWN", 60)),
-        runner_timeout=float(getattr(settings, "JUPITER_RUNNER_TIMEOUT", 60)),
-        scan_max_files=int(getattr(settings, "JUPITER_SCAN_MAX_FILES", 100_000)),
-        metrics_token=str(getattr(settings, "JUPITER_METRICS_TOKEN", "")),
+        manifest_max_bytes=int(_setting("JUPITER_MANIFEST_MAX_BYTES")),
+        job_workers=max(1, int(_setting("JUPITER_JOB_WORKERS"))),
+        job_timeout=float(_setting("JUPITER_JOB_TIMEOUT")),
+        job_cancel_grace=float(_setting("JUPITER_JOB_CANCEL_GRACE")),
+        breaker_threshold=max(1, int(_setting("JUPITER_BREAKER_THRESHOLD"))),
+        breaker_cooldown=float(_setting("JUPITER_BREAKER_COOLDOWN")),
+        runner_timeout=float(_setting("JUPITER_RUNNER_TIMEOUT")),
+        scan_max_files=int(_setting("JUPITER_SCAN_MAX_FILES")),
+        metrics_token=str(_setting("JUPITER_METRICS_TOKEN")),
     )
 
 
 @dataclass(frozen=True)
 class TrustSettings:
-    """Signatures and catalogue (SPEC X2, MK1): see ``trust.py`` for how they combine."""
+    """Signatures and catalogue (SPEC X2, MK1): see ``trust/policy.py`` for how they combine."""
 
     bundled_dir: Path
     install_dir: Path
@@ -71,7 +134,7 @@ TRUST_LEVELS_BY_RANK = ("unsigned", "community", "verified", "official")
 
 @functools.cache
 def trust() -> TrustSettings:
-    minimum = str(settings.JUPITER_TRUST_MINIMUM).strip().lower()
+    minimum = str(_setting("JUPITER_TRUST_MINIMUM")).strip().lower()
     if minimum not in TRUST_LEVELS_BY_RANK:
         raise ImproperlyConfigured(
             f"JUPITER_TRUST_MINIMUM must be one of {', '.join(TRUST_LEVELS_BY_RANK)}, "
@@ -81,8 +144,8 @@ def trust() -> TrustSettings:
         bundled_dir=Path(settings.JUPITER_BUNDLED_PLUGIN_DIR),
         install_dir=Path(settings.JUPITER_INSTALL_DIR),
         minimum_level=minimum,
-        official_keys=tuple(k.strip() for k in settings.JUPITER_OFFICIAL_KEYS if k.strip()),
-        catalogues=tuple(c.strip() for c in settings.JUPITER_CATALOGUES if c.strip()),
+        official_keys=tuple(k.strip() for k in _setting("JUPITER_OFFICIAL_KEYS") if k.strip()),
+        catalogues=tuple(c.strip() for c in _setting("JUPITER_CATALOGUES") if c.strip()),
     )
 
 

@@ -62,7 +62,9 @@ class Runtime:
     def rescan(self) -> None:
         """Re-read every plugin folder and reconcile what is loaded with what is enabled."""
         with self._lock:
-            report = sync_installed_plugins(discover(conf.get().plugin_dirs))
+            settings = conf.get()
+            found = discover(settings.plugin_dirs, max_bytes=settings.manifest_max_bytes)
+            report = sync_installed_plugins(found)
             for plugin_id in set(self.manifests) - set(report.loadable):
                 self._unload(plugin_id)
             self.manifests = report.loadable

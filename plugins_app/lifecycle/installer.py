@@ -34,8 +34,9 @@ from django.db import transaction
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from plugins_app import JUPITER_VERSION
 from plugins_app.base import conf
+from plugins_app.base.keys import verify_bytes
+from plugins_app.base.version import JUPITER_VERSION
 from plugins_app.kernel.runtime import boot
 from plugins_app.lifecycle.retained import (
     drop_from_project_files,
@@ -54,7 +55,7 @@ from plugins_app.models import (
 from plugins_app.trust.archives import ArchiveError, ArchiveLimits, extract_archive, plugin_root_in
 from plugins_app.trust.catalogue import CatalogueEntry, CatalogueError, download
 from plugins_app.trust.policy import TrustAssessment, assess, is_bundled
-from plugins_app.trust.signing import verify_bytes, verify_plugin
+from plugins_app.trust.signing import verify_plugin
 
 Actor = AbstractBaseUser | None
 log = logging.getLogger("jupiter.installer")

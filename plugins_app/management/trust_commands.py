@@ -18,6 +18,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from plugins_app.base import conf
+from plugins_app.base.keys import (
+    KeyFileError,
+    generate_keypair,
+    load_private_key,
+    public_key_text,
+    sign_bytes,
+)
 from plugins_app.kernel.runtime import boot
 from plugins_app.lifecycle.installer import (
     REFUSALS,
@@ -35,15 +42,7 @@ from plugins_app.models import InstalledPlugin
 from plugins_app.services.permissions import describe
 from plugins_app.trust.catalogue import add_to_index, find_entry, pack, read_index
 from plugins_app.trust.policy import assess
-from plugins_app.trust.signing import (
-    KeyFileError,
-    SignatureError,
-    generate_keypair,
-    load_private_key,
-    public_key_text,
-    sign_bytes,
-    sign_plugin,
-)
+from plugins_app.trust.signing import SignatureError, sign_plugin
 
 ACTIONS = ("keygen", "sign", "verify", "pack", "install", "uninstall", "check-updates", "update")
 

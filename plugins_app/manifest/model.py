@@ -21,7 +21,7 @@ from typing import Any, Literal
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from plugins_app import JUPITER_VERSION
+from plugins_app.base.version import JUPITER_VERSION
 from plugins_app.manifest.dialects import FieldPath, Finding, normalise
 from plugins_app.manifest.safe_yaml import (
     DEFAULT_MAX_BYTES,

@@ -29,6 +29,7 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from plugins_app.base.keys import fingerprint, verify_bytes
 from plugins_app.kernel.bridge import RemoteActionSpec
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import (
@@ -40,7 +41,6 @@ from plugins_app.models import (
     audit,
 )
 from plugins_app.services.permissions import PermissionDenied, require
-from plugins_app.trust.signing import fingerprint, verify_bytes
 
 ADAPTER_ID = "meeting_adapter"
 PLAN_FORMAT = "jupiter-meeting-plan/1"

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from plugins_app.base.keys import KeyFileError, fingerprint, load_public_key
 from plugins_app.manifest.model import Manifest
 
 
@@ -198,15 +199,11 @@ class TrustedKey(models.Model):
         return f"{self.name} ({self.fingerprint})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        from plugins_app.trust.signing import fingerprint
-
         self.public_key = self.public_key.strip()
         self.fingerprint = fingerprint(self.public_key)
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        from plugins_app.trust.signing import KeyFileError, load_public_key
-
         self.public_key = self.public_key.strip()
         try:
             load_public_key(self.public_key)

@@ -22,7 +22,7 @@ from typing import Any
 import django
 from django.utils import timezone
 
-from plugins_app import JUPITER_VERSION
+from plugins_app.base.version import JUPITER_VERSION
 from plugins_app.config.store import plugin_config_schema
 from plugins_app.jobs import breaker
 from plugins_app.logs import debug

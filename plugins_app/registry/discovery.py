@@ -21,6 +21,7 @@ from plugins_app.manifest.model import (
     ManifestResult,
     load_manifest,
 )
+from plugins_app.manifest.safe_yaml import DEFAULT_MAX_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +81,11 @@ def _error(
     return ManifestResult(source, None, (issue,), result.warnings if result else ())
 
 
-def discover(dirs: Iterable[Path]) -> list[DiscoveredPlugin]:
+def discover(dirs: Iterable[Path], *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[DiscoveredPlugin]:
     """Load the manifest of every plugin folder in `dirs`, without importing any code.
+
+    ``max_bytes`` caps each plugin.yaml (``JUPITER_MANIFEST_MAX_BYTES`` in the runtime, the
+    same cap the installer applies to archives).
 
     Directories are scanned in the order given and their folders by name; when two folders
     declare the same id, the first one wins and the later one is returned as an error naming
@@ -94,7 +98,7 @@ def discover(dirs: Iterable[Path]) -> list[DiscoveredPlugin]:
             if refusal is not None:
                 found.append(DiscoveredPlugin(path, _error(path, ManifestIssue("", refusal))))
                 continue
-            result = load_manifest(path)
+            result = load_manifest(path, max_bytes=max_bytes)
             manifest = result.manifest
             if manifest is not None and manifest.id in owners:
                 first = owners[manifest.id]

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from plugins_app import JUPITER_VERSION
-from plugins_app.kernel.core import CORE_PLUGINS
+from plugins_app.base.version import JUPITER_VERSION
 from plugins_app.manifest.model import Manifest, compatibility_issue
 from plugins_app.models import InstalledPlugin, PluginConfig, PluginKind, PluginStatus
+from plugins_app.registry.core import CORE_PLUGINS
 from plugins_app.registry.discovery import DiscoveredPlugin
 from plugins_app.trust.policy import assess
 

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plugins_app.base import conf
+from plugins_app.base.keys import fingerprint
 from plugins_app.models import KeyPurpose, TrustedKey, TrustLevel
-from plugins_app.trust.signing import SignatureError, fingerprint, has_signature, verify_plugin
+from plugins_app.trust.signing import SignatureError, has_signature, verify_plugin
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -25,10 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from plugins_app.base.fsutil import atomic_write_text, sha256_of
+from plugins_app.base.keys import (
+    KeyFileError,
+    fingerprint,
+    load_public_key,
+    public_key_text,
+    to_base64,
+)
 
 SIGNATURE_FILENAME = "plugin.signature.json"
 SIGNATURE_FORMAT = "jupiter-plugin-signature/1"
@@ -43,10 +48,6 @@ class SignatureError(Exception):
         self.path = path
 
 
-class KeyFileError(ValueError):
-    """A key file or encoded key cannot be read as an Ed25519 key."""
-
-
 @dataclass(frozen=True)
 class Verified:
     """A folder whose files match a valid signature by ``public_key`` (base64, raw 32 bytes)."""
@@ -59,63 +60,6 @@ class Verified:
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.public_key)
-
-
-def fingerprint(public_key_b64: str) -> str:
-    """A short, stable name for a public key, shown in the console and the audit trail."""
-    digest = hashlib.sha256(public_key_b64.strip().encode("ascii")).hexdigest()
-    return f"ed25519:{digest[:16]}"
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def public_key_text(key: Ed25519PublicKey) -> str:
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return _b64(raw)
-
-
-def load_public_key(text: str) -> Ed25519PublicKey:
-    try:
-        raw = base64.b64decode(text.strip(), validate=True)
-        return Ed25519PublicKey.from_public_bytes(raw)
-    except (binascii.Error, ValueError) as exc:
-        raise KeyFileError(f"not a base64 Ed25519 public key: {exc}") from exc
-
-
-def generate_keypair(prefix: Path) -> tuple[Path, Path]:
-    """Write ``<prefix>.key`` (PKCS#8 PEM, mode 0600) and ``<prefix>.pub`` (base64, raw).
-
-    Refuses to overwrite an existing key: losing a private key orphans every plugin signed
-    with it.
-    """
-    private_path, public_path = prefix.with_suffix(".key"), prefix.with_suffix(".pub")
-    for path in (private_path, public_path):
-        if path.exists():
-            raise KeyFileError(f"{path} already exists; not overwritten")
-    private_path.parent.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    public_path.write_text(public_key_text(key.public_key()) + "\n", encoding="ascii")
-    return private_path, public_path
-
-
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    try:
-        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise KeyFileError(f"cannot read private key {path}: {exc}") from exc
-    if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"{path} is not an Ed25519 private key")
-    return key
 
 
 def _canonical(payload: Mapping[str, Any]) -> bytes:
@@ -157,7 +101,7 @@ def sign_plugin(root: Path, key: Ed25519PrivateKey, plugin_id: str, version: str
         "public_key": public_key_text(key.public_key()),
         "files": file_hashes(root),
     }
-    document = {"payload": payload, "signature": _b64(key.sign(_canonical(payload)))}
+    document = {"payload": payload, "signature": to_base64(key.sign(_canonical(payload)))}
     target = Path(root) / SIGNATURE_FILENAME
     atomic_write_text(target, json.dumps(document, indent=2, sort_keys=True) + "\n")
     return target
@@ -220,20 +164,6 @@ def verify_plugin(root: Path) -> Verified:
         str(payload["public_key"]),
         len(files),
     )
-
-
-def sign_bytes(key: Ed25519PrivateKey, data: bytes) -> str:
-    """Base64 signature of ``data`` (catalogue entries sign an archive's SHA-256 this way)."""
-    return _b64(key.sign(data))
-
-
-def verify_bytes(public_key_b64: str, signature_b64: str, data: bytes) -> bool:
-    try:
-        key = load_public_key(public_key_b64)
-        key.verify(base64.b64decode(signature_b64, validate=True), data)
-    except (KeyFileError, InvalidSignature, binascii.Error, ValueError):
-        return False
-    return True
 
 
 def claimed_signer(root: Path) -> str:

@@ -9,9 +9,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.sync_api import Page, expect
 
+from plugins_app.base.keys import public_key_text
 from plugins_app.models import AuditAction, AuditEvent, KeyPurpose, Project, TrustedKey
 from plugins_app.projects.service import register_project
-from plugins_app.trust.signing import public_key_text
 from tests.e2e.test_console import _shoot
 from tests.plugin_factory import signed_plugin, tar_of
 from tests.test_meeting import ANNOUNCE, make_plan

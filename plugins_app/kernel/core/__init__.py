@@ -1,38 +1,8 @@
-"""Core plugins (SPEC K1): part of Jupiter itself, no ``plugin.yaml``, never disabled.
+"""Core plugins' code (SPEC K1): part of Jupiter, loaded before discovery, never disabled.
 
-They are loaded first, before discovery, by ``runtime.Runtime.boot``.
+Which ids are core is a registry fact (``plugins_app.registry.core``); what they do lives here.
 """
 
-from __future__ import annotations
+from plugins_app.kernel.core.settings_update import SettingsUpdate
 
-from dataclasses import dataclass
-
-from plugins_app import JUPITER_VERSION
-
-CORE_PLUGINS: tuple[str, ...] = ("bridge", "settings_update")
-
-
-@dataclass(frozen=True)
-class CorePluginInfo:
-    id: str
-    name: str
-    description: str
-    version: str = JUPITER_VERSION
-
-
-_INFOS = {
-    "bridge": CorePluginInfo(
-        "bridge",
-        "Bridge",
-        "Service locator every plugin registers through; checks permissions and dependencies.",
-    ),
-    "settings_update": CorePluginInfo(
-        "settings_update",
-        "Settings update",
-        "Delivers configuration changes to loaded plugins and announces them on the event bus.",
-    ),
-}
-
-
-def core_plugin_infos() -> list[CorePluginInfo]:
-    return [_INFOS[pid] for pid in CORE_PLUGINS]
+__all__ = ["SettingsUpdate"]

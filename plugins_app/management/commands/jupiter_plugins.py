@@ -10,13 +10,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from plugins_app.kernel.core import core_plugin_infos
 from plugins_app.kernel.reload import ReloadRefused, reload_via_servers
 from plugins_app.kernel.runtime import boot
 from plugins_app.management import author_commands, trust_commands
 from plugins_app.models import InstalledPlugin, Project
 from plugins_app.projects.errors import ProjectFileConflict, ProjectPluginError
 from plugins_app.projects.service import set_plugin_enabled, sync_from_file
+from plugins_app.registry.core import core_plugin_infos
 
 
 class Command(BaseCommand):

@@ -7,9 +7,9 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from plugins_app import JUPITER_VERSION
-from plugins_app.kernel.core import core_plugin_infos
+from plugins_app.base.version import JUPITER_VERSION
 from plugins_app.models import InstalledPlugin, Project
+from plugins_app.registry.core import core_plugin_infos
 from plugins_app.web.views.plugins import installed_plugins
 from plugins_app.web.views.projects import sync_projects
 

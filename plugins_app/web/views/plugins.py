@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from plugins_app.kernel.core import core_plugin_infos
 from plugins_app.models import InstalledPlugin, PluginKind, Project, ProjectPlugin
+from plugins_app.registry.core import core_plugin_infos
 from plugins_app.services.permissions import describe
 from plugins_app.web.views.projects import sync_projects, toggle_plugin
 
