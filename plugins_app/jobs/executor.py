@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import queue
-import socket
 import threading
 import time
 from collections import OrderedDict
@@ -35,11 +34,11 @@ from django.db import connections
 from django.utils import timezone
 
 from plugins_app.base import conf
+from plugins_app.base.process import process_id
 from plugins_app.jobs.events import FINAL_EVENTS, JOB_PROGRESS, JOB_STARTED, JobEvent, publisher
 from plugins_app.models import Job, JobState
 
 log = logging.getLogger("jupiter.jobs")
-RUNNER_ID = f"{socket.gethostname()}:{os.getpid()}"
 CANCEL_POLL_SECONDS = 1.0
 PROGRESS_MIN_INTERVAL = 0.2
 _SETTLED_KEPT = 10_000
@@ -193,7 +192,7 @@ class JobExecutor:
         run = _Run(ticket, ticket.seq)
         started = run.event(JOB_STARTED, JobState.RUNNING)
         claimed = Job.objects.filter(pk=ticket.job_id, state=JobState.PENDING).update(
-            state=JobState.RUNNING, started_at=timezone.now(), runner=RUNNER_ID, seq=started.seq
+            state=JobState.RUNNING, started_at=timezone.now(), runner=process_id(), seq=started.seq
         )
         if not claimed:
             return  # cancelled before it started, or another process took it

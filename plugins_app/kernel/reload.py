@@ -24,7 +24,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from plugins_app.base import conf
-from plugins_app.jobs.executor import RUNNER_ID
+from plugins_app.base.process import process_id
 from plugins_app.kernel.loader import unload_modules
 from plugins_app.manifest.model import load_manifest
 from plugins_app.models import InstalledPlugin, PluginReloadRequest
@@ -99,7 +99,7 @@ def request_reload(
     report = reload_plugin(runtime, plugin_id)
     PluginReloadRequest.objects.create(
         plugin_id=plugin_id,
-        origin=RUNNER_ID,
+        origin=process_id(),
         requested_by=actor if actor is not None and actor.is_authenticated else None,
         handled_at=timezone.now(),
         ok=report.ok,
@@ -119,7 +119,7 @@ class ReloadWatcher:
         reports = []
         for request in PluginReloadRequest.objects.filter(id__gt=self._seen).order_by("id"):
             self._seen = request.id
-            if request.origin == RUNNER_ID:
+            if request.origin == process_id():
                 continue
             try:
                 report = reload_plugin(self._runtime, request.plugin_id)
@@ -143,7 +143,7 @@ def reload_via_servers(plugin_id: str, wait: float) -> tuple[ReloadReport, bool]
         raise ReloadRefused(
             "hot reload is only available in developer mode (set JUPITER_DEVELOPER_MODE=1)"
         )
-    request = PluginReloadRequest.objects.create(plugin_id=plugin_id, origin=f"cli@{RUNNER_ID}")
+    request = PluginReloadRequest.objects.create(plugin_id=plugin_id, origin=f"cli@{process_id()}")
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         request.refresh_from_db()
