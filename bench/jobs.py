@@ -78,7 +78,7 @@ def _listen(project: str) -> None:
         _tasks.append(asyncio.ensure_future(drain()))
 
     asyncio.run_coroutine_threadsafe(join(), loop).result()
-    publisher.attach_loop(loop)
+    publisher().attach_loop(loop)
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from plugins_app.kernel.runtime import boot  # noqa: E402
-from plugins_app.kernel.scheduler import start_server_services  # noqa: E402
 from plugins_app.web.routing import websocket_urlpatterns  # noqa: E402
+from plugins_app.web.server import start_server_services  # noqa: E402
 
 boot()
 start_server_services()

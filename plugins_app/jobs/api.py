@@ -235,7 +235,7 @@ def ticket_for(job: Job) -> JobTicket:
 
 def _announce(job: Job) -> None:
     """Send the final event of a job settled outside a worker (cancel, recovery)."""
-    publisher.publish(
+    publisher().publish(
         JobEvent(
             FINAL_EVENTS[job.state],
             str(job.pk),

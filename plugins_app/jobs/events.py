@@ -23,6 +23,8 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from plugins_app.kernel.runtime import get_runtime
+
 log = logging.getLogger("jupiter.jobs.events")
 
 JOB_STARTED = "JOB_STARTED"
@@ -91,4 +93,6 @@ class EventPublisher:
             log.exception("could not send %s for job %s", event.type, event.job)
 
 
-publisher = EventPublisher()
+def publisher() -> EventPublisher:
+    """This process's publisher (owned by the runtime: a reset forgets the consumers' loop)."""
+    return get_runtime().component(EventPublisher, EventPublisher)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -36,6 +35,7 @@ from django.utils import timezone
 from plugins_app.base import conf
 from plugins_app.base.process import process_id
 from plugins_app.jobs.events import FINAL_EVENTS, JOB_PROGRESS, JOB_STARTED, JobEvent, publisher
+from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import Job, JobState
 
 log = logging.getLogger("jupiter.jobs")
@@ -102,7 +102,7 @@ class _Run:
             Job.objects.filter(pk=self.ticket.job_id, state=JobState.RUNNING).update(
                 progress=value, message=text, seq=event.seq
             )
-            publisher.publish(event)
+            publisher().publish(event)
 
 
 JobFunction = Callable[..., Any]
@@ -120,7 +120,6 @@ def _json_or_error(value: Any) -> tuple[Any, str]:
 
 class JobExecutor:
     def __init__(self, workers: int, resolve: Resolver, make_context: ContextFactory) -> None:
-        self.pid = os.getpid()
         self._resolve = resolve
         self._make_context = make_context
         self._queue: queue.Queue[JobTicket | None] = queue.Queue()
@@ -164,7 +163,8 @@ class JobExecutor:
         with self._lock:
             return list(self._running)
 
-    def shutdown(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the workers (the runtime's ``close``); running jobs' threads are abandoned."""
         for _ in self._threads:
             self._queue.put(None)
         for thread in self._threads:
@@ -198,7 +198,7 @@ class JobExecutor:
             return  # cancelled before it started, or another process took it
         with self._lock:
             self._running[ticket.job_id] = run
-        publisher.publish(started)
+        publisher().publish(started)
         try:
             func, manifest = self._resolve(ticket)
         except LookupError as exc:
@@ -301,35 +301,20 @@ class JobExecutor:
                 finished_at=timezone.now(),
                 seq=event.seq,
             )
-            publisher.publish(event)
+            publisher().publish(event)
         log.info("job %s %s%s", run.ticket.job_id, state, f": {error}" if error else "")
         from plugins_app.observability.notifications import publish as announce
 
         announce(f"jupiter.job.{state}", {**event.payload(), "name": run.ticket.name})
 
 
-_executor: JobExecutor | None = None
-_executor_lock = threading.Lock()
-
-
 def get_executor(resolve: Resolver, make_context: ContextFactory) -> JobExecutor:
-    """This process's executor, started on first use (a forked server gets its own)."""
-    global _executor
-    with _executor_lock:
-        if _executor is None or _executor.pid != os.getpid():
-            _executor = JobExecutor(conf.get().job_workers, resolve, make_context)
-        return _executor
+    """This process's executor, started on first use (owned by the runtime)."""
+    return get_runtime().component(
+        JobExecutor, lambda: JobExecutor(conf.get().job_workers, resolve, make_context)
+    )
 
 
 def current_executor() -> JobExecutor | None:
-    with _executor_lock:
-        return _executor if _executor is not None and _executor.pid == os.getpid() else None
-
-
-def shutdown_executor() -> None:
-    """Stop this process's workers (tests, shutdown); running jobs' threads are abandoned."""
-    global _executor
-    with _executor_lock:
-        executor, _executor = _executor, None
-    if executor is not None and executor.pid == os.getpid():
-        executor.shutdown()
+    """The executor if this process started one (a cancel never starts workers)."""
+    return get_runtime().existing(JobExecutor)

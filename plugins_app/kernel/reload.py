@@ -65,7 +65,7 @@ def reload_plugin(runtime: Any, plugin_id: str) -> ReloadReport:
         log.info("reload %s: %s", plugin_id, text)
         steps.append(text)
 
-    with runtime._lock:
+    with runtime.lock:
         manifest = runtime.manifests.get(plugin_id)
         if manifest is None:
             raise ReloadRefused(f"plugin '{plugin_id}' is not installed or its manifest is invalid")

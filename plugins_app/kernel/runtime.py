@@ -9,16 +9,19 @@ enabled somewhere (SPEC M5); the others keep a ``disabled`` or ``error`` status 
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
 
 from plugins_app.base import conf
 from plugins_app.config.migrations import migrate_on_load
 from plugins_app.kernel.bridge import Bridge
 from plugins_app.kernel.core.settings_update import SettingsUpdate
 from plugins_app.kernel.loader import load_plugin, unload_modules
+from plugins_app.kernel.scheduler import Scheduler
 from plugins_app.logs import debug
+from plugins_app.logs.hub import close_hub
 from plugins_app.manifest.model import Manifest
 from plugins_app.models import InstalledPlugin, PluginStatus, ProjectPlugin
 from plugins_app.observability import notifications
@@ -30,6 +33,7 @@ from plugins_app.services.provider import ServiceProvider
 from plugins_app.trust.policy import assess
 
 log = logging.getLogger("jupiter.runtime")
+T = TypeVar("T")
 NOT_ENABLED = "Not enabled for any project"
 
 
@@ -42,17 +46,62 @@ def _set_status(plugin_id: str, status: PluginStatus, reason: str = "", **extra:
 
 
 class Runtime:
+    """The composition root of one process: every process-wide object lives here.
+
+    The Bridge, the loaded manifests and the scheduler are its own; layers above the kernel
+    (the job executor, the health monitor, the metrics collector, the job event publisher)
+    keep their single instance in ``component``, never in a module global. So ``close``
+    stops everything at once, tests get a clean process with one ``reset_runtime()``, and a
+    forked child builds its own runtime instead of inheriting threads that did not survive
+    the fork.
+    """
+
     def __init__(self) -> None:
+        self.pid = os.getpid()
         self.bridge = Bridge(ServiceProvider())
         self.settings_update = SettingsUpdate(self.bridge)
         notifications.subscribe(self.bridge.service_provider.event_bus)
+        self.scheduler = Scheduler()
         self.manifests: dict[str, Manifest] = {}
         self.booted = False
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
+        self._components: dict[type, Any] = {}
+        self._components_lock = threading.Lock()
+
+    def component(self, kind: type[T], build: Callable[[], T]) -> T:
+        """This process's one ``kind``, built by ``build`` on first use."""
+        with self._components_lock:
+            found = self._components.get(kind)
+            if found is None:
+                found = self._components[kind] = build()
+            return cast(T, found)
+
+    def existing(self, kind: type[T]) -> T | None:
+        """The ``kind`` built so far, or None (asking never builds one)."""
+        with self._components_lock:
+            return cast("T | None", self._components.get(kind))
+
+    def provide(self, instance: object) -> None:
+        """Use ``instance`` as this process's ``type(instance)`` (tests swap one in)."""
+        with self._components_lock:
+            self._components[type(instance)] = instance
+
+    def close(self) -> None:
+        """Stop the scheduler and every component, then unload every plugin."""
+        self.scheduler.stop()
+        with self._components_lock:
+            components, self._components = list(self._components.values()), {}
+        for component in components:
+            close = getattr(component, "close", None)
+            if callable(close):
+                close()
+        for registration in self.bridge.registrations():
+            self._unload(registration.plugin_id)
+        self.settings_update.uninstall()
 
     def boot(self) -> None:
         """Load the core plugins, then discover, sync and load; safe to call again."""
-        with self._lock:
+        with self.lock:
             if not self.booted:
                 self.settings_update.install()
                 log.info("core plugins ready: bridge, settings_update")
@@ -61,7 +110,7 @@ class Runtime:
 
     def rescan(self) -> None:
         """Re-read every plugin folder and reconcile what is loaded with what is enabled."""
-        with self._lock:
+        with self.lock:
             settings = conf.get()
             found = discover(settings.plugin_dirs, max_bytes=settings.manifest_max_bytes)
             report = sync_installed_plugins(found)
@@ -80,7 +129,7 @@ class Runtime:
 
     def reconcile(self, reload: Iterable[str] = ()) -> None:
         """Make the loaded set match the enabled set; ``reload`` forces a fresh import."""
-        with self._lock:
+        with self.lock:
             wanted = self.enabled_ids()
             plan = plan_load_order({pid: self.manifests[pid] for pid in wanted})
             for plugin_id in set(reload):
@@ -136,25 +185,22 @@ _runtime_lock = threading.Lock()
 
 
 def get_runtime() -> Runtime:
+    """This process's runtime, built on first use (and anew in a forked child)."""
     global _runtime
     with _runtime_lock:
-        if _runtime is None:
+        if _runtime is None or _runtime.pid != os.getpid():
             _runtime = Runtime()
         return _runtime
 
 
 def reset_runtime() -> None:
-    """Unload every plugin and forget the runtime; the next use builds a fresh one (tests)."""
+    """Close the runtime and forget it; the next use builds a fresh one (tests, shutdown)."""
     global _runtime
-    from plugins_app.jobs.executor import shutdown_executor
-
-    shutdown_executor()
     with _runtime_lock:
-        if _runtime is not None:
-            for registration in _runtime.bridge.registrations():
-                _runtime._unload(registration.plugin_id)
-            _runtime.settings_update.uninstall()
-        _runtime = None
+        runtime, _runtime = _runtime, None
+    if runtime is not None and runtime.pid == os.getpid():
+        runtime.close()
+    close_hub()
 
 
 def boot() -> Runtime:

@@ -1,7 +1,7 @@
 """The one periodic scheduler of a server process (health checks, reload requests, ...).
 
 Tasks run one after the other in a single daemon thread; a task that raises is logged and
-runs again at its next due time. It is started by ``start_server_services`` from the ASGI
+runs again at its next due time. It is started by ``web.server.start_server_services`` from the ASGI
 entry point, never in ordinary tests: those call ``run_pending`` (or the task itself)
 explicitly, so nothing runs behind their back.
 """
@@ -84,29 +84,3 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-
-
-scheduler = Scheduler()
-HEALTH_TICK_SECONDS = 1.0
-RELOAD_POLL_SECONDS = 1.0
-
-
-def start_server_services() -> None:
-    """For a server process, after ``runtime.boot()``: recover jobs, schedule, start.
-
-    Interrupted jobs are failed and pending ones re-queued (SPEC J6); health checks run at
-    each plugin's own interval (L2); in developer mode, hot-reload requests made by the CLI
-    or another process are picked up (L6).
-    """
-    from plugins_app.base import conf
-    from plugins_app.jobs.api import recover_jobs
-    from plugins_app.kernel.reload import ReloadWatcher
-    from plugins_app.kernel.runtime import get_runtime
-    from plugins_app.observability.health import HealthMonitor
-
-    runtime = get_runtime()
-    recover_jobs()
-    scheduler.every("health", HEALTH_TICK_SECONDS, HealthMonitor.for_runtime(runtime).tick)
-    if conf.get().developer_mode:
-        scheduler.every("reload-requests", RELOAD_POLL_SECONDS, ReloadWatcher(runtime).tick)
-    scheduler.start()

@@ -222,6 +222,19 @@ def get_hub() -> LogHub:
         return _hub
 
 
+def close_hub() -> None:
+    """Close this process's hub (``reset_runtime``); the next ``get_hub()`` opens a new one.
+
+    The hub lives here rather than in the kernel's runtime because the log handler, below
+    the kernel, writes to it; the runtime still decides when it is closed.
+    """
+    global _hub
+    with _hub_lock:
+        hub, _hub = _hub, None
+    if hub is not None:
+        hub.close()
+
+
 class PluginLogHandler(logging.Handler):
     """Formats a plugin's record once and hands it to the hub."""
 

@@ -21,6 +21,7 @@ from django.db import connections
 from django.utils import timezone
 
 from plugins_app.kernel.loader import summarise_exception
+from plugins_app.kernel.runtime import Runtime
 from plugins_app.models import InstalledPlugin, PluginStatus
 
 log = logging.getLogger("jupiter.health")
@@ -71,7 +72,7 @@ def apply(result: HealthResult) -> None:
 
 
 class HealthMonitor:
-    def __init__(self, runtime: Any, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, runtime: Runtime, clock: Callable[[], float] = time.monotonic) -> None:
         self._runtime = runtime
         self._clock = clock
         self._last: dict[str, float] = {}
@@ -79,12 +80,9 @@ class HealthMonitor:
         self.results: dict[str, tuple[HealthResult, Any]] = {}
 
     @classmethod
-    def for_runtime(cls, runtime: Any) -> HealthMonitor:
+    def for_runtime(cls, runtime: Runtime) -> HealthMonitor:
         """The monitor of ``runtime``, shared by the scheduler and the plugin pages."""
-        global _monitor
-        if _monitor is None or _monitor._runtime is not runtime:
-            _monitor = cls(runtime)
-        return _monitor
+        return runtime.component(cls, lambda: cls(runtime))
 
     def _checkable(self) -> dict[str, tuple[Callable[[], Any], Any]]:
         found = {}
@@ -147,6 +145,3 @@ def _call(hook: Callable[[], Any], manifest: Any, outcome: dict[str, Any]) -> No
         outcome["ok"], outcome["reason"] = False, summarise_exception(exc, manifest)
     finally:
         connections.close_all()
-
-
-_monitor: HealthMonitor | None = None

@@ -141,7 +141,9 @@ class MetricsCollector:
             return [self._samples[pid] for pid in hooks if pid in self._samples]
 
 
-collector = MetricsCollector()
+def collector() -> MetricsCollector:
+    """This process's collector (owned by the runtime, so a reset forgets its samples)."""
+    return get_runtime().component(MetricsCollector, MetricsCollector)
 
 
 def metrics_hooks(
@@ -162,7 +164,7 @@ def metrics_hooks(
 
 def plugin_sample(plugin_id: str) -> MetricsSample | None:
     """The plugin's sample (refreshed if stale), or None when it has no live collector."""
-    samples = collector.collect(metrics_hooks([plugin_id]))
+    samples = collector().collect(metrics_hooks([plugin_id]))
     return samples[0] if samples else None
 
 
@@ -191,7 +193,7 @@ class PluginMetricsExporter(Collector):
             "jupiter_plugin_metrics_age_seconds", "Age of the sample", labels=["plugin"]
         )
         families: dict[str, GaugeMetricFamily] = {}
-        for sample in collector.collect(metrics_hooks()):
+        for sample in collector().collect(metrics_hooks()):
             up.add_metric([sample.plugin_id], 0.0 if sample.error else 1.0)
             if (seconds := sample.age()) is not None:
                 age.add_metric([sample.plugin_id], seconds)

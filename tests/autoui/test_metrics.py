@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from plugins_app.kernel.runtime import get_runtime
 from plugins_app.observability import metrics
 from plugins_app.observability.metrics import MetricsCollector, metric_name, numbers
 
@@ -19,7 +20,7 @@ def probe_module(project):
     module = sys.modules[f"jupiter_plugins.{PROBE}.probe"]
     module.BEHAVIOUR.update(mode="ok", calls=0)
     module.RELEASE.clear()
-    metrics.collector = MetricsCollector(timeout=0.5)
+    get_runtime().provide(MetricsCollector(timeout=0.5))
     yield module
     module.RELEASE.set()
 
@@ -50,8 +51,8 @@ def test_a_raising_collector_is_reported_and_keeps_the_last_values(client, probe
     url = reverse("plugins_app:plugin-metrics-json", args=[PROBE])
     assert client.get(url).json()["values"]["items"] == 3.0
     probe_module.BEHAVIOUR["mode"] = "raise"
-    metrics.collector._samples[PROBE] = metrics.collector._samples[PROBE].__class__(
-        PROBE, 1, {"items": 3.0}, 0.0, 0.0
+    metrics.collector()._samples[PROBE] = (
+        metrics.collector()._samples[PROBE].__class__(PROBE, 1, {"items": 3.0}, 0.0, 0.0)
     )  # make the sample stale without waiting for the interval
     data = client.get(url).json()
     assert data["error"] == "the metrics hook raised RuntimeError: collector broke"
@@ -63,7 +64,7 @@ def test_a_hanging_collector_times_out_and_is_not_started_twice(client, probe_mo
     url = reverse("plugins_app:plugin-metrics-card", args=[PROBE])
     html = client.get(url).content.decode()
     assert "did not answer within 0.5 s" in html
-    metrics.collector._samples.pop(PROBE)
+    metrics.collector()._samples.pop(PROBE)
     client.get(url)
     assert probe_module.BEHAVIOUR["calls"] == 1
 

@@ -54,7 +54,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             log.warning("refused a WebSocket to unknown stream %s", self.scope.get("path"))
             await self.close(code=4404)
             return
-        publisher.attach_loop(asyncio.get_running_loop())
+        publisher().attach_loop(asyncio.get_running_loop())
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined = (group,)
         await self.accept()

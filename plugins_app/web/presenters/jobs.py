@@ -15,7 +15,7 @@ from plugins_app.base import conf
 from plugins_app.jobs import breaker
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import HistoryKind, InstalledPlugin, Job, Project, ProjectPlugin
-from plugins_app.observability import health
+from plugins_app.observability.health import HealthMonitor
 from plugins_app.services.history import graph_of, latest, timeline
 
 
@@ -96,7 +96,7 @@ def plugin_runtime_context(plugin: InstalledPlugin) -> dict[str, Any]:
         for spec in runtime.bridge.registration(owner).ui.values()
         if spec.kind in {"panel", "widget"}
     ]
-    monitor = health._monitor
+    monitor = runtime.existing(HealthMonitor)
     checked = monitor.results.get(plugin.plugin_id) if monitor is not None else None
     return {
         "plugin": plugin,
