@@ -10,7 +10,7 @@ from plugins_app.kernel.bridge import Bridge, PluginUnavailable, RegistrationErr
 from plugins_app.manifest.model import Manifest, parse_manifest
 from plugins_app.models import AuditAction, AuditEvent
 from plugins_app.registry.dependencies import plan_load_order
-from plugins_app.services.permissions import PermissionDenied, describe, require
+from plugins_app.services.permissions import PermissionRefused, describe, require
 from plugins_app.services.provider import EventBus, ServiceProvider
 
 
@@ -80,7 +80,7 @@ def test_plugins_get_only_reaches_declared_and_loaded_dependencies(bridge):
 def test_undeclared_permission_is_denied_logged_and_audited(caplog):
     plugin = manifest("nosy", "permissions: [fs_read]\n")
     require(plugin, "fs_read", "read files")
-    with pytest.raises(PermissionDenied) as denied:
+    with pytest.raises(PermissionRefused) as denied:
         require(plugin, "run_commands", "run 'ls'")
     assert denied.value.permission == "run_commands"
     assert "plugin 'nosy' may not run 'ls'" in str(denied.value)

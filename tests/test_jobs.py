@@ -159,7 +159,7 @@ def test_running_commands_without_the_permission_is_denied_and_audited(project):
     for name in ("shell_out", "via_service"):
         job = run("job_shell", name, project)
         assert job.state == JobState.FAILED
-        assert "PermissionDenied: plugin 'job_shell' may not run" in job.error
+        assert "PermissionRefused: plugin 'job_shell' may not run" in job.error
         assert "'run_commands' permission" in job.error
     denials = AuditEvent.objects.filter(action=AuditAction.PERMISSION_DENIED, plugin_id="job_shell")
     assert denials.count() == 2
@@ -236,10 +236,10 @@ def test_jobs_left_running_by_a_dead_process_are_failed_at_startup(project):
 
 def test_an_http_client_needs_network_outbound(project):
     from plugins_app.kernel.runtime import get_runtime
-    from plugins_app.services.permissions import PermissionDenied
+    from plugins_app.services.permissions import PermissionRefused
 
     enable(project, "hello")
     services = get_runtime().bridge.service_provider.for_plugin(get_runtime().manifests["hello"])
-    with pytest.raises(PermissionDenied, match="'network_outbound' permission"):
+    with pytest.raises(PermissionRefused, match="'network_outbound' permission"):
         services.get_http_client()
     assert AuditEvent.objects.filter(action=AuditAction.PERMISSION_DENIED, plugin_id="hello")

@@ -8,7 +8,7 @@ import pytest
 
 from plugins_app.authoring.testing import BridgeDouble
 from plugins_app.kernel.bridge import PluginUnavailable, RegistrationError
-from plugins_app.services.permissions import PermissionDenied
+from plugins_app.services.permissions import PermissionRefused
 from plugins_app.services.sandbox import CommandRefused, OutsideProjectRoot
 
 MANIFEST = """
@@ -63,9 +63,9 @@ def test_denials_are_collected_not_audited(bridge):
     peek = bridge.run_job("peek", project="demo")
     assert isinstance(peek.error, OutsideProjectRoot)
     write = bridge.run_job("write", project="demo")
-    assert isinstance(write.error, PermissionDenied) and write.error.permission == "fs_write"
+    assert isinstance(write.error, PermissionRefused) and write.error.permission == "fs_write"
     assert len(bridge.denials) == 2
-    with pytest.raises(PermissionDenied, match="network_outbound"):
+    with pytest.raises(PermissionRefused, match="network_outbound"):
         bridge.services.get_http_client()
     with pytest.raises(CommandRefused, match="no shell"):
         bridge.services.get_runner().run("demo", "echo hi")

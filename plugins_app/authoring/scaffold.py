@@ -19,6 +19,7 @@ from string import Template
 
 from packaging.version import Version
 
+from plugins_app.base.errors import JupiterError
 from plugins_app.base.version import JUPITER_VERSION
 from plugins_app.registry.core import CORE_PLUGINS
 
@@ -27,7 +28,7 @@ PLUGIN_ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 KINDS = ("tool", "system")
 
 
-class ScaffoldError(ValueError):
+class ScaffoldError(JupiterError, ValueError):
     """The plugin cannot be generated: bad id, id taken, or destination exists."""
 
 

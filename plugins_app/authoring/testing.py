@@ -36,7 +36,7 @@ from plugins_app.kernel.bridge import PluginBridge, PluginUnavailable, Registrat
 from plugins_app.kernel.loader import resolve
 from plugins_app.manifest.model import Manifest, load_manifest, parse_manifest
 from plugins_app.services.history import Graph
-from plugins_app.services.permissions import PermissionDenied
+from plugins_app.services.permissions import PermissionRefused
 from plugins_app.services.provider import EventBus, PluginEventBus, ProjectInfo
 from plugins_app.services.sandbox import CommandResult, HttpClient, ProjectFiles, Runner
 
@@ -196,7 +196,7 @@ class BridgeDouble(PluginBridge):
         self.registration = Registration(manifest.id)
         self.projects = {name: Path(root) for name, root in (projects or {}).items()}
         self.graphs = dict(graphs or {})
-        self.denials: list[PermissionDenied] = []
+        self.denials: list[PermissionRefused] = []
         self.services = ServicesDouble(self, config or {})  # type: ignore[assignment]
         self.plugins = PluginsDouble(manifest, apis or {})  # type: ignore[assignment]
         self.remote_actions = RemoteActions(self.registration)
@@ -224,9 +224,9 @@ class BridgeDouble(PluginBridge):
 
     def require(self, manifest: Manifest, permission: str, action: str) -> None:
         if permission not in manifest.permissions:
-            self.refuse(manifest, PermissionDenied(manifest.id, permission, action))
+            self.refuse(manifest, PermissionRefused(manifest.id, permission, action))
 
-    def refuse(self, manifest: Manifest, error: PermissionDenied) -> None:
+    def refuse(self, manifest: Manifest, error: PermissionRefused) -> None:
         self.denials.append(error)
         raise error
 

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from django.db import transaction
 from django.db.models import F
 
+from plugins_app.base.errors import JupiterError
 from plugins_app.config.layering import effective_config
 from plugins_app.config.store import plugin_schema_version
 from plugins_app.kernel.loader import resolve, summarise_exception
@@ -44,7 +45,7 @@ class MigrationOutcome:
     message: str = ""
 
 
-class MigrationFailed(Exception):
+class MigrationFailed(JupiterError):
     """One reason the stored settings could not be migrated; nothing was changed."""
 
 

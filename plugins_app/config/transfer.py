@@ -20,6 +20,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
+from plugins_app.base.errors import JupiterError
 from plugins_app.config.layering import effective_config
 from plugins_app.config.store import (
     effective_config_for,
@@ -38,7 +39,7 @@ EXPORT_FORMAT_VERSION = 1
 IMPORT_MAX_BYTES = 256 * 1024
 
 
-class SettingsIOError(ValueError):
+class SettingsIOError(JupiterError, ValueError):
     """A settings read, change or import that cannot be done; the message says why."""
 
 

@@ -57,6 +57,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from plugins_app.base import conf
+from plugins_app.base.errors import BridgeError
 from plugins_app.jobs import breaker
 from plugins_app.jobs.events import FINAL_EVENTS, JobEvent, publisher
 from plugins_app.jobs.executor import (
@@ -85,7 +86,7 @@ log = logging.getLogger("jupiter.jobs")
 INTERRUPTED = "interrupted: the process running it stopped (restart or crash)"
 
 
-class JobRefused(Exception):
+class JobRefused(BridgeError):
     """A job cannot be submitted: unknown job, plugin not loaded or not enabled, bad params."""
 
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from plugins_app.base import conf
+from plugins_app.base.errors import JupiterError
 from plugins_app.models import Job, JobState
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
@@ -31,7 +32,7 @@ class BreakerState:
     trial_running: bool = False
 
 
-class CircuitOpen(Exception):
+class CircuitOpen(JupiterError):
     """A new job of this plugin is refused for now; the message says why and until when."""
 
     def __init__(self, plugin_id: str, state: BreakerState) -> None:

@@ -33,6 +33,7 @@ from django.db import connections
 from django.utils import timezone
 
 from plugins_app.base import conf
+from plugins_app.base.errors import BridgeError
 from plugins_app.base.process import process_id
 from plugins_app.jobs.events import FINAL_EVENTS, JOB_PROGRESS, JOB_STARTED, JobEvent, publisher
 from plugins_app.kernel.runtime import get_runtime
@@ -44,7 +45,7 @@ PROGRESS_MIN_INTERVAL = 0.2
 _SETTLED_KEPT = 10_000
 
 
-class JobCancelled(Exception):
+class JobCancelled(BridgeError):
     """Raised by ``job.raise_if_cancelled()``; ends the job as ``cancelled``."""
 
 

@@ -13,12 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from plugins_app.base.errors import BridgeError
 from plugins_app.manifest.model import Manifest
 from plugins_app.services.provider import ServiceProvider, Services
-
-
-class BridgeError(Exception):
-    """Base of every error a plugin can get back from the Bridge."""
 
 
 class PluginUnavailable(BridgeError):

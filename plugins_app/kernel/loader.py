@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plugins_app.base.errors import JupiterError
 from plugins_app.kernel.bridge import Bridge, Registration
 from plugins_app.manifest.model import Manifest
 
@@ -24,7 +25,7 @@ PACKAGE_ROOT = "jupiter_plugins"
 LEGACY_HOOKS = ("on_scan", "on_analyze")
 
 
-class EntrypointError(Exception):
+class EntrypointError(JupiterError):
     """An entrypoint string that does not resolve to something callable."""
 
 

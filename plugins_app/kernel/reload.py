@@ -24,6 +24,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from plugins_app.base import conf
+from plugins_app.base.errors import JupiterError
 from plugins_app.base.process import process_id
 from plugins_app.kernel.loader import unload_modules
 from plugins_app.manifest.model import load_manifest
@@ -32,7 +33,7 @@ from plugins_app.models import InstalledPlugin, PluginReloadRequest
 log = logging.getLogger("jupiter.reload")
 
 
-class ReloadRefused(Exception):
+class ReloadRefused(JupiterError):
     """Hot reload is off (not developer mode) or the plugin cannot be reloaded."""
 
 

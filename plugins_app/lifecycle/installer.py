@@ -35,6 +35,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from plugins_app.base import conf
+from plugins_app.base.errors import JupiterError
 from plugins_app.base.keys import verify_bytes
 from plugins_app.base.version import JUPITER_VERSION
 from plugins_app.kernel.runtime import boot
@@ -64,7 +65,7 @@ STALE_AFTER = 24 * 3600
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
-class InstallError(Exception):
+class InstallError(JupiterError):
     """The plugin cannot be installed, updated or uninstalled; nothing was changed."""
 
 

@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from plugins_app.base.errors import JupiterError
+
 DEFAULT_MAX_BYTES = 256 * 1024
 
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -41,7 +43,7 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 _NON_JSON_TAGS = ("binary", "set", "omap", "pairs")
 
 
-class YamlError(ValueError):
+class YamlError(JupiterError, ValueError):
     """A YAML document that cannot be used: unreadable, malformed or of the wrong shape."""
 
     def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from plugins_app.base.errors import JupiterError
 from plugins_app.base.keys import fingerprint, verify_bytes
 from plugins_app.kernel.bridge import RemoteActionSpec
 from plugins_app.kernel.runtime import get_runtime
@@ -40,7 +41,7 @@ from plugins_app.models import (
     TrustedKey,
     audit,
 )
-from plugins_app.services.permissions import PermissionDenied, require
+from plugins_app.services.permissions import PermissionRefused, require
 
 ADAPTER_ID = "meeting_adapter"
 PLAN_FORMAT = "jupiter-meeting-plan/1"
@@ -83,7 +84,7 @@ _VALIDATOR = Draft202012Validator(_DOCUMENT_SCHEMA)
 Actor = AbstractBaseUser | None
 
 
-class PlanRefused(Exception):
+class PlanRefused(JupiterError):
     """A plan (or its confirmation) failed a check; nothing ran. Already audited."""
 
 
@@ -130,7 +131,7 @@ def _spec(action: str) -> RemoteActionSpec:
         raise PlanRefused(f"action '{action}': plugin '{plugin_id}' is not loaded")
     try:
         require(manifest, "access_meeting", f"run remote action '{name}' for Meeting")
-    except PermissionDenied as exc:
+    except PermissionRefused as exc:
         raise PlanRefused(str(exc)) from exc
     return spec
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from plugins_app.base.errors import JupiterError
 from plugins_app.config.layering import ConfigError
 from plugins_app.projects.projectfile import PluginEntry
 
 
-class ProjectError(ValueError):
+class ProjectError(JupiterError, ValueError):
     """A project cannot be registered; ``field`` is the form field to show the message on."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -21,7 +22,7 @@ class ProjectError(ValueError):
         self.message = message
 
 
-class ProjectPluginError(ValueError):
+class ProjectPluginError(JupiterError, ValueError):
     """A plugin's per-project state cannot be changed (not installed, or a core plugin)."""
 
     def __init__(self, plugin_id: str, message: str) -> None:
@@ -30,7 +31,7 @@ class ProjectPluginError(ValueError):
         self.message = message
 
 
-class ProjectFileConflict(Exception):
+class ProjectFileConflict(JupiterError):
     """The project file was edited by hand since Jupiter last read it, and the console is
     saving a change too: nothing was written, the person chooses (``resolve_conflict``).
 

@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from plugins_app.base.errors import JupiterError
 from plugins_app.base.fsutil import atomic_write_text
 from plugins_app.manifest import safe_yaml
 
@@ -39,7 +40,7 @@ _ENTRY_KEYS = ("enabled", "config")
 _TOP_KEYS = ("project", "plugins")
 
 
-class ProjectFileError(ValueError):
+class ProjectFileError(JupiterError, ValueError):
     """The project file cannot be read or written, or does not have the expected shape."""
 
     def __init__(self, path: Path | str, message: str, line: int | None = None) -> None:

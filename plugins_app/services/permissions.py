@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from plugins_app.base.errors import BridgeError
 from plugins_app.manifest.model import Manifest
 from plugins_app.models import AuditAction
 from plugins_app.models.audit import record
@@ -19,7 +20,7 @@ STANDARD_PERMISSIONS: dict[str, str] = {
 log = logging.getLogger("jupiter.permissions")
 
 
-class PermissionDenied(PermissionError):
+class PermissionRefused(BridgeError, PermissionError):
     """A plugin asked for something its manifest does not declare."""
 
     def __init__(self, plugin_id: str, permission: str, action: str) -> None:
@@ -36,10 +37,10 @@ def describe(permission: str) -> str:
 
 
 def require(manifest: Manifest, permission: str, action: str) -> None:
-    """Raise ``PermissionDenied`` (logged and audited) unless ``manifest`` declares it."""
+    """Raise ``PermissionRefused`` (logged and audited) unless ``manifest`` declares it."""
     if permission in manifest.permissions:
         return
-    error = PermissionDenied(manifest.id, permission, action)
+    error = PermissionRefused(manifest.id, permission, action)
     log.warning("%s", error)
     record(AuditAction.PERMISSION_DENIED, plugin_id=manifest.id, detail=str(error))
     raise error

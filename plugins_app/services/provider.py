@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plugins_app.base.errors import BridgeError
 from plugins_app.logs.hub import plugin_logger
 from plugins_app.manifest.model import Manifest
 from plugins_app.services.history import GraphService, HistoryService
@@ -120,7 +121,7 @@ class ProjectManager:
         return ProjectFiles(manifest, self.root(name))
 
 
-class ProjectUnavailable(LookupError):
+class ProjectUnavailable(BridgeError, LookupError):
     """A plugin named a project that does not exist or did not enable it."""
 
     def __init__(self, plugin_id: str, project: str) -> None:
@@ -173,7 +174,7 @@ class Services:
         return GraphService(self.get_project_manager().project)
 
     def get_http_client(self, timeout: float = 10.0) -> HttpClient:
-        """Refused (``PermissionDenied``) unless the plugin declares ``network_outbound``."""
+        """Refused (``PermissionRefused``) unless the plugin declares ``network_outbound``."""
         return HttpClient(self._manifest, timeout)
 
 

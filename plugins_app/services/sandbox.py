@@ -10,7 +10,7 @@ permissions its manifest declares before acting:
   in the project's root, with a timeout that kills the whole process group;
 - ``HttpClient``: outbound HTTP(S) (``network_outbound``) with a timeout.
 
-Every refusal raises a ``PermissionDenied`` (or its subclass ``OutsideProjectRoot``), is
+Every refusal raises a ``PermissionRefused`` (or its subclass ``OutsideProjectRoot``), is
 logged and audited (SPEC X5). This is logical isolation inside one Python process: a plugin
 that imports ``subprocess`` or ``open`` itself is not stopped (see README, "Isolation").
 """
@@ -29,16 +29,17 @@ from pathlib import Path
 from typing import Any
 
 from plugins_app.base import conf
+from plugins_app.base.errors import BridgeError
 from plugins_app.manifest.model import Manifest
 from plugins_app.models import AuditAction
 from plugins_app.models.audit import record
-from plugins_app.services.permissions import PermissionDenied, require
+from plugins_app.services.permissions import PermissionRefused, require
 
 log = logging.getLogger("jupiter.permissions")
 OUTPUT_CAP = 1024 * 1024  # bytes of stdout/stderr kept per command
 
 
-class OutsideProjectRoot(PermissionDenied):
+class OutsideProjectRoot(PermissionRefused):
     """A plugin named a path that resolves outside the project's root directory."""
 
     def __init__(self, plugin_id: str, path: str, root: Path) -> None:
@@ -52,10 +53,10 @@ class OutsideProjectRoot(PermissionDenied):
 
 
 Require = Callable[[Manifest, str, str], None]
-Refuse = Callable[[Manifest, PermissionDenied], None]
+Refuse = Callable[[Manifest, PermissionRefused], None]
 
 
-def audit_refusal(manifest: Manifest, error: PermissionDenied) -> None:
+def audit_refusal(manifest: Manifest, error: PermissionRefused) -> None:
     """Log and audit a refusal (SPEC X5); the Bridge double swaps this for a list."""
     log.warning("%s", error)
     record(AuditAction.PERMISSION_DENIED, plugin_id=manifest.id, detail=str(error))
@@ -136,7 +137,7 @@ class CommandResult:
         return self.returncode == 0 and not self.timed_out
 
 
-class CommandRefused(ValueError):
+class CommandRefused(BridgeError, ValueError):
     """The command is malformed (a shell string, non-text arguments, empty)."""
 
 

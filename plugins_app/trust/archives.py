@@ -22,13 +22,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from plugins_app.base.errors import JupiterError
 from plugins_app.manifest.model import MANIFEST_FILENAME
 
 _CHUNK = 64 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-class ArchiveError(Exception):
+class ArchiveError(JupiterError):
     """The archive is refused; ``member`` names the offending entry when there is one."""
 
     def __init__(self, message: str, *, member: str = "") -> None:

@@ -26,6 +26,7 @@ from urllib.request import urlopen
 from jsonschema import Draft202012Validator
 from packaging.version import InvalidVersion, Version
 
+from plugins_app.base.errors import JupiterError
 from plugins_app.base.fsutil import atomic_write_text
 
 CATALOGUE_FORMAT = "jupiter-catalogue/1"
@@ -70,7 +71,7 @@ _INDEX_SCHEMA = {
 _VALIDATOR = Draft202012Validator(_INDEX_SCHEMA)
 
 
-class CatalogueError(Exception):
+class CatalogueError(JupiterError):
     """An index or archive cannot be fetched, parsed or trusted."""
 
 

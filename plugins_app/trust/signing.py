@@ -26,6 +26,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from plugins_app.base.errors import JupiterError
 from plugins_app.base.fsutil import atomic_write_text, sha256_of
 from plugins_app.base.keys import (
     KeyFileError,
@@ -40,7 +41,7 @@ SIGNATURE_FORMAT = "jupiter-plugin-signature/1"
 _MAX_SIGNATURE_BYTES = 1024 * 1024
 
 
-class SignatureError(Exception):
+class SignatureError(JupiterError):
     """A signature is missing pieces, does not verify, or the files differ from it."""
 
     def __init__(self, message: str, *, path: str = "") -> None:

@@ -20,6 +20,8 @@ from typing import Any
 import tinycss2
 from django.template import Context, Engine
 
+from plugins_app.base.errors import JupiterError
+
 HOST_MOUNT_POINTS = ("plugin_page", "project_page")
 KINDS = ("panel", "widget")
 TEMPLATE_MAX_BYTES = 64 * 1024
@@ -40,7 +42,7 @@ _FORBIDDEN = re.compile(
 _ENGINE = Engine(autoescape=True, libraries={}, string_if_invalid="")
 
 
-class ContributionError(Exception):
+class ContributionError(JupiterError):
     """A contribution that cannot be shown; the message is for the plugin's author."""
 
 

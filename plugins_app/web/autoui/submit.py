@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from plugins_app.base.errors import JupiterError
 from plugins_app.web.autoui.forms import PREFIX, choice_value
 from plugins_app.web.autoui.schema import get_path, kind_of, properties
 
@@ -28,7 +29,7 @@ class FormData(Protocol):
     def __iter__(self) -> Any: ...
 
 
-class _Invalid(ValueError):
+class _Invalid(JupiterError, ValueError):
     """A typed value that cannot be the schema's type; the message is shown by the field."""
 
 
