@@ -1,0 +1,5 @@
+"""Plugin settings: layering (defaults <- global <- project), the stored rows, one
+migration path between schema versions, the console's per-layer saves, and import/export.
+"""
+
+__all__ = ["layering", "migrations", "scope", "store", "transfer"]

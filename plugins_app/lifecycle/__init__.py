@@ -1,0 +1,5 @@
+"""Installing, updating (with rollback) and uninstalling plugins; settings kept for a
+reinstall.
+"""
+
+__all__ = ["installer", "retained", "updates"]

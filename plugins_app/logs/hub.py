@@ -35,6 +35,10 @@ PENDING_MAX = 2000
 FILE_MAX_BYTES = 10 * 1024 * 1024
 FLUSH_INTERVAL = 0.04
 TAIL_DEFAULT = 200
+# What one live viewer receives at most (the panel shows the cap), and the level filter.
+MESSAGES_PER_SECOND = 10
+LINES_PER_MESSAGE = 200
+LEVELS = {"": 0, "DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
 # C0/C1 controls, DEL, line/paragraph separators and bidi overrides ("Trojan Source").
 _CONTROL = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]

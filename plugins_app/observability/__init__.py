@@ -1,0 +1,5 @@
+"""What people watch: health checks, metrics, notifications (the bell) and problem
+reports.
+"""
+
+__all__ = ["health", "metrics", "notifications", "problem_report"]

@@ -23,15 +23,20 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from plugins_app.logs.hub import TAIL_DEFAULT, ensure_flusher, get_hub, group_name
+from plugins_app.logs.hub import (
+    LEVELS,
+    LINES_PER_MESSAGE,
+    MESSAGES_PER_SECOND,
+    TAIL_DEFAULT,
+    ensure_flusher,
+    get_hub,
+    group_name,
+)
 from plugins_app.models import InstalledPlugin
 
 log = logging.getLogger("jupiter.consumers")
 
-MESSAGES_PER_SECOND = 10
-LINES_PER_MESSAGE = 200
 QUEUE_MAX = 1000
-LEVELS = {"": 0, "DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
 
 @database_sync_to_async

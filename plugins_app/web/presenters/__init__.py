@@ -1,0 +1,3 @@
+"""Plain values that pages show, computed from the layers below (no HTTP here)."""
+
+__all__ = ["jobs"]

@@ -9,7 +9,7 @@ from django import template
 
 from plugins_app.models import InstalledPlugin
 from plugins_app.observability import notifications
-from plugins_app.web.views.extras import extras_context
+from plugins_app.web.presenters.extras import extras_context
 
 register = template.Library()
 

@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from plugins_app.models import AuditAction, AuditEvent
-from plugins_app.web.views.catalogue import staff_required
+from plugins_app.web.decorators import staff_required
 
 PAGE_SIZE = 50
 

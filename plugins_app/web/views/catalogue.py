@@ -9,12 +9,10 @@ into place. Refusals come back as messages naming what failed.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -43,22 +41,10 @@ from plugins_app.trust.catalogue import (
     latest_versions,
     read_index,
 )
+from plugins_app.web.decorators import staff_required
 from plugins_app.web.views.plugins import manifest_facts
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-
-
-def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """403 for signed-in users who are not staff (login itself is enforced globally)."""
-
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_staff:
-            raise PermissionDenied("staff only")
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
 
 
 def _catalogue_rows() -> tuple[list[tuple[CatalogueEntry, InstalledPlugin | None]], list[str]]:

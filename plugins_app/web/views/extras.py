@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from plugins_app.logs import debug
-from plugins_app.models import InstalledPlugin, PluginKind
 from plugins_app.observability import notifications, problem_report
-from plugins_app.web.views.catalogue import staff_required
-
-
-def _plugin(plugin_id: str) -> InstalledPlugin:
-    return get_object_or_404(
-        InstalledPlugin.objects.exclude(kind=PluginKind.CORE), plugin_id=plugin_id
-    )
-
-
-def extras_context(plugin: InstalledPlugin) -> dict[str, object]:
-    return {"plugin": plugin, "debug_enabled": debug.is_enabled(plugin)}
+from plugins_app.web.decorators import plugin_or_404, staff_required
+from plugins_app.web.presenters.extras import extras_context
 
 
 @require_GET
@@ -65,7 +55,7 @@ def notification_read(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_required
 def plugin_debug_toggle(request: HttpRequest, plugin_id: str) -> HttpResponse:
-    plugin = _plugin(plugin_id)
+    plugin = plugin_or_404(plugin_id)
     debug.set_debug_mode(plugin, request.POST.get("enabled") == "1", actor=request.user)
     if not request.htmx:
         return redirect("plugins_app:plugin-detail", plugin_id=plugin.plugin_id)
@@ -76,7 +66,7 @@ def plugin_debug_toggle(request: HttpRequest, plugin_id: str) -> HttpResponse:
 @staff_required
 def plugin_problem_report(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """A zip to attach to a bug report; secrets are redacted (``problem_report``)."""
-    plugin = _plugin(plugin_id)
+    plugin = plugin_or_404(plugin_id)
     response = HttpResponse(problem_report.build_zip(plugin), content_type="application/zip")
     name = f"{plugin.plugin_id}-{plugin.version or 'unknown'}-problem-report.zip"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

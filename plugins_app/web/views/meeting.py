@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from plugins_app.meeting.plans import MAX_PLAN_BYTES, PlanRefused, decide, preview, receive_plan
 from plugins_app.models import MeetingPlan, MeetingPlanStatus
-from plugins_app.web.views.catalogue import staff_required
+from plugins_app.web.decorators import staff_required
 
 
 @csrf_exempt

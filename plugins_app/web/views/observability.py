@@ -12,10 +12,15 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from plugins_app.base import conf
-from plugins_app.logs.hub import TAIL_DEFAULT, get_hub
+from plugins_app.logs.hub import (
+    LEVELS,
+    LINES_PER_MESSAGE,
+    MESSAGES_PER_SECOND,
+    TAIL_DEFAULT,
+    get_hub,
+)
 from plugins_app.models import InstalledPlugin, PluginKind
 from plugins_app.observability.metrics import plugin_sample, registry, sample_payload
-from plugins_app.web.consumers.logs import LEVELS, LINES_PER_MESSAGE, MESSAGES_PER_SECOND
 
 log = logging.getLogger("jupiter.metrics")
 MIN_POLL, MAX_POLL = 5, 60
