@@ -25,6 +25,7 @@ from django.utils import timezone
 from plugins_app.base.version import JUPITER_VERSION
 from plugins_app.config.store import plugin_config_schema
 from plugins_app.jobs import breaker
+from plugins_app.kernel.runtime import get_runtime
 from plugins_app.logs import debug
 from plugins_app.logs.hub import get_hub
 from plugins_app.models import AuditEvent, InstalledPlugin, Job, PluginConfig, ProjectPlugin
@@ -86,7 +87,7 @@ def report_data(plugin: InstalledPlugin) -> tuple[dict[str, Any], list[str]]:
     """The report as JSON data, and the plugin's recent log lines (both redacted)."""
     found: set[str] = set()
     settings = _settings(plugin, found)
-    monitor = health._monitor
+    monitor = get_runtime().existing(health.HealthMonitor)
     checked = monitor.results.get(plugin.plugin_id) if monitor is not None else None
     jobs = Job.objects.filter(plugin_id=plugin.plugin_id).order_by("-created_at")[:10]
     audit = AuditEvent.objects.filter(plugin_id=plugin.plugin_id)[:20]
