@@ -165,9 +165,7 @@ def _audit(staged: StagedPlugin, actor: Actor, before: dict[str, Any], detail: s
     )
 
 
-def _roll_back(
-    plugin: InstalledPlugin, target: Any, backup: Any, saved: StoredSettings
-) -> None:
+def _roll_back(plugin: InstalledPlugin, target: Any, backup: Any, saved: StoredSettings) -> None:
     """Old folder back, old settings back (global and every project's), old code reloaded."""
     unload_modules(plugin.plugin_id)
     remove_tree(target)
