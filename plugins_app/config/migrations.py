@@ -148,10 +148,12 @@ def migrate(
 ) -> MigrationOutcome:
     """Migrate ``plugin``'s stored settings (global and every project's, enabled or not) to
     ``manifest``'s schema version, all or nothing; stored settings already there are left."""
-    stored, target = stored_and_target(plugin)
-    if manifest.config_schema is not None:
-        target = manifest.config_schema.version
-    if stored >= target or manifest.config_schema is None:
+    row = PluginConfig.objects.filter(plugin=plugin).first()
+    # The steps come from ``manifest``, so the goal does too (the row may lag behind it).
+    schema = manifest.config_schema
+    target = schema.version if schema is not None else plugin_schema_version(plugin)
+    stored = row.schema_version if row is not None else target  # nothing stored: nothing to do
+    if stored >= target or schema is None:
         return MigrationOutcome("current", stored, target)
     try:
         _migrate(plugin, manifest, stored, resolve, actor)
