@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from plugins_app.config.store import set_plugin_overrides
 from plugins_app.kernel.runtime import boot, get_runtime
 from plugins_app.models import InstalledPlugin, PluginStatus
-from plugins_app.projects.service import register_project, set_plugin_enabled, set_plugin_overrides
+from plugins_app.projects.service import register_project, set_plugin_enabled
 from plugins_app.registry.discovery import discover
 
 BUNDLED = Path(settings.BASE_DIR) / "plugins"

@@ -189,14 +189,11 @@ def test_plugin_model_debug_mode_adds_debug_metrics() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_host_analysis_of_the_demo_includes_ai_helper_suggestions(demo: Path) -> None:
+    from plugins_app.config.store import set_plugin_overrides
     from plugins_app.jobs.api import executor, submit
     from plugins_app.kernel.runtime import boot
     from plugins_app.models import HistoryKind, InstalledPlugin, JobState
-    from plugins_app.projects.service import (
-        register_project,
-        set_plugin_enabled,
-        set_plugin_overrides,
-    )
+    from plugins_app.projects.service import register_project, set_plugin_enabled
     from plugins_app.services.history import latest
 
     boot()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from plugins_app.config.store import set_plugin_overrides
 from plugins_app.jobs.api import executor, submit
 from plugins_app.kernel.runtime import boot, get_runtime
 from plugins_app.logs.hub import plugin_logger
@@ -21,7 +22,7 @@ from plugins_app.models import (
     PluginDebugMode,
 )
 from plugins_app.observability import health, notifications
-from plugins_app.projects.service import register_project, set_plugin_enabled, set_plugin_overrides
+from plugins_app.projects.service import register_project, set_plugin_enabled
 from tests.plugin_factory import write_plugin
 
 pytestmark = pytest.mark.django_db(transaction=True)

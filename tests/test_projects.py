@@ -11,7 +11,9 @@ from django.db import connection
 from django.db.models.signals import post_save
 
 from plugins_app.config import store as plugin_config
+from plugins_app.config.errors import ConfigValidationError, StaleConfigError
 from plugins_app.config.layering import remove_override
+from plugins_app.manifest.model import ConfigSchema, Manifest
 from plugins_app.models import (
     AuditAction,
     AuditEvent,
@@ -22,13 +24,7 @@ from plugins_app.models import (
     ProjectPlugin,
 )
 from plugins_app.projects import service as projects
-from plugins_app.projects.errors import (
-    ConfigValidationError,
-    ProjectError,
-    ProjectFileConflict,
-    ProjectPluginError,
-    StaleConfigError,
-)
+from plugins_app.projects.errors import ProjectError, ProjectFileConflict, ProjectPluginError
 from plugins_app.projects.projectfile import PluginEntry, ProjectFileError, read_project_file
 from plugins_app.projects.signals import project_plugins_changed
 
@@ -42,7 +38,15 @@ SCHEMA = {
 
 
 def make_plugin(plugin_id: str = "code_analyzer", **kwargs) -> InstalledPlugin:
-    manifest = {"id": plugin_id, "config_schema": {"version": 1, "schema": SCHEMA}}
+    manifest = Manifest(
+        id=plugin_id,
+        name=plugin_id,
+        version="1.0.0",
+        kind="tool",
+        entrypoints={"register": "main:register"},
+        root=Path("/nonexistent") / plugin_id,
+        config_schema=ConfigSchema(version=1, schema=SCHEMA),
+    ).to_snapshot()
     return InstalledPlugin.objects.create(
         plugin_id=plugin_id, name=plugin_id, manifest=manifest, **kwargs
     )
@@ -218,11 +222,11 @@ def test_console_write_keeps_unknown_content(project, plugin) -> None:
 @pytest.mark.django_db
 def test_overrides_are_validated_written_and_reset(project, plugin) -> None:
     with pytest.raises(ConfigValidationError) as caught:
-        projects.set_plugin_overrides(project, "code_analyzer", {"max_complexity": 0})
+        plugin_config.set_plugin_overrides(project, "code_analyzer", {"max_complexity": 0})
     assert caught.value.by_field() == {"max_complexity": [caught.value.errors[0].message]}
     assert read_project_file(projects.project_file_path(project)).plugins == {}
 
-    projects.set_plugin_overrides(project, "code_analyzer", {"max_complexity": 12})
+    plugin_config.set_plugin_overrides(project, "code_analyzer", {"max_complexity": 12})
     file_entry = read_project_file(projects.project_file_path(project)).plugins["code_analyzer"]
     assert file_entry == PluginEntry(False, {"max_complexity": 12})
     effective = plugin_config.effective_config_for(plugin, project)
@@ -235,7 +239,7 @@ def test_overrides_are_validated_written_and_reset(project, plugin) -> None:
     )
 
     state = ProjectPlugin.objects.get(project=project, plugin=plugin)
-    projects.set_plugin_overrides(
+    plugin_config.set_plugin_overrides(
         project, "code_analyzer", remove_override(state.overrides, "max_complexity")
     )
     assert (
@@ -308,7 +312,7 @@ def test_hand_edit_plus_console_edit_is_a_conflict(project, plugin) -> None:
     text = "project: demo\nplugins:\n  code_analyzer:\n    enabled: false\n    # mine\n"
     path = hand_edit(project, text)
     with pytest.raises(ProjectFileConflict) as caught:
-        projects.set_plugin_overrides(project, "code_analyzer", {"max_complexity": 3})
+        plugin_config.set_plugin_overrides(project, "code_analyzer", {"max_complexity": 3})
     conflict = caught.value
     assert conflict.file_entry == PluginEntry(enabled=False)
     assert conflict.console_entry == PluginEntry(enabled=True)
@@ -336,7 +340,7 @@ def test_malformed_hand_edit_blocks_console_edits_too(project, plugin) -> None:
 def test_stale_project_instance_is_not_a_conflict(project, plugin) -> None:
     other_request = Project.objects.get()
     projects.set_plugin_enabled(project, "code_analyzer", True)
-    projects.set_plugin_overrides(other_request, "code_analyzer", {"max_complexity": 2})
+    plugin_config.set_plugin_overrides(other_request, "code_analyzer", {"max_complexity": 2})
     state = ProjectPlugin.objects.get()
     assert (state.enabled, state.overrides) == (True, {"max_complexity": 2})
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import transaction
 
+from plugins_app.config.errors import StaleConfigError
 from plugins_app.config.layering import (
     ConfigError,
     EffectiveConfig,
@@ -31,10 +32,9 @@ from plugins_app.config.store import (
     global_values,
     plugin_config_schema,
     save_global_config,
+    set_plugin_overrides,
 )
 from plugins_app.models import InstalledPlugin, PluginConfig, Project, ProjectPlugin
-from plugins_app.projects.errors import StaleConfigError
-from plugins_app.projects.service import set_plugin_overrides
 
 
 def overrides_digest(overrides: Mapping[str, Any]) -> str:

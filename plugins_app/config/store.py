@@ -1,7 +1,9 @@
-"""A plugin's global configuration: schema, effective values, saving (SPEC S3, S4, X7).
+"""A plugin's configuration: schema, effective values, validated saving (SPEC S3, S4, X7).
 
-Split from ``projects.py``: per-project overrides live there, the global row and the merge
-that every caller (views, the Bridge's ``get_config``, ``settings_update``) shares live here.
+The global row, the per-project overrides' validation and the merge that every caller
+(views, the Bridge's ``get_config``, ``settings_update``) shares live here. Storing a
+project's overrides (row, project file, audit) is ``projects.service``'s job: it sits below
+config and stores what this module has validated.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from django.db.models import F
 from django.db.models.signals import post_save
 from django.utils import timezone
 
+from plugins_app.config.errors import ConfigValidationError, StaleConfigError
 from plugins_app.config.layering import ConfigError, EffectiveConfig, effective_config
+from plugins_app.config.secrets import without_secrets
 from plugins_app.models import (
     AuditAction,
     InstalledPlugin,
@@ -24,24 +28,25 @@ from plugins_app.models import (
     ProjectPlugin,
     audit,
 )
-from plugins_app.projects.errors import ConfigValidationError, StaleConfigError
-from plugins_app.web.autoui.schema import without_secrets
+from plugins_app.projects.service import toggleable_plugin, write_plugin_overrides
 
 Actor = AbstractBaseUser | None
 
 
 def plugin_config_schema(plugin: InstalledPlugin) -> dict[str, Any] | None:
     """The JSON Schema of the plugin's settings from its manifest snapshot, if it has one."""
-    section = (plugin.manifest or {}).get("config_schema")
-    schema = section.get("schema") if isinstance(section, dict) else None
-    return schema if isinstance(schema, dict) else None
+    manifest = plugin.typed_manifest
+    if manifest is None or manifest.config_schema is None:
+        return None
+    return dict(manifest.config_schema.schema)
 
 
 def plugin_schema_version(plugin: InstalledPlugin) -> int:
     """``config_schema.version`` of the installed manifest (1 when it declares none)."""
-    section = (plugin.manifest or {}).get("config_schema")
-    version = section.get("version") if isinstance(section, dict) else None
-    return version if isinstance(version, int) else 1
+    manifest = plugin.typed_manifest
+    if manifest is None or manifest.config_schema is None:
+        return 1
+    return manifest.config_schema.version
 
 
 def save_global_config(
@@ -97,6 +102,24 @@ def save_global_config(
     return config
 
 
+def set_plugin_overrides(
+    project: Project, plugin_id: str, overrides: Mapping[str, Any], *, actor: Actor = None
+) -> ProjectPlugin:
+    """Replace a plugin's per-project config overrides (the whole mapping), validated.
+
+    The merged config (defaults <- global <- these overrides) must validate, else
+    ``ConfigValidationError``; an unknown or core plugin raises ``ProjectPluginError``,
+    conflicts and write failures behave as in ``projects.service.set_plugin_enabled``. To
+    reset one field to global, pass ``config.layering.remove_override(...)``.
+    """
+    plugin = toggleable_plugin(plugin_id)
+    overrides = require_mapping(overrides)
+    merged = effective_config(plugin_config_schema(plugin), global_values(plugin), overrides)
+    if merged.errors:
+        raise ConfigValidationError(merged.errors)
+    return write_plugin_overrides(project, plugin, overrides, actor=actor)
+
+
 def effective_config_for(
     plugin: InstalledPlugin, project: Project | None = None
 ) -> EffectiveConfig:
@@ -109,6 +132,7 @@ def effective_config_for(
 
 
 def require_mapping(values: Any) -> dict[str, Any]:
+    """``values`` as a dict; anything else is refused as a validation error, not a crash."""
     if not isinstance(values, Mapping):
         raise ConfigValidationError((ConfigError("", "settings must be a mapping of values"),))
     return dict(values)

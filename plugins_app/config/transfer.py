@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from plugins_app.base.errors import JupiterError
+from plugins_app.config.errors import ConfigValidationError, StaleConfigError
 from plugins_app.config.layering import effective_config
+from plugins_app.config.migrations import MigrationFailed, Resolver, run_steps
+from plugins_app.config.secrets import get_path, secret_paths, without_secrets
 from plugins_app.config.store import (
     effective_config_for,
     global_values,
@@ -29,10 +31,8 @@ from plugins_app.config.store import (
     plugin_schema_version,
     save_global_config,
 )
-from plugins_app.manifest.model import load_manifest
+from plugins_app.manifest.model import Manifest
 from plugins_app.models import InstalledPlugin, PluginConfig, PluginKind, Project
-from plugins_app.projects.errors import ConfigValidationError, StaleConfigError
-from plugins_app.web.autoui.schema import get_path, secret_paths, without_secrets
 
 EXPORT_FORMAT = "jupiter-plugin-settings"
 EXPORT_FORMAT_VERSION = 1
@@ -162,11 +162,16 @@ def _keep_stored_secrets(plugin: InstalledPlugin, values: dict[str, Any]) -> Non
             node[leaf] = secret
 
 
-def prepare_import(plugin: InstalledPlugin, document: Any) -> dict[str, Any]:
+def prepare_import(
+    plugin: InstalledPlugin, document: Any, *, code_of: Callable[[Manifest], Resolver]
+) -> dict[str, Any]:
     """The values an export document would store: checked, migrated if it is older, stored
-    secrets kept. Raises ``SettingsIOError``, or ``ConfigValidationError`` naming fields."""
-    from plugins_app.lifecycle.updates import migrate_config
+    secrets kept. Raises ``SettingsIOError``, or ``ConfigValidationError`` naming fields.
 
+    An older export goes through the same steps as stored settings (``run_steps``), taken
+    from the installed manifest; ``code_of`` hands over the plugin's code (the kernel's
+    ``loader.resolver``: config sits below the kernel).
+    """
     values, version = _document(document, plugin.plugin_id)
     current = plugin_schema_version(plugin)
     if version > current:
@@ -175,12 +180,12 @@ def prepare_import(plugin: InstalledPlugin, document: Any) -> dict[str, Any]:
             f"{plugin.plugin_id} {plugin.version} (version {current}); update the plugin first"
         )
     if version < current:
-        manifest = load_manifest(Path(plugin.source_path)).manifest
+        manifest = plugin.typed_manifest
         if manifest is None:
             raise SettingsIOError(f"the manifest of {plugin.plugin_id} cannot be read")
         try:
-            values = migrate_config(manifest, values, version)
-        except Exception as exc:
+            values = run_steps(manifest, version, code_of(manifest), values).global_values
+        except MigrationFailed as exc:
             raise SettingsIOError(f"settings migration failed: {exc}") from exc
     _keep_stored_secrets(plugin, values)
     errors = effective_config(plugin_config_schema(plugin), values).errors
@@ -190,13 +195,17 @@ def prepare_import(plugin: InstalledPlugin, document: Any) -> dict[str, Any]:
 
 
 def import_settings(
-    plugin_id: str, document: Any, *, actor: AbstractBaseUser | None = None
+    plugin_id: str,
+    document: Any,
+    *,
+    code_of: Callable[[Manifest], Resolver],
+    actor: AbstractBaseUser | None = None,
 ) -> dict[str, Any]:
     """Replace the global settings with an export's values (``prepare_import``), or change
     nothing."""
     plugin = installed(plugin_id)
     try:
-        values = prepare_import(plugin, document)
+        values = prepare_import(plugin, document, code_of=code_of)
     except ConfigValidationError as exc:
         raise SettingsIOError(str(exc)) from exc
     _save(plugin, values, actor)

@@ -267,7 +267,7 @@ class JobExecutor:
                 return
         kind, value = run.outcome
         if kind == "error":
-            from plugins_app.kernel.loader import summarise_exception
+            from plugins_app.manifest.tracebacks import summarise_exception
 
             summary = (
                 summarise_exception(value, manifest)

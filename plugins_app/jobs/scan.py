@@ -28,7 +28,7 @@ import pathspec
 from django.template.defaultfilters import pluralize
 
 from plugins_app.base import conf
-from plugins_app.kernel.loader import summarise_exception
+from plugins_app.manifest.tracebacks import summarise_exception
 from plugins_app.models import HistoryEntry, HistoryKind, Project, ProjectGraph, ProjectPlugin
 
 IGNORE_FILES = (".gitignore", ".jupiterignore")

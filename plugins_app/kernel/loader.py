@@ -7,10 +7,10 @@ the plugin's whole module subtree can be dropped from ``sys.modules`` to unload 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import sys
-import traceback
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +20,7 @@ from typing import Any
 from plugins_app.base.errors import JupiterError
 from plugins_app.kernel.bridge import Bridge, Registration
 from plugins_app.manifest.model import Manifest
+from plugins_app.manifest.tracebacks import summarise_exception
 
 PACKAGE_ROOT = "jupiter_plugins"
 LEGACY_HOOKS = ("on_scan", "on_analyze")
@@ -122,6 +123,12 @@ def resolve(manifest: Manifest, entrypoint: str) -> Any:
     return target
 
 
+def resolver(manifest: Manifest) -> Callable[[str], Any]:
+    """``resolve`` bound to ``manifest``: how plugin code (settings migration steps) is handed
+    to the config layer, which sits below the kernel and must not import it."""
+    return functools.partial(resolve, manifest)
+
+
 def unload_modules(plugin_id: str) -> list[str]:
     """Drop the plugin's whole module subtree so a re-import runs fresh code (SPEC L6)."""
     prefix = package_name(plugin_id)
@@ -130,20 +137,6 @@ def unload_modules(plugin_id: str) -> list[str]:
         del sys.modules[name]
     importlib.invalidate_caches()
     return names
-
-
-def summarise_exception(exc: BaseException, manifest: Manifest) -> str:
-    """One readable line: the exception, and where in the plugin's own code it came from."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    root = str(Path(manifest.root).resolve())
-    inside = [f for f in frames if str(Path(f.filename).resolve()).startswith(root)]
-    where = ""
-    if inside:
-        frame = inside[-1]
-        rel = Path(frame.filename).resolve().relative_to(root)
-        where = f" (at {rel}:{frame.lineno} in {frame.name})"
-    message = str(exc) or "(no message)"
-    return f"{type(exc).__name__}: {message}{where}"
 
 
 def _legacy_hooks(module: types.ModuleType) -> dict[str, Callable[..., Any]]:

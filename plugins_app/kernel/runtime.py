@@ -18,7 +18,7 @@ from plugins_app.base import conf
 from plugins_app.config.migrations import migrate_on_load
 from plugins_app.kernel.bridge import Bridge
 from plugins_app.kernel.core.settings_update import SettingsUpdate
-from plugins_app.kernel.loader import load_plugin, unload_modules
+from plugins_app.kernel.loader import load_plugin, resolver, unload_modules
 from plugins_app.kernel.scheduler import Scheduler
 from plugins_app.logs import debug
 from plugins_app.logs.hub import close_hub
@@ -165,7 +165,8 @@ class Runtime:
             log.warning("plugin %s refused: %s", manifest.id, trust.refusal)
             return
         _set_status(manifest.id, PluginStatus.LOADING)
-        migrate_on_load(manifest)  # stored settings follow config_schema.version (M6)
+        # stored settings follow config_schema.version (M6)
+        migrate_on_load(manifest, resolver(manifest))
         outcome = load_plugin(manifest, self.bridge)
         if outcome.registration is not None:
             _set_status(manifest.id, PluginStatus.READY, legacy=outcome.registration.legacy)

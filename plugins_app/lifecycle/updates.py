@@ -3,10 +3,12 @@
 An update installs the new version beside the old one: the staged copy is checked (signature,
 trust, compatibility, newer version), the old folder is renamed aside and the new one renamed
 into place. Then the new code must prove itself: it is imported and registered (for real if
-the plugin is enabled somewhere, else on a scratch Bridge), and stored settings are migrated
-through the steps its manifest declares and validated against its schema. Any failure puts the
-old folder and the old settings back and reloads the old version, so a plugin that was
-``ready`` is ``ready`` again; the audit trail records the attempt and why it was rolled back.
+the plugin is enabled somewhere, else on a scratch Bridge), and stored settings (global and
+every project's overrides, enabled or not) are migrated once, through the steps its manifest
+declares, by the one settings-migration path (``config.migrations``). Any failure puts the
+old folder and the old settings (global and overrides, project files too) back and reloads
+the old version, so a plugin that was ``ready`` is ``ready`` again; the audit trail records
+the attempt and why it was rolled back.
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
 from packaging.version import InvalidVersion, Version
 
 from plugins_app.base import conf
-from plugins_app.config.layering import effective_config
+from plugins_app.config.migrations import (
+    MigrationFailed,
+    StoredSettings,
+    migrate,
+    restore_settings,
+    stored_settings,
+)
 from plugins_app.kernel.bridge import Bridge
-from plugins_app.kernel.loader import load_plugin, resolve, unload_modules
+from plugins_app.kernel.loader import load_plugin, resolver, unload_modules
 from plugins_app.kernel.runtime import boot
 from plugins_app.lifecycle.installer import (
     TRASH,
@@ -36,11 +43,9 @@ from plugins_app.lifecycle.installer import (
     managed_folder,
     remove_tree,
 )
-from plugins_app.manifest.model import Manifest
 from plugins_app.models import (
     AuditAction,
     InstalledPlugin,
-    PluginConfig,
     PluginStatus,
     ProjectPlugin,
     audit,
@@ -83,33 +88,15 @@ def check_updates(catalogues: tuple[str, ...] | None = None) -> list[AvailableUp
     return found
 
 
-def migrate_config(manifest: Manifest, values: dict[str, Any], from_version: int) -> dict[str, Any]:
-    """Run the manifest's migration steps from ``from_version`` up; validate the result (M6)."""
-    if manifest.config_schema is None:
-        return values
-    steps = {step.from_version: step for step in manifest.config_schema.migrations}
-    version = from_version
-    while version < manifest.config_schema.version:
-        step = steps.get(version)
-        if step is None:
-            raise ValueError(
-                f"no settings migration from schema version {version} "
-                f"to {manifest.config_schema.version}"
-            )
-        values = resolve(manifest, step.entrypoint)(dict(values))
-        if not isinstance(values, dict):
-            raise ValueError(f"migration {step.entrypoint} returned {type(values).__name__}")
-        version = step.to_version
-    errors = effective_config(dict(manifest.config_schema.schema), values).errors
-    if errors:
-        raise ValueError("migrated settings are invalid: " + "; ".join(map(str, errors)))
-    return values
+def _prove(plugin_id: str, actor: Actor) -> None:
+    """Sync, load the new code, then migrate the stored settings once; raises on failure.
 
-
-def _prove(plugin_id: str, config: PluginConfig | None) -> dict[str, Any] | None:
-    """Sync, load the new code and migrate settings; returns the new settings or raises.
-
-    The sync verifies the new folder in place, as every later load will.
+    The sync verifies the new folder in place, as every later load will. An enabled plugin
+    is reloaded for real, and the runtime migrates its settings as part of that load; a
+    disabled one is loaded on a scratch Bridge. Either way ``migrate`` then brings every
+    stored layer (global and all projects) to the new schema version, or reports why it
+    cannot; already migrated settings are left alone, so no step runs twice, and the next
+    load finds nothing left to do.
     """
     enabled = ProjectPlugin.objects.filter(plugin__plugin_id=plugin_id, enabled=True).exists()
     runtime = boot()
@@ -127,9 +114,10 @@ def _prove(plugin_id: str, config: PluginConfig | None) -> dict[str, Any] | None
         if outcome.registration is None:
             raise ValueError(outcome.error)
     try:
-        if config is None:
-            return None
-        return migrate_config(manifest, dict(config.values), config.schema_version)
+        plugin = InstalledPlugin.objects.get(plugin_id=plugin_id)
+        migrated = migrate(plugin, manifest, resolve=resolver(manifest), actor=actor)
+        if migrated.state == "failed":
+            raise MigrationFailed(migrated.message)
     finally:
         if not enabled:
             unload_modules(manifest.id)
@@ -148,26 +136,20 @@ def update(token: str, plugin_id: str, *, actor: Actor = None) -> InstalledPlugi
         except BaseException:
             discard(token)
             raise
-        config = PluginConfig.objects.filter(plugin=plugin).first()
-        saved = (config.values, config.schema_version) if config else None
+        saved = stored_settings(plugin)
         before = {"version": plugin.version, "trust_level": plugin.trust_level}
         backup = area(TRASH) / f"{plugin_id}-{plugin.version}-{secrets.token_hex(8)}"
         os.rename(target, backup)
         os.rename(staged.root, target)
         discard(token)
         try:
-            values = _prove(plugin_id, config)
+            _prove(plugin_id, actor)
         except Exception as exc:
-            _roll_back(plugin_id, target, backup, config, saved)
+            _roll_back(plugin, target, backup, saved)
             reason = str(exc) or type(exc).__name__
             _audit(staged, actor, before, f"rolled back: {reason}")
             raise UpdateFailed(plugin_id, staged.manifest.version, reason) from exc
-        with transaction.atomic():
-            if config is not None and staged.manifest.config_schema is not None:
-                config.values = values
-                config.schema_version = staged.manifest.config_schema.version
-                config.save(update_fields=["values", "schema_version", "updated_at"])
-            _audit(staged, actor, before, f"updated from {staged.source}")
+        _audit(staged, actor, before, f"updated from {staged.source}")
         remove_tree(backup)
     return InstalledPlugin.objects.get(plugin_id=plugin_id)
 
@@ -183,17 +165,10 @@ def _audit(staged: StagedPlugin, actor: Actor, before: dict[str, Any], detail: s
     )
 
 
-def _roll_back(
-    plugin_id: str,
-    target: Any,
-    backup: Any,
-    config: PluginConfig | None,
-    saved: tuple[dict[str, Any], int] | None,
-) -> None:
-    """Old folder back, old settings back, old code reloaded."""
-    unload_modules(plugin_id)
+def _roll_back(plugin: InstalledPlugin, target: Any, backup: Any, saved: StoredSettings) -> None:
+    """Old folder back, old settings back (global and every project's), old code reloaded."""
+    unload_modules(plugin.plugin_id)
     remove_tree(target)
     os.rename(backup, target)
-    if config is not None and saved is not None:
-        PluginConfig.objects.filter(pk=config.pk).update(values=saved[0], schema_version=saved[1])
-    boot().reconcile(reload={plugin_id})
+    restore_settings(plugin, saved)
+    boot().reconcile(reload={plugin.plugin_id})

@@ -110,7 +110,9 @@ class AuthorCommands:
             raise CommandError(f"{file}: {exc.strerror}", returncode=1) from exc
         except json.JSONDecodeError as exc:
             raise CommandError(f"{file}: not JSON ({exc.msg}, line {exc.lineno})", 1) from exc
-        import_settings(plugin_id, document)
+        from plugins_app.kernel.loader import resolver
+
+        import_settings(plugin_id, document, code_of=resolver)
         self.out.write(f"{plugin_id}: settings imported from {file}")
 
     def cli(self, options: dict[str, Any]) -> None:

@@ -20,8 +20,8 @@ from typing import Any
 from django.db import connections
 from django.utils import timezone
 
-from plugins_app.kernel.loader import summarise_exception
 from plugins_app.kernel.runtime import Runtime
+from plugins_app.manifest.tracebacks import summarise_exception
 from plugins_app.models import InstalledPlugin, PluginStatus
 
 log = logging.getLogger("jupiter.health")

@@ -12,8 +12,9 @@ or wrote it, so a different hash on disk means a hand edit:
   so a failed write rolls the database back. If the commit fails after the write, the file is
   ahead of the database and the next sync imports it: both sides converge.
 
-SPEC S3/X7: global plugin config is saved with optimistic concurrency (``revision``), and
-validated against the plugin's schema merged with its defaults.
+Per-project overrides are stored as given: validating them against the plugin's settings
+schema is the config layer's job (``config.store.set_plugin_overrides``), so this module
+never imports ``config``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 
 from plugins_app.base.fsutil import sha256_of
-from plugins_app.config.layering import effective_config
-from plugins_app.config.store import global_values, plugin_config_schema, require_mapping
 from plugins_app.models import (
     AuditAction,
     InstalledPlugin,
@@ -41,7 +40,6 @@ from plugins_app.models import (
     audit,
 )
 from plugins_app.projects.errors import (
-    ConfigValidationError,
     ProjectError,
     ProjectFileConflict,
     ProjectPluginError,
@@ -170,24 +168,22 @@ def set_plugin_enabled(
     cannot be written (the database change is rolled back).
     """
     action = AuditAction.ENABLE if enabled else AuditAction.DISABLE
-    return _update_state(project, _toggleable(plugin_id), "enabled", enabled, action, actor)
+    return _update_state(project, toggleable_plugin(plugin_id), "enabled", enabled, action, actor)
 
 
-def set_plugin_overrides(
-    project: Project, plugin_id: str, overrides: Mapping[str, Any], *, actor: Actor = None
+def write_plugin_overrides(
+    project: Project, plugin: InstalledPlugin, overrides: Mapping[str, Any], *, actor: Actor = None
 ) -> ProjectPlugin:
-    """Replace a plugin's per-project config overrides (the whole mapping).
+    """Replace a plugin's per-project config overrides (the whole mapping) as given.
 
-    The merged config (defaults <- global <- these overrides) must validate, else
-    ``ConfigValidationError``; conflicts and write failures behave as in
-    ``set_plugin_enabled``. To reset one field to global, pass ``config.remove_override(...)``.
+    Not validated here: projects know nothing of settings schemas. Callers validate first
+    (``config.store.set_plugin_overrides``) or write values already checked (the settings
+    migration, ``config.migrations``). Conflicts and write failures behave as in
+    ``set_plugin_enabled``; ``plugin`` comes from ``toggleable_plugin``.
     """
-    plugin = _toggleable(plugin_id)
-    overrides = require_mapping(overrides)
-    merged = effective_config(plugin_config_schema(plugin), global_values(plugin), overrides)
-    if merged.errors:
-        raise ConfigValidationError(merged.errors)
-    return _update_state(project, plugin, "overrides", overrides, AuditAction.CONFIG_CHANGE, actor)
+    return _update_state(
+        project, plugin, "overrides", dict(overrides), AuditAction.CONFIG_CHANGE, actor
+    )
 
 
 def resolve_conflict(
@@ -226,7 +222,11 @@ def resolve_conflict(
     return SyncOutcome()
 
 
-def _toggleable(plugin_id: str) -> InstalledPlugin:
+def toggleable_plugin(plugin_id: str) -> InstalledPlugin:
+    """The installed, non-core plugin ``plugin_id`` (else ``ProjectPluginError``).
+
+    Only such plugins have per-project state; core plugins run everywhere.
+    """
     plugin = InstalledPlugin.objects.filter(plugin_id=plugin_id).first()
     if plugin is None:
         raise ProjectPluginError(plugin_id, "is not installed")

@@ -5,11 +5,13 @@ from __future__ import annotations
 from django.urls import reverse
 
 from plugins_app.config.migrations import MigrationFailed, migrate, plan
+from plugins_app.config.store import set_plugin_overrides
+from plugins_app.kernel.loader import resolver
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.manifest.model import Migration
 from plugins_app.models import InstalledPlugin, PluginConfig, ProjectPlugin
 from plugins_app.projects.projectfile import read_project_file
-from plugins_app.projects.service import project_file_path, set_plugin_overrides
+from plugins_app.projects.service import project_file_path
 
 from .conftest import PROBE
 
@@ -34,7 +36,8 @@ def test_global_and_project_settings_are_migrated_together(project):
     ProjectPlugin.objects.filter(plugin__plugin_id=PROBE).update(overrides={"title": "proj"})
     _store_v1({"title": "glob"})
     plugin = InstalledPlugin.objects.get(plugin_id=PROBE)
-    outcome = migrate(plugin, get_runtime().manifests[PROBE])
+    manifest = get_runtime().manifests[PROBE]
+    outcome = migrate(plugin, manifest, resolve=resolver(manifest))
     assert outcome.state == "migrated"
     config = PluginConfig.objects.get(plugin=plugin)
     assert (config.schema_version, config.values) == (2, {"name": "glob"})
@@ -57,7 +60,8 @@ def test_a_failing_step_keeps_the_old_config_and_the_page_says_so(client, projec
 def test_a_result_the_new_schema_refuses_is_not_saved(project):
     _store_v1({"title": "NOT-lowercase"})
     plugin = InstalledPlugin.objects.get(plugin_id=PROBE)
-    outcome = migrate(plugin, get_runtime().manifests[PROBE])
+    manifest = get_runtime().manifests[PROBE]
+    outcome = migrate(plugin, manifest, resolve=resolver(manifest))
     assert outcome.state == "failed" and "do not fit version 2: name" in outcome.message
     assert PluginConfig.objects.get(plugin=plugin).schema_version == 1
 

@@ -11,10 +11,10 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from plugins_app.config.errors import StaleConfigError
 from plugins_app.config.scope import SettingsScope
 from plugins_app.config.transfer import EXPORT_FORMAT
 from plugins_app.models import AuditEvent, InstalledPlugin, PluginConfig, ProjectPlugin
-from plugins_app.projects.errors import StaleConfigError
 from plugins_app.projects.projectfile import read_project_file
 from plugins_app.projects.service import project_file_path
 

@@ -11,9 +11,10 @@ from django.conf import settings as django_settings
 from playwright.sync_api import Page, expect
 from test_console import _shoot
 
+from plugins_app.config.store import set_plugin_overrides
 from plugins_app.kernel.runtime import boot
 from plugins_app.models import Job, JobState, Project
-from plugins_app.projects.service import register_project, set_plugin_enabled, set_plugin_overrides
+from plugins_app.projects.service import register_project, set_plugin_enabled
 
 pytestmark = pytest.mark.e2e
 

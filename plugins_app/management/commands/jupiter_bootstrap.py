@@ -15,9 +15,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
+from plugins_app.config.store import set_plugin_overrides
 from plugins_app.kernel.runtime import boot
 from plugins_app.models import InstalledPlugin, Project
-from plugins_app.projects.service import register_project, set_plugin_overrides
+from plugins_app.projects.service import register_project
 
 
 class Command(BaseCommand):

@@ -8,15 +8,15 @@ the rest, so no schema makes a setting impossible to edit.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
+
+from plugins_app.config.secrets import COMPOSITE_KEYWORDS, is_secret
 
 Kind = Literal[
     "object", "boolean", "integer", "number", "string", "enum", "secret", "multi", "list", "json"
 ]
 _SCALARS = ("boolean", "integer", "number", "string")
-_COMPOSITE = ("anyOf", "oneOf", "allOf", "$ref", "patternProperties", "if")
 
 
 def main_type(schema: Mapping[str, Any]) -> str:
@@ -27,13 +27,6 @@ def main_type(schema: Mapping[str, Any]) -> str:
     if declared is None and isinstance(schema.get("properties"), Mapping):
         return "object"
     return declared if isinstance(declared, str) else ""
-
-
-def is_secret(schema: Any) -> bool:
-    """``writeOnly`` or ``format: password``: accepted from the form, never sent back to it."""
-    return isinstance(schema, Mapping) and (
-        schema.get("writeOnly") is True or schema.get("format") == "password"
-    )
 
 
 def _scalar_enum(schema: Mapping[str, Any]) -> bool:
@@ -47,7 +40,7 @@ def _scalar_enum(schema: Mapping[str, Any]) -> bool:
 
 def kind_of(schema: Any) -> Kind:
     """Which widget family edits values of ``schema``."""
-    if not isinstance(schema, Mapping) or any(key in schema for key in _COMPOSITE):
+    if not isinstance(schema, Mapping) or any(key in schema for key in COMPOSITE_KEYWORDS):
         return "json"
     if is_secret(schema):
         return "secret"
@@ -82,39 +75,3 @@ def label_of(name: str, schema: Mapping[str, Any]) -> str:
 def text_of(schema: Mapping[str, Any], key: str) -> str:
     value = schema.get(key)
     return value if isinstance(value, str) else ""
-
-
-def secret_paths(schema: Any, prefix: str = "") -> list[str]:
-    """Dotted paths of secret fields, through nested objects (not inside arrays)."""
-    found: list[str] = []
-    if not isinstance(schema, Mapping):
-        return found
-    for name, subschema in properties(schema):
-        path = f"{prefix}{name}"
-        if is_secret(subschema):
-            found.append(path)
-        elif kind_of(subschema) == "object":
-            found.extend(secret_paths(subschema, f"{path}."))
-    return found
-
-
-def get_path(values: Mapping[str, Any], path: str, default: Any = None) -> Any:
-    node: Any = values
-    for key in path.split("."):
-        if not isinstance(node, Mapping) or key not in node:
-            return default
-        node = node[key]
-    return node
-
-
-def without_secrets(schema: Any, values: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``values`` minus every secret field: for exports and the audit trail."""
-    result = copy.deepcopy(dict(values))
-    for path in secret_paths(schema):
-        *parents, leaf = path.split(".")
-        node: Any = result
-        for key in parents:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(leaf, None)
-    return result

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from plugins_app.base.errors import JupiterError
+from plugins_app.config.secrets import get_path
 from plugins_app.web.autoui.forms import PREFIX, choice_value
-from plugins_app.web.autoui.schema import get_path, kind_of, properties
+from plugins_app.web.autoui.schema import kind_of, properties
 
 _MISSING = object()
 

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
+from plugins_app.config.secrets import without_secrets
 from plugins_app.config.store import effective_config_for, plugin_config_schema
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.logs.hub import get_hub, plugin_logger
@@ -28,7 +29,6 @@ from plugins_app.web.autoui.contributions import (
     render_template,
 )
 from plugins_app.web.autoui.forms import help_entries
-from plugins_app.web.autoui.schema import without_secrets
 
 STYLESHEET = "style.css"
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from plugins_app.config.errors import ConfigValidationError, StaleConfigError
 from plugins_app.config.migrations import MigrationOutcome, migrate, stored_and_target
 from plugins_app.config.scope import SettingsScope, validation_messages
 from plugins_app.config.transfer import (
@@ -24,9 +25,10 @@ from plugins_app.config.transfer import (
     parse_export,
     prepare_import,
 )
+from plugins_app.kernel.loader import resolver
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import InstalledPlugin, PluginKind, Project
-from plugins_app.projects.errors import ConfigValidationError, ProjectFileConflict, StaleConfigError
+from plugins_app.projects.errors import ProjectFileConflict
 from plugins_app.projects.projectfile import ProjectFileError
 from plugins_app.web.autoui.forms import SettingsForm, build_form
 from plugins_app.web.autoui.submit import layer_from, parse_submission
@@ -64,7 +66,7 @@ def migration_state(scope: SettingsScope, request: HttpRequest) -> MigrationOutc
             f"stored settings are version {stored}, the plugin's schema is version {target}; "
             "they are migrated when the plugin is loaded (enable it in a project)",
         )
-    return migrate(scope.plugin, manifest, actor=request.user)
+    return migrate(scope.plugin, manifest, resolve=resolver(manifest), actor=request.user)
 
 
 def _urls(scope: SettingsScope) -> dict[str, str]:
@@ -219,7 +221,9 @@ def plugin_settings_import(request: HttpRequest, plugin_id: str) -> HttpResponse
     if upload is None:
         return _respond(request, scope, problems=["Choose a settings file to import."], status=422)
     try:
-        values = prepare_import(scope.plugin, parse_export(upload.read(512 * 1024)))
+        values = prepare_import(
+            scope.plugin, parse_export(upload.read(512 * 1024)), code_of=resolver
+        )
         scope.save(values, request.POST.get("token", ""), actor=request.user)
     except SettingsIOError as exc:
         return _respond(request, scope, problems=[f"Not imported: {exc}"], status=422)
