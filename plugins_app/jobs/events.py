@@ -10,6 +10,9 @@ connected in this process, its loop is remembered and events are handed to it wi
 ``run_coroutine_threadsafe`` (fire and forget: a job never waits on a browser). Without such a
 loop, the in-memory layer has no listener in this process and nothing is sent; the Redis
 layer (consumers in other processes) is sent to directly with ``async_to_sync``.
+
+``job_finished`` is the in-process announcement of a job a worker settled, for the layers
+above the job engine (the notification bell) to receive without the engine knowing them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.dispatch import Signal
 
 from plugins_app.kernel.runtime import get_runtime
 
@@ -33,6 +37,10 @@ JOB_COMPLETED = "JOB_COMPLETED"
 JOB_FAILED = "JOB_FAILED"
 JOB_CANCELLED = "JOB_CANCELLED"
 FINAL_EVENTS = {"completed": JOB_COMPLETED, "failed": JOB_FAILED, "cancelled": JOB_CANCELLED}
+
+# Sent with sender=JobEvent, state=<final state>, payload=<the final event's payload and the
+# job's "name">, once the job's final row is committed.
+job_finished = Signal()
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,15 @@ from django.utils import timezone
 from plugins_app.base import conf
 from plugins_app.base.errors import BridgeError
 from plugins_app.base.process import process_id
-from plugins_app.jobs.events import FINAL_EVENTS, JOB_PROGRESS, JOB_STARTED, JobEvent, publisher
+from plugins_app.base.signals import send_on_commit
+from plugins_app.jobs.events import (
+    FINAL_EVENTS,
+    JOB_PROGRESS,
+    JOB_STARTED,
+    JobEvent,
+    job_finished,
+    publisher,
+)
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import Job, JobState
 
@@ -304,9 +312,12 @@ class JobExecutor:
             )
             publisher().publish(event)
         log.info("job %s %s%s", run.ticket.job_id, state, f": {error}" if error else "")
-        from plugins_app.observability.notifications import publish as announce
-
-        announce(f"jupiter.job.{state}", {**event.payload(), "name": run.ticket.name})
+        send_on_commit(
+            job_finished,
+            JobEvent,
+            state=state,
+            payload={**event.payload(), "name": run.ticket.name},
+        )
 
 
 def get_executor(resolve: Resolver, make_context: ContextFactory) -> JobExecutor:

@@ -14,7 +14,10 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
+from django.dispatch import Signal
+
 from plugins_app.base import conf
+from plugins_app.base.signals import send_logged
 from plugins_app.config.migrations import migrate_on_load
 from plugins_app.kernel.bridge import Bridge
 from plugins_app.kernel.core.settings_update import SettingsUpdate
@@ -23,11 +26,11 @@ from plugins_app.kernel.scheduler import Scheduler
 from plugins_app.logs import debug
 from plugins_app.logs.hub import close_hub
 from plugins_app.manifest.model import Manifest
-from plugins_app.models import InstalledPlugin, PluginStatus, ProjectPlugin
-from plugins_app.observability import notifications
+from plugins_app.models import PluginStatus, ProjectPlugin, StatusSource
 from plugins_app.projects.signals import project_plugins_changed
 from plugins_app.registry.dependencies import plan_load_order
 from plugins_app.registry.discovery import discover
+from plugins_app.registry.status import set_status
 from plugins_app.registry.sync import sync_installed_plugins
 from plugins_app.services.provider import ServiceProvider
 from plugins_app.trust.policy import assess
@@ -36,13 +39,10 @@ log = logging.getLogger("jupiter.runtime")
 T = TypeVar("T")
 NOT_ENABLED = "Not enabled for any project"
 
-
-def _set_status(plugin_id: str, status: PluginStatus, reason: str = "", **extra: Any) -> None:
-    InstalledPlugin.objects.filter(plugin_id=plugin_id).update(
-        status=status, status_reason=reason, **extra
-    )
-    if status == PluginStatus.ERROR:
-        notifications.publish("jupiter.plugin.error", {"plugin": plugin_id, "reason": reason})
+# Sent with sender=Runtime, bus=<EventBus> when a runtime creates the bus its plugins share:
+# upper layers (the notification bell) subscribe to plugins' events without the kernel
+# knowing them.
+event_bus_created = Signal()
 
 
 class Runtime:
@@ -60,7 +60,7 @@ class Runtime:
         self.pid = os.getpid()
         self.bridge = Bridge(ServiceProvider())
         self.settings_update = SettingsUpdate(self.bridge)
-        notifications.subscribe(self.bridge.service_provider.event_bus)
+        send_logged(event_bus_created, Runtime, bus=self.bridge.service_provider.event_bus)
         self.scheduler = Scheduler()
         self.manifests: dict[str, Manifest] = {}
         self.booted = False
@@ -137,10 +137,20 @@ class Runtime:
             for plugin_id in self.manifests:
                 if plugin_id in plan.blocked:
                     self._unload(plugin_id)
-                    _set_status(plugin_id, PluginStatus.DISABLED, plan.blocked[plugin_id])
+                    set_status(
+                        plugin_id,
+                        PluginStatus.DISABLED,
+                        plan.blocked[plugin_id],
+                        source=StatusSource.DEPENDENCIES,
+                    )
                 elif plugin_id not in wanted:
                     self._unload(plugin_id)
-                    _set_status(plugin_id, PluginStatus.DISABLED, NOT_ENABLED)
+                    set_status(
+                        plugin_id,
+                        PluginStatus.DISABLED,
+                        NOT_ENABLED,
+                        source=StatusSource.ENABLEMENT,
+                    )
             for plugin_id in plan.order:
                 registration = self.bridge.registration(plugin_id)
                 if registration is None:
@@ -153,26 +163,41 @@ class Runtime:
 
         An ``error`` set by a failing health check is kept: only the next check clears it.
         """
-        InstalledPlugin.objects.filter(
-            plugin_id=plugin_id, status__in=[PluginStatus.LOADING, PluginStatus.DISABLED]
-        ).update(status=PluginStatus.READY, status_reason="", legacy=legacy)
+        set_status(
+            plugin_id,
+            PluginStatus.READY,
+            source=StatusSource.LOAD,
+            only_from={PluginStatus.LOADING, PluginStatus.DISABLED},
+            legacy=legacy,
+        )
 
     def _load(self, manifest: Manifest) -> None:
         trust = assess(manifest.root, manifest.id, manifest.version)
         if trust.refusal:  # files may have changed since the last sync: verified at every load
             status = PluginStatus.ERROR if trust.tampered else PluginStatus.DISABLED
-            _set_status(manifest.id, status, trust.refusal, trust_level=trust.level)
+            set_status(
+                manifest.id,
+                status,
+                trust.refusal,
+                source=StatusSource.TRUST,
+                trust_level=trust.level,
+            )
             log.warning("plugin %s refused: %s", manifest.id, trust.refusal)
             return
-        _set_status(manifest.id, PluginStatus.LOADING)
+        set_status(manifest.id, PluginStatus.LOADING, source=StatusSource.LOAD)
         # stored settings follow config_schema.version (M6)
         migrate_on_load(manifest, resolver(manifest))
         outcome = load_plugin(manifest, self.bridge)
         if outcome.registration is not None:
-            _set_status(manifest.id, PluginStatus.READY, legacy=outcome.registration.legacy)
+            set_status(
+                manifest.id,
+                PluginStatus.READY,
+                source=StatusSource.LOAD,
+                legacy=outcome.registration.legacy,
+            )
             log.info("plugin %s %s ready", manifest.id, manifest.version)
         else:
-            _set_status(manifest.id, PluginStatus.ERROR, outcome.error)
+            set_status(manifest.id, PluginStatus.ERROR, outcome.error, source=StatusSource.LOAD)
             log.warning("plugin %s failed to load: %s", manifest.id, outcome.error)
 
     def _unload(self, plugin_id: str) -> None:

@@ -30,6 +30,23 @@ class PluginStatus(models.TextChoices):
     DISABLED = "disabled", "Disabled"
 
 
+class StatusSource(models.TextChoices):
+    """Which part of the host set a plugin's status, so each part changes only its own.
+
+    A health check, for one, may clear the error it reported but never a load error.
+    """
+
+    DISCOVERY = "discovery", "Discovery"
+    MANIFEST = "manifest", "Manifest"
+    COMPATIBILITY = "compatibility", "Compatibility"
+    TRUST = "trust", "Trust"
+    FOLDER = "folder", "Plugin folder"
+    DEPENDENCIES = "dependencies", "Dependencies"
+    ENABLEMENT = "enablement", "Enablement"
+    LOAD = "load", "Load"
+    HEALTH = "health", "Health check"
+
+
 class TrustLevel(models.TextChoices):
     OFFICIAL = "official", "Official"
     VERIFIED = "verified", "Verified"
@@ -72,6 +89,9 @@ class InstalledPlugin(models.Model):
         max_length=16, choices=PluginStatus.choices, default=PluginStatus.DISABLED
     )
     status_reason = models.TextField(blank=True)
+    status_source = models.CharField(
+        max_length=16, choices=StatusSource.choices, default=StatusSource.DISCOVERY
+    )
     legacy = models.BooleanField(default=False)
     trust_level = models.CharField(
         max_length=16, choices=TrustLevel.choices, default=TrustLevel.UNSIGNED

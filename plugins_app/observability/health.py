@@ -22,9 +22,11 @@ from django.utils import timezone
 
 from plugins_app.kernel.runtime import Runtime
 from plugins_app.manifest.tracebacks import summarise_exception
-from plugins_app.models import InstalledPlugin, PluginStatus
+from plugins_app.models import PluginStatus, StatusSource
+from plugins_app.registry.status import set_status
 
 log = logging.getLogger("jupiter.health")
+# Shown to people at the start of the reason; who set the error is ``status_source``.
 HEALTH_PREFIX = "Health check failed: "
 
 
@@ -47,27 +49,30 @@ def interpret(value: Any) -> tuple[bool, str]:
 
 
 def apply(result: HealthResult) -> None:
-    """Record a check's outcome in the plugin's status, leaving other errors alone."""
-    rows = InstalledPlugin.objects.filter(plugin_id=result.plugin_id)
+    """Record a check's outcome in the plugin's status, leaving other errors alone.
+
+    A failure turns only a ``ready`` plugin to error (or updates the reason of an error a
+    check set); a success clears only an error a check set, never a load or trust error.
+    """
+    health, error = StatusSource.HEALTH, PluginStatus.ERROR
     if result.ok:
-        restored = rows.filter(
-            status=PluginStatus.ERROR, status_reason__startswith=HEALTH_PREFIX
-        ).update(status=PluginStatus.READY, status_reason="")
+        restored = set_status(
+            result.plugin_id,
+            PluginStatus.READY,
+            source=health,
+            only_from={error},
+            only_source=health,
+        )
         if restored:
             log.info("plugin %s is healthy again", result.plugin_id)
         return
     reason = HEALTH_PREFIX + (result.reason or "no reason given")
-    turned = rows.filter(status=PluginStatus.READY).update(
-        status=PluginStatus.ERROR, status_reason=reason
+    turned = set_status(
+        result.plugin_id, error, reason, source=health, only_from={PluginStatus.READY}
     )
-    changed = turned or rows.filter(
-        status=PluginStatus.ERROR, status_reason__startswith=HEALTH_PREFIX
-    ).update(status_reason=reason)
-    if turned:
-        from plugins_app.observability.notifications import publish
-
-        publish("jupiter.plugin.error", {"plugin": result.plugin_id, "reason": reason})
-    if changed:
+    if turned or set_status(
+        result.plugin_id, error, reason, source=health, only_from={error}, only_source=health
+    ):
         log.warning("plugin %s: %s", result.plugin_id, reason)
 
 

@@ -1,12 +1,14 @@
-"""Notifications (SPEC U8): the bell in the top bar, fed by the event bus.
+"""Notifications (SPEC U8): the bell in the top bar.
 
-The host announces what people should hear of on its event bus, under topics plugins cannot
-publish (plugins only publish under ``plugin.<id>.``): ``jupiter.job.<state>`` when a job
-ends (recorded when it failed or someone started it), ``jupiter.plugin.error`` when a
-plugin's status turns to error. A plugin notifies users by publishing ``notify`` on its own
-bus (topic ``plugin.<id>.notify``, payload ``{"title", "body", "level"}``). Every process's
-bus records them here as ``Notification`` rows, so all the console's processes show the
-same bell.
+The lower layers announce what people should hear of with signals this module receives (they
+never call it): ``job_finished`` when a job ends (recorded when it failed or someone started
+it) and ``plugin_status_changed`` when a plugin's status turns to error, whichever part of
+the host set it. Both are relayed to plugins on the event bus, under topics plugins cannot
+publish (plugins only publish under ``plugin.<id>.``): ``jupiter.job.<state>`` and
+``jupiter.plugin.error``. A plugin notifies users by publishing ``notify`` on its own bus
+(topic ``plugin.<id>.notify``, payload ``{"title", "body", "level"}``), which every runtime's
+bus is subscribed to when created (``event_bus_created``). All are recorded as
+``Notification`` rows, so all the console's processes show the same bell.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError
 from django.urls import reverse
 
-from plugins_app.models import Job, Notification, NotificationLevel
+from plugins_app.jobs.events import job_finished
+from plugins_app.kernel.runtime import Runtime, event_bus_created, get_runtime
+from plugins_app.models import (
+    Job,
+    Notification,
+    NotificationLevel,
+    PluginStatus,
+    StatusSource,
+)
+from plugins_app.registry.status import plugin_status_changed
 from plugins_app.services.provider import EventBus
 
 log = logging.getLogger("jupiter.notifications")
@@ -30,9 +41,7 @@ JOB_LEVELS = {
 
 
 def publish(topic: str, payload: dict[str, Any]) -> None:
-    """Announce a host event on this process's bus; never raises into the caller."""
-    from plugins_app.kernel.runtime import get_runtime
-
+    """Relay a host event to plugins on this process's bus; never raises into the caller."""
     try:
         get_runtime().bridge.service_provider.event_bus.publish(topic, payload)
     except Exception:
@@ -46,10 +55,11 @@ def _create(topic: str, **fields: Any) -> None:
         log.exception("could not record the notification for %s", topic)
 
 
-def _on_job(topic: str, payload: dict[str, Any]) -> None:
+def _on_job_finished(state: str, payload: dict[str, Any], **kwargs: Any) -> None:
     """Failed jobs, and the end of jobs someone started from the console; not every job a
     script or a scheduler submits (a thousand queued jobs would bury the bell)."""
-    state = topic.rsplit(".", 1)[-1]
+    topic = f"jupiter.job.{state}"
+    publish(topic, payload)
     job = (
         Job.objects.filter(pk=payload["job"]).values("title", "name", "requested_by").first() or {}
     )
@@ -67,18 +77,33 @@ def _on_job(topic: str, payload: dict[str, Any]) -> None:
     )
 
 
-def _on_plugin_error(topic: str, payload: dict[str, Any]) -> None:
-    """Once per distinct reason: a plugin failing to load at every reconcile says it once."""
-    plugin_id = str(payload.get("plugin", ""))
+def _on_plugin_status_changed(
+    plugin_id: str,
+    status: PluginStatus,
+    reason: str,
+    source: StatusSource,
+    previous_status: PluginStatus,
+    previous_source: StatusSource,
+    **kwargs: Any,
+) -> None:
+    """A plugin newly in error: it turned to error, or another part of the host reports it.
+
+    A health check rewording the error it reported is not news. Recorded once per distinct
+    reason: a plugin failing to load at every reconcile says it once.
+    """
+    if status != PluginStatus.ERROR or (previous_status, previous_source) == (status, source):
+        return
+    topic = "jupiter.plugin.error"
+    publish(topic, {"plugin": plugin_id, "reason": reason})
     last = Notification.objects.filter(topic=topic, plugin_id=plugin_id).first()
-    if last is not None and last.body == str(payload.get("reason", ""))[:2000]:
+    if last is not None and last.body == reason[:2000]:
         return
     _create(
         topic,
         level=NotificationLevel.ERROR,
         title=f"{plugin_id} is in error"[:200],
-        body=str(payload.get("reason", ""))[:2000],
-        link=reverse("plugins_app:plugin-detail", args=[plugin_id]) if plugin_id else "",
+        body=reason[:2000],
+        link=reverse("plugins_app:plugin-detail", args=[plugin_id]),
         plugin_id=plugin_id,
     )
 
@@ -98,11 +123,18 @@ def _on_plugin_notify(topic: str, payload: dict[str, Any]) -> None:
     )
 
 
-def subscribe(bus: EventBus) -> None:
-    """Record notifications from ``bus`` (called once per runtime)."""
-    bus.subscribe("jupiter.job.*", _on_job)
-    bus.subscribe("jupiter.plugin.error", _on_plugin_error)
+def _on_event_bus_created(bus: EventBus, **kwargs: Any) -> None:
+    """Record the messages plugins publish on a new runtime's bus (once per runtime)."""
     bus.subscribe("plugin.*", _on_plugin_notify)
+
+
+job_finished.connect(_on_job_finished, dispatch_uid="notifications.job_finished")
+plugin_status_changed.connect(
+    _on_plugin_status_changed, dispatch_uid="notifications.plugin_status_changed"
+)
+event_bus_created.connect(
+    _on_event_bus_created, sender=Runtime, dispatch_uid="notifications.event_bus_created"
+)
 
 
 def unread_count(user: AbstractBaseUser) -> int:

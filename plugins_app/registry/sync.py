@@ -16,9 +16,16 @@ from django.db import transaction
 
 from plugins_app.base.version import JUPITER_VERSION
 from plugins_app.manifest.model import Manifest, compatibility_issue
-from plugins_app.models import InstalledPlugin, PluginConfig, PluginKind, PluginStatus
+from plugins_app.models import (
+    InstalledPlugin,
+    PluginConfig,
+    PluginKind,
+    PluginStatus,
+    StatusSource,
+)
 from plugins_app.registry.core import CORE_PLUGINS
 from plugins_app.registry.discovery import DiscoveredPlugin
+from plugins_app.registry.status import set_status
 from plugins_app.trust.policy import assess
 
 log = logging.getLogger("jupiter.sync")
@@ -40,10 +47,11 @@ def _record_invalid(found: DiscoveredPlugin) -> str:
         defaults={
             "name": found.id,
             "source_path": str(found.path),
-            "status": PluginStatus.ERROR,
-            "status_reason": f"invalid plugin.yaml: {reason}",
             "warnings": [str(w) for w in found.result.warnings],
         },
+    )
+    set_status(
+        found.id, PluginStatus.ERROR, f"invalid plugin.yaml: {reason}", source=StatusSource.MANIFEST
     )
     return reason
 
@@ -65,14 +73,15 @@ def _record_valid(found: DiscoveredPlugin, manifest: Manifest) -> str | None:
     )
     schema_version = manifest.config_schema.version if manifest.config_schema else 1
     PluginConfig.objects.get_or_create(plugin=plugin, defaults={"schema_version": schema_version})
+    incompatible = compatibility_issue(manifest, JUPITER_VERSION)
     if assessment.tampered:
-        refusal, status = assessment.refusal, PluginStatus.ERROR
+        refusal, status, source = assessment.refusal, PluginStatus.ERROR, StatusSource.TRUST
+    elif incompatible:
+        refusal, status, source = incompatible, PluginStatus.DISABLED, StatusSource.COMPATIBILITY
     else:
-        refusal = compatibility_issue(manifest, JUPITER_VERSION) or assessment.refusal
-        status = PluginStatus.DISABLED
+        refusal, status, source = assessment.refusal, PluginStatus.DISABLED, StatusSource.TRUST
     if refusal:
-        plugin.status, plugin.status_reason = status, refusal
-        plugin.save(update_fields=["status", "status_reason", "updated_at"])
+        set_status(manifest.id, status, refusal, source=source)
     return refusal
 
 
@@ -118,7 +127,10 @@ def sync_installed_plugins(discovered: Iterable[DiscoveredPlugin]) -> SyncReport
     gone = InstalledPlugin.objects.exclude(plugin_id__in=seen)
     missing = tuple(gone.values_list("plugin_id", flat=True))
     for plugin in gone:
-        plugin.status = PluginStatus.ERROR
-        plugin.status_reason = f"plugin folder is missing: {plugin.source_path}"
-        plugin.save(update_fields=["status", "status_reason", "updated_at"])
+        set_status(
+            plugin.plugin_id,
+            PluginStatus.ERROR,
+            f"plugin folder is missing: {plugin.source_path}",
+            source=StatusSource.FOLDER,
+        )
     return SyncReport(loadable, refused, missing)

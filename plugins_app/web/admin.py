@@ -47,7 +47,17 @@ class InstalledPluginAdmin(admin.ModelAdmin):
     list_display = ("plugin_id", "name", "version", "kind", "status", "trust_level", "legacy")
     list_filter = ("kind", "status", "trust_level", "legacy")
     search_fields = ("plugin_id", "name", "description")
-    readonly_fields = ("manifest", "warnings", "trust_level", "installed_at", "updated_at")
+    # The status is the host's finding (registry.status is its one writer), not a setting.
+    readonly_fields = (
+        "status",
+        "status_reason",
+        "status_source",
+        "manifest",
+        "warnings",
+        "trust_level",
+        "installed_at",
+        "updated_at",
+    )
 
 
 @admin.register(ProjectPlugin)

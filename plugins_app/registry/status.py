@@ -1,0 +1,79 @@
+"""The one writer of a plugin's status (SPEC L1), and the signal announcing each change.
+
+Several parts of the host decide a plugin's status: the sync (bad manifest, incompatible,
+refused trust, missing folder), the runtime (dependencies, enablement, loading) and the health
+checks. They all write through ``set_status`` so that every change records who made it
+(``status_source``) and is announced once by ``plugin_status_changed``: upper layers (the
+notification bell) listen to it instead of each writer calling up into them.
+
+The signal is sent on commit, only when the status, reason or source actually changed, with
+``plugin_id``, ``status``, ``reason``, ``source``, ``previous_status`` and
+``previous_source``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import Signal
+from django.utils import timezone
+
+from plugins_app.base.signals import send_on_commit
+from plugins_app.models import InstalledPlugin, PluginStatus, StatusSource
+
+# Sent with sender=InstalledPlugin and the keyword arguments listed in the module docstring.
+plugin_status_changed = Signal()
+
+
+def set_status(
+    plugin_id: str,
+    status: PluginStatus,
+    reason: str = "",
+    *,
+    source: StatusSource,
+    only_from: Collection[PluginStatus] | None = None,
+    only_source: StatusSource | None = None,
+    **fields: Any,
+) -> bool:
+    """Set the status of ``plugin_id``; returns whether its status, reason or source changed.
+
+    ``only_from`` and ``only_source`` make the change conditional on the current status and
+    on who set it (a ready plugin turns to error only if it is ready; a health check clears
+    only an error it set itself). The row is read and written in one transaction, locked, so
+    a concurrent writer cannot slip between the check and the write. ``fields`` (such as
+    ``legacy`` or ``trust_level``) are written along whenever the condition holds.
+    """
+    rows = InstalledPlugin.objects.filter(plugin_id=plugin_id)
+    with transaction.atomic():
+        current = (
+            rows.select_for_update().values_list("status", "status_reason", "status_source").first()
+        )
+        if current is None:
+            return False
+        previous_status, _, previous_source = current
+        if only_from is not None and previous_status not in only_from:
+            return False
+        if only_source is not None and previous_source != only_source:
+            return False
+        changed = current != (status, reason, source)
+        written = dict(fields)
+        if changed:
+            written.update(
+                status=status, status_reason=reason, status_source=source, updated_at=timezone.now()
+            )
+        if written:
+            rows.update(**written)
+        if changed:
+            send_on_commit(
+                plugin_status_changed,
+                InstalledPlugin,
+                plugin_id=plugin_id,
+                status=PluginStatus(status),
+                reason=reason,
+                source=StatusSource(source),
+                previous_status=PluginStatus(previous_status),
+                previous_source=StatusSource(previous_source),
+            )
+    return changed
