@@ -15,7 +15,6 @@ from plugins_app import JUPITER_VERSION
 from plugins_app.manifest.dialects import parse_author
 from plugins_app.manifest.model import (
     PLUGIN_SCHEMA,
-    STANDARD_PERMISSIONS,
     Author,
     Dependency,
     ManifestIssue,
@@ -26,6 +25,7 @@ from plugins_app.manifest.model import (
     load_manifest,
     parse_manifest,
 )
+from plugins_app.manifest.permissions import STANDARD_PERMISSIONS
 from plugins_app.manifest.safe_yaml import MAX_DEPTH, read_yaml
 from plugins_app.manifest.schema import _VALIDATOR, _accepts, _metaschema_validator
 

@@ -38,7 +38,6 @@ from plugins_app.manifest.schema import (
 )
 
 MANIFEST_FILENAME = "plugin.yaml"
-STANDARD_PERMISSIONS = ("fs_read", "fs_write", "run_commands", "network_outbound", "access_meeting")
 
 
 def _frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
