@@ -43,7 +43,7 @@ from plugins_app.trust.catalogue import (
     latest_versions,
     read_index,
 )
-from plugins_app.web.views.plugins import manifest_facts
+from plugins_app.web.presenters.plugins import ManifestFacts
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
@@ -159,7 +159,7 @@ def review(request: HttpRequest, token: str) -> HttpResponse:
         "plugins_app/catalogue_review.html",
         {
             "staged": staged,
-            "facts": manifest_facts(staged.manifest.to_snapshot()),
+            "facts": ManifestFacts.of(staged.manifest),
             "replacing": replacing,
         },
     )
