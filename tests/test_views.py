@@ -213,6 +213,14 @@ def test_plugin_detail_never_links_a_javascript_homepage(client, plugins) -> Non
     assert 'href="javascript:' not in html
 
 
+def test_a_plugin_whose_manifest_is_unreadable_still_has_its_pages(client, plugins) -> None:
+    InstalledPlugin.objects.filter(plugin_id="broken").update(manifest={})
+    html = client.get("/plugins/broken/").content.decode()
+    assert "Broken tool" in html and "javascript:" not in html
+    for name in ("plugin-contributions", "plugin-metrics-card"):
+        assert client.get(reverse(f"plugins_app:{name}", args=["broken"])).status_code == 200
+
+
 def test_core_and_unknown_plugins_have_no_detail_page(client, plugins) -> None:
     assert client.get("/plugins/bridge/").status_code == 404
     assert client.get("/plugins/nope/").status_code == 404
