@@ -8,9 +8,10 @@ import pytest
 
 from plugins_app.kernel.bridge import Bridge, PluginUnavailable, RegistrationError
 from plugins_app.manifest.model import Manifest, parse_manifest
+from plugins_app.manifest.permissions import describe
 from plugins_app.models import AuditAction, AuditEvent
 from plugins_app.registry.dependencies import plan_load_order
-from plugins_app.services.permissions import PermissionRefused, describe, require
+from plugins_app.services.permissions import PermissionRefused, require
 from plugins_app.services.provider import EventBus, ServiceProvider
 
 

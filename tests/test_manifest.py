@@ -14,10 +14,12 @@ import pytest
 from plugins_app.base.version import JUPITER_VERSION
 from plugins_app.manifest.dialects import parse_author
 from plugins_app.manifest.model import (
+    MANIFEST_FILENAME,
     PLUGIN_SCHEMA,
-    STANDARD_PERMISSIONS,
     Author,
+    ChangelogEntry,
     Dependency,
+    Manifest,
     ManifestIssue,
     ManifestResult,
     Migration,
@@ -26,10 +28,18 @@ from plugins_app.manifest.model import (
     load_manifest,
     parse_manifest,
 )
+from plugins_app.manifest.permissions import STANDARD_PERMISSIONS
 from plugins_app.manifest.safe_yaml import MAX_DEPTH, read_yaml
 from plugins_app.manifest.schema import _VALIDATOR, _accepts, _metaschema_validator
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plugins" / "manifests"
+# Every valid plugin.yaml of the bundled plugins and the test fixtures.
+VALID_FOLDERS = sorted(
+    path.parent
+    for base in (Path(__file__).parent.parent / "plugins", Path(__file__).parent / "fixtures")
+    for path in base.rglob(MANIFEST_FILENAME)
+    if load_manifest(path.parent).ok
+)
 SOURCE = Path("/plugins/sample/plugin.yaml")
 MINIMAL = 'id: sample\nname: Sample\nversion: "1.0.0"\ntype: tool\nentrypoint: "plugin:register"\n'
 
@@ -132,6 +142,106 @@ def test_snapshot_is_json_and_independent_of_the_manifest() -> None:
     snapshot["config_schema"]["schema"]["required"].append("tampered")
     assert manifest.config_schema is not None
     assert manifest.config_schema.schema["required"] == ["max_file_size"]
+
+
+@pytest.mark.parametrize("folder", VALID_FOLDERS, ids=lambda folder: folder.name)
+def test_every_valid_manifest_comes_back_from_its_snapshot(folder: Path) -> None:
+    manifest = load_manifest(folder).manifest
+    assert manifest is not None
+
+    snapshot = json.loads(json.dumps(manifest.to_snapshot()))  # as the JSONField stores it
+
+    assert Manifest.from_snapshot(snapshot) == manifest
+
+
+def test_the_round_trip_covers_bundled_plugins_and_fixtures() -> None:
+    names = {folder.name for folder in VALID_FOLDERS}
+    assert {"complete", "minimal", "dialect_original", "plugin_model", "autoui_probe"} <= names
+
+
+def _snapshot_without(key: str) -> dict[str, object]:
+    manifest = load_ok("complete").manifest
+    assert manifest is not None
+    snapshot = manifest.to_snapshot()
+    del snapshot[key]
+    return snapshot
+
+
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        {},
+        None,
+        [],
+        "id: sample",
+        {"id": ""},
+        {"homepage": "javascript:alert(1)"},
+        _snapshot_without("ui"),
+        _snapshot_without("root"),
+        {**_snapshot_without("signature"), "capabilities": "all"},
+        {**load_ok("minimal").manifest.to_snapshot(), "dependencies": [{"name": "x"}]},
+    ],
+    ids=[
+        "empty",
+        "none",
+        "list",
+        "text",
+        "no-id",
+        "partial",
+        "missing-ui",
+        "missing-root",
+        "wrong-type",
+        "bad-item",
+    ],
+)
+def test_unreadable_snapshots_give_none(snapshot: object) -> None:
+    assert Manifest.from_snapshot(snapshot) is None
+
+
+@pytest.mark.parametrize(
+    ("changelog", "entries"),
+    [
+        ("", ()),
+        ("  \n ", ()),
+        ("  First release.\n", (ChangelogEntry("", ("First release.",)),)),
+        (
+            ["1.1: faster", "1.0: first"],
+            (ChangelogEntry("", ("1.1: faster",)), ChangelogEntry("", ("1.0: first",))),
+        ),
+        (
+            [
+                {"version": " 2.0 ", "changes": ["New UI", "", "Fixes"]},
+                {"version": "1.1", "notes": "One note"},
+                {"version": "1.0", "description": "First"},
+                {"date": "2025-01-01"},
+                42,
+            ],
+            (
+                ChangelogEntry("2.0", ("New UI", "Fixes")),
+                ChangelogEntry("1.1", ("One note",)),
+                ChangelogEntry("1.0", ("First",)),
+                ChangelogEntry("", ()),
+            ),
+        ),
+    ],
+    ids=["empty", "blank", "text", "strings", "mappings"],
+)
+def test_changelog_entries_have_one_shape(changelog: object, entries: tuple) -> None:
+    snapshot = {**load_ok("minimal").manifest.to_snapshot(), "changelog": changelog}
+    manifest = Manifest.from_snapshot(snapshot)
+    assert manifest is not None
+
+    assert manifest.changelog_entries == entries
+
+
+def test_complete_changelog_reads_versions_and_lines() -> None:
+    manifest = load_ok("complete").manifest
+    assert manifest is not None
+
+    assert manifest.changelog_entries == (
+        ChangelogEntry("1.4.0", ("Complexity per function",)),
+        ChangelogEntry("", ("1.3.0: first public release",)),
+    )
 
 
 def test_manifest_is_immutable() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,12 +12,37 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+from plugins_app.manifest.model import Author, Dependency, Manifest
 from plugins_app.models import InstalledPlugin, Project, ProjectPlugin
 from plugins_app.projects.projectfile import read_project_file
 from plugins_app.projects.service import project_file_path, register_project
 
 HOSTILE = "<script>alert('x')</script>"
 HTMX = {"HTTP_HX_REQUEST": "true"}
+SCANNER = Manifest(
+    id="scanner",
+    name="Scanner",
+    version="1.2.0",
+    kind="system",
+    entrypoints={"register": "plugin:register"},
+    root=Path("/plugins/scanner"),
+    permissions=("fs_read", "emit_events"),
+    dependencies=(Dependency("graph", ">=1.0", optional=True),),
+    author=Author("Ada", "ada@example.org", "https://a.example"),
+    license="MIT",
+    homepage="https://scanner.example/docs",
+    jupiter_version=">=1.0,<2.0",
+    changelog=("1.2.0: faster walks",),
+)
+BROKEN = Manifest(
+    id="broken",
+    name="Broken tool",
+    version="0.1",
+    kind="tool",
+    entrypoints={"on_scan": "plugin:on_scan"},
+    root=Path("/plugins/broken"),
+    homepage="javascript:alert(1)",
+)
 
 
 @pytest.fixture
@@ -38,15 +64,7 @@ def plugins(db) -> dict[str, InstalledPlugin]:
             kind="system",
             status="ready",
             trust_level="official",
-            manifest={
-                "permissions": ["fs_read", "emit_events"],
-                "dependencies": [{"id": "graph", "specifier": ">=1.0", "optional": True}],
-                "author": {"name": "Ada", "email": "ada@example.org", "url": "https://a.example"},
-                "license": "MIT",
-                "homepage": "https://scanner.example/docs",
-                "jupiter_version": ">=1.0,<2.0",
-                "changelog": ["1.2.0: faster walks"],
-            },
+            manifest=SCANNER.to_snapshot(),
             warnings=["unknown section 'monitoring' ignored"],
         ),
         "broken": InstalledPlugin.objects.create(
@@ -58,7 +76,7 @@ def plugins(db) -> dict[str, InstalledPlugin]:
             status_reason="ImportError: no module named 'missing'",
             legacy=True,
             trust_level="unsigned",
-            manifest={"homepage": "javascript:alert(1)"},
+            manifest=BROKEN.to_snapshot(),
         ),
         "bridge": InstalledPlugin.objects.create(
             plugin_id="bridge", name="Bridge", kind="core", status="ready"
@@ -195,6 +213,14 @@ def test_plugin_detail_never_links_a_javascript_homepage(client, plugins) -> Non
     assert 'href="javascript:' not in html
 
 
+def test_a_plugin_whose_manifest_is_unreadable_still_has_its_pages(client, plugins) -> None:
+    InstalledPlugin.objects.filter(plugin_id="broken").update(manifest={})
+    html = client.get("/plugins/broken/").content.decode()
+    assert "Broken tool" in html and "javascript:" not in html
+    for name in ("plugin-contributions", "plugin-metrics-card"):
+        assert client.get(reverse(f"plugins_app:{name}", args=["broken"])).status_code == 200
+
+
 def test_core_and_unknown_plugins_have_no_detail_page(client, plugins) -> None:
     assert client.get("/plugins/bridge/").status_code == 404
     assert client.get("/plugins/nope/").status_code == 404
@@ -207,7 +233,9 @@ def test_plugin_provided_text_is_escaped(client, plugins, project) -> None:
         status_reason=HOSTILE,
         version=HOSTILE,
         warnings=[HOSTILE],
-        manifest={"permissions": [HOSTILE], "license": HOSTILE, "changelog": HOSTILE},
+        manifest=dataclasses.replace(
+            BROKEN, permissions=(HOSTILE,), license=HOSTILE, changelog=HOSTILE
+        ).to_snapshot(),
     )
     for url in ("/plugins/", "/plugins/broken/", "/projects/demo/"):
         html = client.get(url).content.decode()

@@ -38,8 +38,8 @@ from plugins_app.lifecycle.installer import (
 )
 from plugins_app.lifecycle.updates import check_updates, update
 from plugins_app.manifest.model import load_manifest
+from plugins_app.manifest.permissions import describe
 from plugins_app.models import InstalledPlugin
-from plugins_app.services.permissions import describe
 from plugins_app.trust.catalogue import add_to_index, find_entry, pack, read_index
 from plugins_app.trust.policy import assess
 from plugins_app.trust.signing import SignatureError, sign_plugin

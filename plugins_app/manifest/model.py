@@ -38,7 +38,6 @@ from plugins_app.manifest.schema import (
 )
 
 MANIFEST_FILENAME = "plugin.yaml"
-STANDARD_PERMISSIONS = ("fs_read", "fs_write", "run_commands", "network_outbound", "access_meeting")
 
 
 def _frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -137,6 +136,35 @@ class UiContributions:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangelogEntry:
+    """One release in the changelog; `version` is "" when the entry does not name one."""
+
+    version: str
+    notes: tuple[str, ...]
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _notes(raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        return (raw,)
+    if isinstance(raw, list | tuple):
+        return tuple(str(note) for note in raw if note)
+    return ()
+
+
+def _changelog_entry(item: Any) -> ChangelogEntry | None:
+    if isinstance(item, Mapping):
+        notes = item.get("changes", item.get("notes", item.get("description")))
+        return ChangelogEntry(_text(item.get("version")), _notes(notes))
+    if isinstance(item, str):
+        return ChangelogEntry("", (item,))
+    return None
+
+
+@dataclass(frozen=True, slots=True)
 class Manifest:
     """A valid, normalised manifest. Nested JSON (schemas, extra sections) must not be mutated."""
 
@@ -172,6 +200,20 @@ class Manifest:
     def legacy(self) -> bool:
         """True for old plugins without a `register` entrypoint (on_scan/on_analyze only)."""
         return "register" not in self.entrypoints
+
+    @property
+    def changelog_entries(self) -> tuple[ChangelogEntry, ...]:
+        """The changelog in one shape, whatever the author wrote.
+
+        The schema lets `changelog` be a text, or a list of strings or of mappings such as
+        {version, changes} (`notes` and `description` are read for `changes` too); entries of
+        any other type are skipped.
+        """
+        if isinstance(self.changelog, str):
+            text = self.changelog.strip()
+            return (ChangelogEntry("", (text,)),) if text else ()
+        entries = (_changelog_entry(item) for item in self.changelog)
+        return tuple(entry for entry in entries if entry is not None)
 
     def to_snapshot(self) -> dict[str, Any]:
         """A JSON-serialisable copy, for the database; `root` becomes a string."""

@@ -1,4 +1,7 @@
-"""Plugin permissions (SPEC X1): declared in the manifest, enforced by the Bridge."""
+"""Plugin permissions (SPEC X1): declared in the manifest, enforced by the Bridge.
+
+Their names and descriptions are in ``manifest.permissions``.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,6 @@ from plugins_app.base.errors import BridgeError
 from plugins_app.manifest.model import Manifest
 from plugins_app.models import AuditAction
 from plugins_app.models.audit import record
-
-STANDARD_PERMISSIONS: dict[str, str] = {
-    "fs_read": "Read files inside the project's root directory",
-    "fs_write": "Write files inside the project's root directory",
-    "run_commands": "Run commands (no shell) in the project's root directory",
-    "network_outbound": "Open outbound network connections",
-    "access_meeting": "Exchange data with Meeting (remote actions)",
-}
 
 log = logging.getLogger("jupiter.permissions")
 
@@ -29,11 +24,6 @@ class PermissionRefused(BridgeError, PermissionError):
             f"plugin '{plugin_id}' may not {action}: it needs the '{permission}' permission, "
             "which its plugin.yaml does not declare"
         )
-
-
-def describe(permission: str) -> str:
-    """Human text for a permission; names beyond the standard five are shown as-is (M7)."""
-    return STANDARD_PERMISSIONS.get(permission, f"Custom permission '{permission}'")
 
 
 def require(manifest: Manifest, permission: str, action: str) -> None:

@@ -7,7 +7,16 @@ import json
 from django.test import Client
 from django.urls import reverse
 
-from plugins_app.web.autoui.contributions import ContributionError, contained, css_problems
+from plugins_app.manifest.model import UiContributions, UiItem
+from plugins_app.web.autoui.contributions import (
+    Contribution,
+    ContributionError,
+    contained,
+    contributions,
+    css_problems,
+    i18n_messages,
+    mount_warnings,
+)
 
 from .conftest import PROBE
 
@@ -112,3 +121,24 @@ def test_plugin_page_shows_hostile_manifest_text_as_text(client, project):
     control = client.get(reverse("plugins_app:plugin-control", args=[PROBE])).content.decode()
     assert "Settings &lt;b&gt;probe&lt;/b&gt;" in control and "<code>db.port</code>" in control
     assert "/projects/acme/plugins/autoui_probe/settings/" in control
+
+
+def test_contributions_come_from_the_typed_ui_section():
+    ui = UiContributions(
+        panels=(UiItem("summary", title="Summary", template="ui/summary.html"),),
+        widgets=(UiItem("counter", mount_point="project_page"), UiItem("x", mount_point="nope")),
+        mount_points=("sidebar",),
+        i18n={"en": {"hello": "Hello"}, "fr": {"hello": "Bonjour"}},
+    )
+    assert contributions(ui) == [
+        Contribution("panel", "summary", "Summary", "plugin_page", "ui/summary.html"),
+        Contribution("widget", "counter", "counter", "project_page", ""),
+        Contribution("widget", "x", "x", "plugin_page", ""),
+    ]
+    assert [w.split(" is ")[0] for w in mount_warnings(ui)] == [
+        "mount point 'nope'",
+        "mount point 'sidebar'",
+    ]
+    assert i18n_messages(ui, "p", "fr-CA") == {"plugin.p.hello": "Bonjour"}
+    assert i18n_messages(ui, "p", "de") == {"plugin.p.hello": "Hello"}
+    assert contributions(UiContributions()) == [] and mount_warnings(UiContributions()) == []

@@ -21,6 +21,7 @@ import tinycss2
 from django.template import Context, Engine
 
 from plugins_app.base.errors import JupiterError
+from plugins_app.manifest.model import UiContributions, UiItem
 
 HOST_MOUNT_POINTS = ("plugin_page", "project_page")
 KINDS = ("panel", "widget")
@@ -58,39 +59,30 @@ class Contribution:
         return f"plugin.{plugin_id}.{self.id}"
 
 
-def contributions(manifest: Mapping[str, Any]) -> list[Contribution]:
-    """Panels and widgets from a manifest snapshot; an unknown mount point means the
+def _mount(item: UiItem) -> str:
+    return item.mount_point if item.mount_point in HOST_MOUNT_POINTS else "plugin_page"
+
+
+def contributions(ui: UiContributions) -> list[Contribution]:
+    """Panels and widgets the manifest declares; an unknown (or no) mount point means the
     plugin's own page (reported by ``mount_warnings``)."""
-    ui = manifest.get("ui") if isinstance(manifest, Mapping) else None
-    ui = ui if isinstance(ui, Mapping) else {}
-    found = []
-    for kind, key in (("panel", "panels"), ("widget", "widgets")):
-        for item in ui.get(key) or []:
-            if isinstance(item, Mapping) and isinstance(item.get("id"), str):
-                mount = str(item.get("mount_point") or "plugin_page")
-                found.append(
-                    Contribution(
-                        kind=kind,
-                        id=item["id"],
-                        title=str(item.get("title") or item["id"]),
-                        mount_point=mount if mount in HOST_MOUNT_POINTS else "plugin_page",
-                        template=str(item.get("template") or ""),
-                    )
-                )
-    return found
+    return [
+        Contribution(
+            kind=kind,
+            id=item.id,
+            title=item.title or item.id,
+            mount_point=_mount(item),
+            template=item.template,
+        )
+        for kind, items in (("panel", ui.panels), ("widget", ui.widgets))
+        for item in items
+    ]
 
 
-def mount_warnings(manifest: Mapping[str, Any]) -> list[str]:
-    ui = manifest.get("ui") if isinstance(manifest, Mapping) else None
-    ui = ui if isinstance(ui, Mapping) else {}
-    named = [str(m) for m in ui.get("mount_points") or []]
-    for key in ("panels", "widgets"):
-        named += [
-            str(i.get("mount_point"))
-            for i in ui.get(key) or []
-            if isinstance(i, Mapping) and i.get("mount_point")
-        ]
-    unknown = sorted(set(named) - set(HOST_MOUNT_POINTS))
+def mount_warnings(ui: UiContributions) -> list[str]:
+    """Why some contributions land on the plugin page: mount points this console lacks."""
+    declared = (item.mount_point for item in (*ui.panels, *ui.widgets) if item.mount_point)
+    unknown = sorted({*ui.mount_points, *declared} - set(HOST_MOUNT_POINTS))
     return [
         f"mount point {name!r} is not one this console offers "
         f"({', '.join(HOST_MOUNT_POINTS)}); its contributions are shown on the plugin page"
@@ -166,13 +158,8 @@ def css_problems(css: str, plugin_id: str) -> list[str]:
     return problems
 
 
-def i18n_messages(manifest: Mapping[str, Any], plugin_id: str, language: str) -> dict[str, str]:
+def i18n_messages(ui: UiContributions, plugin_id: str, language: str) -> dict[str, str]:
     """The plugin's messages in ``language`` (else English), keyed ``plugin.<id>.<key>``."""
-    ui = manifest.get("ui") if isinstance(manifest, Mapping) else None
-    table = ui.get("i18n") if isinstance(ui, Mapping) else None
-    table = table if isinstance(table, Mapping) else {}
+    table = ui.i18n
     chosen = table.get(language) or table.get(language.split("-")[0]) or table.get("en") or {}
-    return {
-        f"plugin.{plugin_id}.{key}": str(text)
-        for key, text in (chosen.items() if isinstance(chosen, Mapping) else [])
-    }
+    return {f"plugin.{plugin_id}.{key}": str(text) for key, text in chosen.items()}

@@ -42,7 +42,7 @@ from plugins_app.trust.catalogue import (
     read_index,
 )
 from plugins_app.web.decorators import staff_required
-from plugins_app.web.views.plugins import manifest_facts
+from plugins_app.web.presenters.plugins import ManifestFacts
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
@@ -145,7 +145,7 @@ def review(request: HttpRequest, token: str) -> HttpResponse:
         "plugins_app/catalogue_review.html",
         {
             "staged": staged,
-            "facts": manifest_facts(staged.manifest.to_snapshot()),
+            "facts": ManifestFacts.of(staged.manifest),
             "replacing": replacing,
         },
     )

@@ -17,6 +17,7 @@ from plugins_app.config.secrets import without_secrets
 from plugins_app.config.store import effective_config_for, plugin_config_schema
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.logs.hub import get_hub, plugin_logger
+from plugins_app.manifest.model import UiContributions
 from plugins_app.models import InstalledPlugin, PluginConfig, PluginKind, Project, ProjectPlugin
 from plugins_app.web.autoui.contributions import (
     ASSET_TYPES,
@@ -39,6 +40,12 @@ def _plugin(plugin_id: str) -> InstalledPlugin:
     )
 
 
+def _ui(plugin: InstalledPlugin) -> UiContributions:
+    """What the plugin adds to the console; nothing while its plugin.yaml is invalid."""
+    manifest = plugin.typed_manifest
+    return manifest.ui if manifest is not None else UiContributions()
+
+
 def _assets_root(plugin: InstalledPlugin) -> Path:
     return Path(plugin.source_path) / "assets"
 
@@ -57,16 +64,17 @@ def plugin_contributions(request: HttpRequest, plugin_id: str) -> HttpResponse:
     plugin = _plugin(plugin_id)
     mount = request.GET.get("mount", "plugin_page")
     project = request.GET.get("project", "")
-    items = [c for c in contributions(plugin.manifest) if c.mount_point == mount]
+    ui = _ui(plugin)
+    items = [c for c in contributions(ui) if c.mount_point == mount]
     has_css, refusals = _stylesheet(plugin)
-    messages = i18n_messages(plugin.manifest, plugin.plugin_id, get_language() or "en")
+    messages = i18n_messages(ui, plugin.plugin_id, get_language() or "en")
     context = {
         "plugin": plugin,
         "items": [(c, c.dom_id(plugin.plugin_id)) for c in items],
         "project": project,
         "stylesheet": has_css and not refusals,
         "refusals": refusals,
-        "warnings": mount_warnings(plugin.manifest) if mount == "plugin_page" else [],
+        "warnings": mount_warnings(ui) if mount == "plugin_page" else [],
         "i18n": json.dumps(messages, ensure_ascii=False, sort_keys=True),
         "mount": mount,
     }
@@ -88,9 +96,8 @@ def _render_data(registration: Any, kind: str, item: str, context: dict[str, Any
 def plugin_contribution(request: HttpRequest, plugin_id: str, kind: str, item: str) -> HttpResponse:
     """One panel or widget: the plugin's template (autoescaped) or its renderer's data."""
     plugin = _plugin(plugin_id)
-    found = next(
-        (c for c in contributions(plugin.manifest) if (c.kind, c.id) == (kind, item)), None
-    )
+    ui = _ui(plugin)
+    found = next((c for c in contributions(ui) if (c.kind, c.id) == (kind, item)), None)
     if found is None:
         return HttpResponse(status=404)
     project = Project.objects.filter(name=request.GET.get("project", "")).first()
@@ -101,9 +108,7 @@ def plugin_contribution(request: HttpRequest, plugin_id: str, kind: str, item: s
         "config": without_secrets(schema, effective_config_for(plugin, project).values),
         "t": {
             key.rsplit(".", 1)[-1]: text
-            for key, text in i18n_messages(
-                plugin.manifest, plugin_id, get_language() or "en"
-            ).items()
+            for key, text in i18n_messages(ui, plugin_id, get_language() or "en").items()
         },
     }
     try:

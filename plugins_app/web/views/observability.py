@@ -19,6 +19,7 @@ from plugins_app.logs.hub import (
     TAIL_DEFAULT,
     get_hub,
 )
+from plugins_app.manifest.model import MetricsCapability
 from plugins_app.models import InstalledPlugin, PluginKind
 from plugins_app.observability.metrics import plugin_sample, registry, sample_payload
 
@@ -32,31 +33,27 @@ def _plugin(plugin_id: str) -> InstalledPlugin:
     )
 
 
-def _metrics_capability(plugin: InstalledPlugin) -> tuple[bool, float]:
-    caps = (plugin.manifest or {}).get("capabilities") or {}
-    metrics = caps.get("metrics") if isinstance(caps, dict) else None
-    metrics = metrics if isinstance(metrics, dict) else {}
-    interval = metrics.get("interval", 60)
-    return metrics.get("enabled") is True, float(interval) if isinstance(
-        interval, int | float
-    ) else 60.0
+def _metrics_capability(plugin: InstalledPlugin) -> MetricsCapability:
+    """What the manifest asks for; a plugin whose plugin.yaml is invalid has no metrics."""
+    manifest = plugin.typed_manifest
+    return manifest.capabilities.metrics if manifest is not None else MetricsCapability()
 
 
 @require_GET
 def plugin_metrics_card(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """The metrics card; it polls itself at the manifest's interval (5 to 60 s)."""
     plugin = _plugin(plugin_id)
-    enabled, interval = _metrics_capability(plugin)
-    sample = plugin_sample(plugin_id) if enabled else None
+    metrics = _metrics_capability(plugin)
+    sample = plugin_sample(plugin_id) if metrics.enabled else None
     context = {
         "plugin": plugin,
-        "enabled": enabled,
+        "enabled": metrics.enabled,
         "sample": sample,
         "rows": [(name, f"{value:g}") for name, value in sorted(sample.values.items())]
         if sample
         else [],
         "age": sample.age() if sample else None,
-        "poll": int(min(MAX_POLL, max(MIN_POLL, interval))),
+        "poll": int(min(MAX_POLL, max(MIN_POLL, metrics.interval))),
     }
     return render(request, "plugins_app/autoui/metrics_card.html", context)
 
@@ -64,9 +61,16 @@ def plugin_metrics_card(request: HttpRequest, plugin_id: str) -> HttpResponse:
 @require_GET
 def plugin_metrics_json(request: HttpRequest, plugin_id: str) -> JsonResponse:
     plugin = _plugin(plugin_id)
-    enabled, interval = _metrics_capability(plugin)
-    payload = sample_payload(plugin_sample(plugin_id) if enabled else None)
-    return JsonResponse({"plugin": plugin_id, "enabled": enabled, "interval": interval, **payload})
+    metrics = _metrics_capability(plugin)
+    payload = sample_payload(plugin_sample(plugin_id) if metrics.enabled else None)
+    return JsonResponse(
+        {
+            "plugin": plugin_id,
+            "enabled": metrics.enabled,
+            "interval": float(metrics.interval),
+            **payload,
+        }
+    )
 
 
 @login_not_required

@@ -1,16 +1,10 @@
 """Plugins pages (SPEC U1, L1, X1): what is installed, its status, and where it is enabled.
 
-The manifest snapshot stored on ``InstalledPlugin`` comes from files written by third parties,
-so everything read from it goes through the defensive readers below, and templates only ever
-autoescape it.
+What the page shows of the manifest comes from ``presenters.plugins.ManifestFacts``, built
+from the typed manifest; templates only ever autoescape it (third parties wrote it).
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
 
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -21,115 +15,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from plugins_app.models import InstalledPlugin, PluginKind, Project, ProjectPlugin
 from plugins_app.registry.core import core_plugin_infos
-from plugins_app.services.permissions import describe
+from plugins_app.web.presenters.plugins import ManifestFacts
 from plugins_app.web.views.projects import sync_projects, toggle_plugin
-
-
-@dataclass(frozen=True)
-class Dependency:
-    id: str
-    specifier: str
-    optional: bool
-
-
-@dataclass(frozen=True)
-class Permission:
-    name: str
-    description: str
-
-
-@dataclass(frozen=True)
-class ChangelogEntry:
-    version: str
-    notes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ManifestFacts:
-    """The parts of a manifest snapshot the detail page shows, each of a known type."""
-
-    author_name: str
-    author_email: str
-    author_url: str
-    license: str
-    homepage: str
-    homepage_is_link: bool
-    jupiter_version: str
-    dependencies: tuple[Dependency, ...]
-    permissions: tuple[Permission, ...]
-    changelog: tuple[ChangelogEntry, ...]
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _web_url(value: Any) -> str:
-    """Only http(s) links are clickable: a ``javascript:`` homepage must stay plain text."""
-    url = _text(value)
-    parts = urlsplit(url)
-    return url if parts.scheme in {"http", "https"} and parts.netloc else ""
-
-
-def _permissions(manifest: Mapping[str, Any]) -> list[str]:
-    raw = manifest.get("permissions")
-    return [str(name) for name in raw] if isinstance(raw, list | tuple) else []
-
-
-def _dependencies(raw: Any) -> tuple[Dependency, ...]:
-    """The snapshot's normalised form: a list of {id, specifier, optional}."""
-    if not isinstance(raw, list | tuple):
-        return ()
-    return tuple(
-        Dependency(_text(item["id"]), _text(item.get("specifier")), bool(item.get("optional")))
-        for item in raw
-        if isinstance(item, Mapping) and _text(item.get("id"))
-    )
-
-
-def _notes(raw: Any) -> tuple[str, ...]:
-    if isinstance(raw, str):
-        return (raw,)
-    if isinstance(raw, list | tuple):
-        return tuple(str(note) for note in raw if note)
-    return ()
-
-
-def _changelog(raw: Any) -> tuple[ChangelogEntry, ...]:
-    """Manifests give a changelog as text, or a list of lines or of {version, changes}."""
-    if isinstance(raw, str) and raw.strip():
-        return (ChangelogEntry("", (raw.strip(),)),)
-    if isinstance(raw, list | tuple):
-        entries = []
-        for item in raw:
-            if isinstance(item, Mapping):
-                notes = item.get("changes", item.get("notes", item.get("description")))
-                entries.append(ChangelogEntry(_text(item.get("version")), _notes(notes)))
-            elif isinstance(item, str):
-                entries.append(ChangelogEntry("", (item,)))
-        return tuple(entries)
-    return ()
-
-
-def manifest_facts(manifest: Any) -> ManifestFacts:
-    """Read a manifest snapshot defensively: wrong types become empty values, never errors."""
-    data: Mapping[str, Any] = manifest if isinstance(manifest, Mapping) else {}
-    author = data.get("author")
-    if not isinstance(author, Mapping):
-        author = {"name": author}
-    homepage = _text(data.get("homepage"))
-    return ManifestFacts(
-        author_name=_text(author.get("name")),
-        author_email=_text(author.get("email")),
-        author_url=_web_url(author.get("url")),
-        license=_text(data.get("license")),
-        homepage=homepage,
-        homepage_is_link=bool(_web_url(homepage)),
-        jupiter_version=_text(data.get("jupiter_version")),
-        dependencies=_dependencies(data.get("dependencies")),
-        permissions=tuple(Permission(p, describe(p)) for p in _permissions(data)),
-        changelog=_changelog(data.get("changelog")),
-    )
 
 
 def installed_plugins() -> QuerySet[InstalledPlugin]:
@@ -183,7 +70,7 @@ def plugin_detail(request: HttpRequest, plugin_id: str) -> HttpResponse:
         "plugins_app/plugin_detail.html",
         {
             "plugin": plugin,
-            "facts": manifest_facts(plugin.manifest),
+            "facts": ManifestFacts.of(plugin.typed_manifest),
             "project_rows": [(project, project.pk in enabled) for project in projects],
         },
     )
