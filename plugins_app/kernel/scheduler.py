@@ -89,6 +89,7 @@ class Scheduler:
 scheduler = Scheduler()
 HEALTH_TICK_SECONDS = 1.0
 RELOAD_POLL_SECONDS = 1.0
+PROJECT_FILES_POLL_SECONDS = 2.0
 
 
 def start_server_services() -> None:
@@ -103,10 +104,12 @@ def start_server_services() -> None:
     from plugins_app.kernel.reload import ReloadWatcher
     from plugins_app.kernel.runtime import get_runtime
     from plugins_app.observability.health import HealthMonitor
+    from plugins_app.projects.service import sync_all_from_files
 
     runtime = get_runtime()
     recover_jobs()
     scheduler.every("health", HEALTH_TICK_SECONDS, HealthMonitor.for_runtime(runtime).tick)
+    scheduler.every("project-files", PROJECT_FILES_POLL_SECONDS, sync_all_from_files)
     if conf.get().developer_mode:
         scheduler.every("reload-requests", RELOAD_POLL_SECONDS, ReloadWatcher(runtime).tick)
     scheduler.start()
