@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from plugins_app.models import Project
+from plugins_app.models import Project, ProjectPlugin
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,6 +51,15 @@ def test_enable_then_list_as_json(var_dir, tmp_path, capsys):
     assert rows["bridge"]["kind"] == "core"
     assert rows["legacy_counter"]["status"] == "ready"
     assert rows["plugin_model"]["reason"] == "Not enabled for any project"
+
+
+def test_sync_imports_hand_edits_of_project_files(var_dir, tmp_path, capsys):
+    call_command("jupiter_bootstrap", "--demo-root", str(tmp_path))
+    (tmp_path / "demo.jupiter.yaml").write_text("plugins:\n  legacy_counter: {enabled: true}\n")
+    capsys.readouterr()
+    call_command("jupiter_plugins", "sync")
+    assert "Project files with hand edits imported: 1." in capsys.readouterr().out
+    assert ProjectPlugin.objects.get(plugin__plugin_id="legacy_counter").enabled
 
 
 def test_user_errors_exit_1_with_one_line(var_dir, tmp_path):

@@ -13,6 +13,8 @@ from django.db.models.signals import post_save
 from plugins_app.config import store as plugin_config
 from plugins_app.config.errors import ConfigValidationError, StaleConfigError
 from plugins_app.config.layering import remove_override
+from plugins_app.kernel.runtime import get_runtime
+from plugins_app.kernel.scheduler import Scheduler
 from plugins_app.manifest.model import ConfigSchema, Manifest
 from plugins_app.models import (
     AuditAction,
@@ -27,6 +29,7 @@ from plugins_app.projects import service as projects
 from plugins_app.projects.errors import ProjectError, ProjectFileConflict, ProjectPluginError
 from plugins_app.projects.projectfile import PluginEntry, ProjectFileError, read_project_file
 from plugins_app.projects.signals import project_plugins_changed
+from plugins_app.web import server
 
 SCHEMA = {
     "type": "object",
@@ -302,6 +305,50 @@ def test_malformed_or_missing_file_is_reported_and_changes_nothing(project, plug
 
     projects.project_file_path(project).unlink()
     assert "cannot be read" in projects.sync_from_file(project).error.message
+
+
+@pytest.mark.django_db
+def test_check_file_describes_hand_edits_without_writing(project, plugin) -> None:
+    stored = Project.objects.get().file_hash
+    assert projects.check_file(project) == projects.FileCheck()
+    hand_edit(project, "plugins:\n  code_analyzer: {enabled: true}\n")
+    assert projects.check_file(project) == projects.FileCheck(hand_edited=True)
+    hand_edit(project, "plugins:\n  code_analyzer:\n    enabled: nope\n")
+    check = projects.check_file(project)
+    assert check.hand_edited and check.error is not None and check.error.line == 3
+    projects.project_file_path(project).unlink()
+    assert "cannot be read" in projects.check_file(project).error.message
+    assert not ProjectPlugin.objects.exists()
+    assert AuditEvent.objects.count() == 1  # registration only
+    assert Project.objects.get().file_hash == stored
+
+
+@pytest.mark.django_db
+def test_sync_all_from_files_imports_only_the_edited_projects(project, plugin, tmp_path) -> None:
+    other_root = tmp_path / "other"
+    other_root.mkdir()
+    projects.register_project("other", other_root)
+    hand_edit(project, "plugins:\n  code_analyzer: {enabled: true}\n")
+    assert projects.sync_all_from_files() == 1
+    assert ProjectPlugin.objects.get(project=project, plugin=plugin).enabled
+    assert projects.sync_all_from_files() == 0
+
+
+@pytest.mark.django_db
+def test_the_server_imports_hand_edits_every_few_seconds(project, plugin, monkeypatch) -> None:
+    now = [0.0]
+    fresh = Scheduler(clock=lambda: now[0])
+    monkeypatch.setattr(fresh, "start", lambda: None)
+    monkeypatch.setattr(get_runtime(), "scheduler", fresh)
+    server.start_server_services()
+    assert "project-files" in fresh.run_pending()
+
+    hand_edit(project, "plugins:\n  code_analyzer: {enabled: true}\n")
+    now[0] = server.PROJECT_FILES_POLL_SECONDS
+    assert "project-files" in fresh.run_pending()
+    assert ProjectPlugin.objects.get(project=project, plugin=plugin).enabled
+    event = AuditEvent.objects.latest("id")
+    assert event.actor is None and event.detail.startswith("hand edit imported")
     assert ProjectPlugin.objects.get().enabled
 
 

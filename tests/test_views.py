@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from plugins_app.manifest.model import Author, Dependency, Manifest
-from plugins_app.models import InstalledPlugin, Project, ProjectPlugin
+from plugins_app.models import AuditEvent, InstalledPlugin, Project, ProjectPlugin
 from plugins_app.projects.projectfile import read_project_file
 from plugins_app.projects.service import project_file_path, register_project
 
@@ -43,6 +45,8 @@ BROKEN = Manifest(
     root=Path("/plugins/broken"),
     homepage="javascript:alert(1)",
 )
+
+_WRITES = {"INSERT", "UPDATE", "DELETE", "REPLACE"}
 
 
 @pytest.fixture
@@ -111,6 +115,10 @@ def _toggle_url(project: Project, plugin_id: str) -> str:
 
 def _hand_edit(project: Project, text: str) -> None:
     project_file_path(project).write_text(text, encoding="utf-8")
+
+
+def _import_url(project: Project) -> str:
+    return reverse("plugins_app:project-import", args=[project.name])
 
 
 # --- login -----------------------------------------------------------------------------
@@ -363,18 +371,79 @@ def test_project_pages(client, project) -> None:
     assert 'id="project-plugin-bridge"' not in html
 
 
-def test_project_page_imports_hand_edits(client, project) -> None:
+def test_project_page_shows_hand_edits_and_imports_them_on_a_click(client, project) -> None:
     _hand_edit(project, "plugins:\n  scanner: {enabled: true}\n  elsewhere: {enabled: true}\n")
     html = client.get("/projects/demo/").content.decode()
+    assert "Edited by hand since Jupiter last read it: not imported yet." in html
+    assert ">Import hand edits</button>" in html
+    assert 'aria-label="Enable Scanner in demo"' in html
+    assert not ProjectPlugin.objects.exists()
+
+    response = client.post(_import_url(project), follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain == [("/projects/demo/", 302)]
     assert "Hand edits were imported just now." in html
     assert "not installed here: elsewhere" in html
     assert 'aria-label="Disable Scanner in demo"' in html
+    assert "In sync with the console." in html and "Import hand edits" not in html
+
+
+def test_htmx_import_refreshes_the_page_and_records_who_clicked(client, user, project) -> None:
+    _hand_edit(project, "plugins:\n  scanner: {enabled: true}\n")
+    response = client.post(_import_url(project), **HTMX)
+    assert response["HX-Refresh"] == "true"
+    assert ProjectPlugin.objects.get(plugin__plugin_id="scanner").enabled
+    assert AuditEvent.objects.latest("id").actor == user
+    html = client.get("/projects/demo/").content.decode()
+    assert "Hand edits were imported just now." in html
+
+
+def test_import_with_nothing_to_import_says_so(client, project) -> None:
+    html = client.post(_import_url(project), follow=True).content.decode()
+    assert "Nothing to import: the file already matches the console." in html
+
+
+def test_import_is_post_only_and_needs_the_csrf_token(user, project) -> None:
+    _hand_edit(project, "plugins:\n  scanner: {enabled: true}\n")
+    client = _csrf_client(user)
+    assert client.get(_import_url(project)).status_code == 405
+    assert client.post(_import_url(project), **HTMX).status_code == 403
+    assert not ProjectPlugin.objects.exists()
+    token = _token(client, "/projects/demo/")
+    response = client.post(_import_url(project), HTTP_X_CSRFTOKEN=token, **HTMX)
+    assert response["HX-Refresh"] == "true"
+    assert ProjectPlugin.objects.get(plugin__plugin_id="scanner").enabled
 
 
 def test_project_page_reports_a_broken_file(client, project) -> None:
     _hand_edit(project, "plugins: [1, 2]\n")
     html = client.get("/projects/demo/").content.decode()
     assert "Cannot be used: plugins must be a mapping" in html
+    assert "Import hand edits" not in html
+    html = client.post(_import_url(project), follow=True).content.decode()
+    assert "demo.jupiter.yaml was not imported: plugins must be a mapping" in html
+
+
+@pytest.mark.parametrize(
+    "url", ["/plugins/", "/plugins/scanner/", "/plugins.json", "/projects/", "/projects/demo/"]
+)
+def test_pages_never_write_nor_load_plugins_after_a_hand_edit(
+    client, project, url: str, django_capture_on_commit_callbacks
+) -> None:
+    """Importing the edit would enable plugins, and so load their code, inside the GET."""
+    _hand_edit(project, "plugins:\n  scanner: {enabled: true}\n  broken: {enabled: true}\n")
+    audit_before = AuditEvent.objects.count()
+    with (
+        django_capture_on_commit_callbacks() as on_commit,
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert client.get(url).status_code == 200
+    writes = [q["sql"] for q in queries if q["sql"].lstrip().split()[0].upper() in _WRITES]
+    assert writes == []
+    assert on_commit == [], "no project_plugins_changed (which loads plugins) is queued"
+    assert not ProjectPlugin.objects.exists()
+    assert AuditEvent.objects.count() == audit_before
+    assert Project.objects.get(pk=project.pk).file_hash == project.file_hash
 
 
 def test_conflict_banner_shows_and_nothing_is_written(client, project) -> None:
@@ -395,8 +464,10 @@ def test_conflict_banner_shows_and_nothing_is_written(client, project) -> None:
 def test_conflict_without_htmx_renders_the_project_page_with_the_banner(client, project) -> None:
     _hand_edit(project, "plugins:\n  scanner: {enabled: true}\n")
     response = client.post(_toggle_url(project, "broken"), {"enabled": "true"})
+    html = response.content.decode()
     assert response.status_code == 409
-    assert "was edited by hand" in response.content.decode()
+    assert "was edited by hand" in html
+    assert "Import hand edits" not in html, "the banner offers the choice, not a second button"
 
 
 def test_resolve_conflict_keeping_the_console(client, project) -> None:

@@ -4,7 +4,9 @@ SPEC S2: the database holds each project's plugin state, and ``<project>.jupiter
 project root mirrors it. ``Project.file_hash`` is the SHA-256 of the file as Jupiter last read
 or wrote it, so a different hash on disk means a hand edit:
 
-- ``sync_from_file`` imports a hand edit (or reports why it cannot);
+- ``sync_from_file`` imports a hand edit (or reports why it cannot); a running server does
+  it for every project every few seconds, a person by clicking, never a page being shown:
+  an import may load plugin code. ``check_file`` describes the file without writing;
 - a console change first checks the file; if it was edited by hand and not yet imported, the
   change is refused with ``ProjectFileConflict`` and nothing is written: one side must not
   silently overwrite the other, ``resolve_conflict`` lets the person pick;
@@ -69,6 +71,18 @@ class SyncOutcome:
     enabled_changed: frozenset[str] = frozenset()
     overrides_changed: frozenset[str] = frozenset()
     ignored_plugins: tuple[str, ...] = ()
+    error: ProjectFileError | None = None
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """The project file against what Jupiter last read or wrote, found without writing.
+
+    ``hand_edited`` means the bytes on disk differ, so ``sync_from_file`` would import them;
+    ``error`` says why it could not (the file is missing or malformed).
+    """
+
+    hand_edited: bool = False
     error: ProjectFileError | None = None
 
 
@@ -137,12 +151,29 @@ def register_project(name: str, root_path: str | Path, *, actor: Actor = None) -
     return project
 
 
-def sync_from_file(project: Project, *, force: bool = False) -> SyncOutcome:
+def check_file(project: Project) -> FileCheck:
+    """Whether the file holds hand edits not imported yet, and whether they can be: read-only.
+
+    For pages shown by GET: the database, the file and the loaded plugins stay as they are.
+    An unchanged file costs one hash of a small file.
+    """
+    path = project_file_path(project)
+    if sha256_of(path) == project.file_hash:
+        return FileCheck()
+    try:
+        read_project_file(path)
+    except ProjectFileError as exc:
+        return FileCheck(hand_edited=True, error=exc)
+    return FileCheck(hand_edited=True)
+
+
+def sync_from_file(project: Project, *, force: bool = False, actor: Actor = None) -> SyncOutcome:
     """Import the project file if it changed on disk since Jupiter last read or wrote it.
 
     An unchanged file costs one hash of a small file. ``force`` re-imports anyway, for entries
     of plugins that were installed after the file was last imported. A malformed or missing
-    file is reported in the outcome and changes nothing.
+    file is reported in the outcome and changes nothing. ``actor`` is who asked for the import
+    (None when Jupiter picked the edit up by itself), for the audit trail.
     """
     path = project_file_path(project)
     if not force and sha256_of(path) == project.file_hash:
@@ -155,7 +186,16 @@ def sync_from_file(project: Project, *, force: bool = False) -> SyncOutcome:
         locked = _locked(project)
         if not force and locked.file_hash == data.sha256:
             return SyncOutcome()  # another request imported this very version meanwhile
-        return _import_audited(project, locked, data, actor=None, detail="hand edit imported")
+        return _import_audited(project, locked, data, actor=actor, detail="hand edit imported")
+
+
+def sync_all_from_files() -> int:
+    """Import the hand edits of every project's file; returns how many projects imported one.
+
+    The server's periodic task (and ``jupiter_plugins sync``): hand edits arrive without a
+    click, outside any request. Cheap when nothing changed: one hash per file.
+    """
+    return sum(sync_from_file(project).imported for project in Project.objects.all())
 
 
 def set_plugin_enabled(

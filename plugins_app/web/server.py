@@ -11,24 +11,33 @@ from plugins_app.jobs.api import recover_jobs
 from plugins_app.kernel.reload import ReloadWatcher
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.observability.health import HealthMonitor
+from plugins_app.projects.service import sync_all_from_files
 
-__all__ = ["HEALTH_TICK_SECONDS", "RELOAD_POLL_SECONDS", "start_server_services"]
+__all__ = [
+    "HEALTH_TICK_SECONDS",
+    "PROJECT_FILES_POLL_SECONDS",
+    "RELOAD_POLL_SECONDS",
+    "start_server_services",
+]
 
 HEALTH_TICK_SECONDS = 1.0
 RELOAD_POLL_SECONDS = 1.0
+PROJECT_FILES_POLL_SECONDS = 2.0
 
 
 def start_server_services() -> None:
     """For a server process, after ``runtime.boot()``: recover jobs, schedule, start.
 
     Interrupted jobs are failed and pending ones re-queued (SPEC J6); health checks run at
-    each plugin's own interval (L2); in developer mode, hot-reload requests made by the CLI
-    or another process are picked up (L6).
+    each plugin's own interval (L2); hand edits of project files are imported every few
+    seconds, since pages never write; in developer mode, hot-reload requests made by the
+    CLI or another process are picked up (L6).
     """
     runtime = get_runtime()
     recover_jobs()
     scheduler = runtime.scheduler
     scheduler.every("health", HEALTH_TICK_SECONDS, HealthMonitor.for_runtime(runtime).tick)
+    scheduler.every("project-files", PROJECT_FILES_POLL_SECONDS, sync_all_from_files)
     if conf.get().developer_mode:
         scheduler.every("reload-requests", RELOAD_POLL_SECONDS, ReloadWatcher(runtime).tick)
     scheduler.start()

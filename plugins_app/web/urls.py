@@ -34,6 +34,7 @@ urlpatterns = [
         projects.project_resolve_conflict,
         name="project-resolve-conflict",
     ),
+    path("projects/<slug:name>/import/", projects.project_import, name="project-import"),
     # Trust, catalogue, Meeting and audit (SPEC X2, X5, MK1-MK3, MT1): staff only.
     path("catalogue/", catalogue.catalogue, name="catalogue"),
     path("catalogue/stage/", catalogue.stage, name="catalogue-stage"),

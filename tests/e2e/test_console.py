@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 from plugins_app.models import Project
 from plugins_app.projects.projectfile import read_project_file
 from plugins_app.projects.service import project_file_path, register_project
+from plugins_app.web import server
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +31,16 @@ def _shoot(page: Page, name: str) -> None:
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(SCREENSHOTS / f"jupiter-{name}-{width}.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
+
+
+@pytest.fixture(autouse=True)
+def _no_periodic_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The forked server imports hand edits every few seconds; here only clicks may.
+
+    Set before the server forks (autouse fixtures come first), so a hand edit made by a test
+    stays unimported until the test clicks, whatever the timing of the scheduler's ticks.
+    """
+    monkeypatch.setattr(server, "PROJECT_FILES_POLL_SECONDS", 3600.0)
 
 
 @pytest.fixture
@@ -124,6 +135,26 @@ def test_enable_from_plugin_page_updates_status_block(
     expect(page.locator("#plugin-status-e2e_probe .status")).to_have_text("Ready")
     expect(page.locator("#plugin-project-acme")).to_contain_text("Enabled")
     assert _still_same_document(page)
+
+
+def test_hand_edits_are_shown_then_imported_on_a_click(
+    logged_in: Page, live_server_url: str, project: Project
+) -> None:
+    page = logged_in
+    edited = "plugins:\n  e2e_probe: {enabled: true}\n"
+    project_file_path(project).write_text(edited, encoding="utf-8")
+    page.goto(f"{live_server_url}/projects/acme/")
+    row = page.locator("#project-plugin-e2e_probe")
+    expect(page.get_by_text("Edited by hand since Jupiter last read it")).to_be_visible()
+    expect(row.locator(".status")).to_have_text("Disabled")
+
+    page.get_by_role("button", name="Import hand edits").click()
+
+    expect(page.get_by_text("Hand edits were imported just now.")).to_be_visible()
+    expect(page.get_by_text("In sync with the console.")).to_be_visible()
+    expect(row.locator(".status")).to_have_text("Ready")
+    expect(row.get_by_role("button", name="Disable E2E probe in acme")).to_be_visible()
+    _shoot(page, "project-imported")
 
 
 def test_hand_edit_during_a_change_shows_the_conflict_banner(

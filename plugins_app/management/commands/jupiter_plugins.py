@@ -15,7 +15,11 @@ from plugins_app.kernel.runtime import boot
 from plugins_app.management import author_commands, trust_commands
 from plugins_app.models import InstalledPlugin, Project
 from plugins_app.projects.errors import ProjectFileConflict, ProjectPluginError
-from plugins_app.projects.service import set_plugin_enabled, sync_from_file
+from plugins_app.projects.service import (
+    set_plugin_enabled,
+    sync_all_from_files,
+    sync_from_file,
+)
 from plugins_app.registry.core import core_plugin_infos
 
 
@@ -29,7 +33,11 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         listing = sub.add_parser("list", help="Installed plugins with their status.")
         listing.add_argument("--json", action="store_true", help="Machine-readable output.")
-        sub.add_parser("sync", help="Re-discover plugin folders and reconcile what is loaded.")
+        sub.add_parser(
+            "sync",
+            help="Re-discover plugin folders, import hand edits of project files, "
+            "and reconcile what is loaded.",
+        )
         reload = sub.add_parser("reload", help="Hot-reload a plugin (developer mode only).")
         reload.add_argument("plugin_id")
         reload.add_argument(
@@ -53,6 +61,7 @@ class Command(BaseCommand):
         elif action == "sync":
             runtime = boot()
             self.stdout.write(f"{len(runtime.manifests)} loadable plugins synced.")
+            self.stdout.write(f"Project files with hand edits imported: {sync_all_from_files()}.")
         elif action == "reload":
             self._reload(options["plugin_id"], options["wait"])
         else:

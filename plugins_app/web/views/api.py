@@ -8,10 +8,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from plugins_app.base.version import JUPITER_VERSION
-from plugins_app.models import InstalledPlugin, Project
+from plugins_app.models import InstalledPlugin
 from plugins_app.registry.core import core_plugin_infos
 from plugins_app.web.views.plugins import installed_plugins
-from plugins_app.web.views.projects import sync_projects
 
 
 def plugin_payload(plugin: InstalledPlugin) -> dict[str, Any]:
@@ -33,8 +32,10 @@ def plugin_payload(plugin: InstalledPlugin) -> dict[str, Any]:
 
 @require_GET
 def plugins_json(request: HttpRequest) -> JsonResponse:
-    """Core plugins are listed apart: they are part of Jupiter and have no per-project state."""
-    sync_projects(Project.objects.all())
+    """Core plugins are listed apart: they are part of Jupiter and have no per-project state.
+
+    Polled by scripts and the console, so it only reads: the database's state, no import.
+    """
     return JsonResponse(
         {
             "jupiter_version": JUPITER_VERSION,

@@ -16,7 +16,7 @@ from django.views.decorators.vary import vary_on_headers
 from plugins_app.models import InstalledPlugin, PluginKind, Project, ProjectPlugin
 from plugins_app.registry.core import core_plugin_infos
 from plugins_app.web.presenters.plugins import ManifestFacts
-from plugins_app.web.views.projects import sync_projects, toggle_plugin
+from plugins_app.web.views.projects import toggle_plugin
 
 
 def installed_plugins() -> QuerySet[InstalledPlugin]:
@@ -42,8 +42,11 @@ def _toggleable(plugin_id: str) -> InstalledPlugin:
 
 @require_GET
 def plugin_list(request: HttpRequest) -> HttpResponse:
-    """Core plugins as part of Jupiter, then the two user-facing categories (SPEC K1, U1)."""
-    sync_projects(Project.objects.all())
+    """Core plugins as part of Jupiter, then the two user-facing categories (SPEC K1, U1).
+
+    The database's state only: hand edits of project files are imported elsewhere (a click on
+    the project page or the server's periodic task), never while a page is shown.
+    """
     plugins = list(installed_plugins())
     categories = [
         (label, [p for p in plugins if p.kind == kind])
@@ -60,7 +63,6 @@ def plugin_list(request: HttpRequest) -> HttpResponse:
 def plugin_detail(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """Everything to read before enabling a plugin, its permissions first (SPEC X1)."""
     projects = list(Project.objects.all())
-    sync_projects(projects)
     plugin = _toggleable(plugin_id)
     enabled = set(
         ProjectPlugin.objects.filter(plugin=plugin, enabled=True).values_list("project", flat=True)

@@ -1,14 +1,15 @@
 """Projects pages (SPEC D1, S2): register a project, enable plugins in it, settle conflicts.
 
 The database and ``<project>.jupiter.yaml`` are kept in step by ``plugins_app.projects.service``;
-these views only decide what to show. Pages import hand edits before rendering, but a toggle
-never does: a hand edit that arrives after the page was shown must surface as a conflict,
-not be merged silently under the user's click.
+these views only decide what to show. Showing a page never writes: it describes the file
+read-only, and an import (which may enable plugins, and so load their code) happens on the
+"Import hand edits" click or in the server's periodic task. A toggle never imports either: a
+hand edit that arrives after the page was shown must surface as a conflict, not be merged
+silently under the user's click.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django import forms
@@ -28,6 +29,7 @@ from plugins_app.projects.errors import ProjectError, ProjectFileConflict, Proje
 from plugins_app.projects.projectfile import ProjectFileError
 from plugins_app.projects.service import (
     SyncOutcome,
+    check_file,
     project_file_path,
     register_project,
     resolve_conflict,
@@ -71,29 +73,35 @@ class ProjectForm(forms.Form):
 
 @dataclass(frozen=True)
 class FileState:
-    """The project file as the page describes it; ``tone`` picks the style."""
+    """The project file as the page describes it; ``tone`` picks the style.
+
+    ``importable`` offers the "Import hand edits" button: the edits can be read but are not in
+    the database yet.
+    """
 
     tone: str
     summary: str
-    ignored_plugins: tuple[str, ...] = ()
+    importable: bool = False
 
 
-def file_state(project: Project, outcome: SyncOutcome) -> FileState:
-    """Describe what the sync just found, so a broken or missing file is visible at once."""
-    error = outcome.error
-    if error is not None:
+def file_state(project: Project) -> FileState:
+    """Describe the file on disk without writing, so a broken, missing or edited one shows."""
+    check = check_file(project)
+    if check.error is not None:
         if not project_file_path(project).exists():
             return FileState("warning", "Missing: Jupiter writes it again on the next change.")
-        return FileState("error", f"Cannot be used: {error.detail}. Fix it by hand.")
-    if outcome.imported:
-        return FileState("info", "Hand edits were imported just now.", outcome.ignored_plugins)
+        return FileState("error", f"Cannot be used: {check.error.detail}. Fix it by hand.")
+    if check.hand_edited:
+        summary = "Edited by hand since Jupiter last read it: not imported yet."
+        return FileState("info", summary, importable=True)
     return FileState("ok", "In sync with the console.")
 
 
-def sync_projects(projects: Iterable[Project]) -> None:
-    """Pick up hand edits of project files before showing which projects enable what."""
-    for project in projects:
-        sync_from_file(project)
+def imported_message(outcome: SyncOutcome) -> str:
+    """What an import click did, entries kept for plugins not installed here included."""
+    kept = ", ".join(outcome.ignored_plugins)
+    note = f" Entries kept for plugins not installed here: {kept}." if kept else ""
+    return f"Hand edits were imported just now.{note}"
 
 
 def _enabled_flag(request: HttpRequest) -> bool | None:
@@ -104,7 +112,6 @@ def _project_page(
     request: HttpRequest,
     project: Project,
     *,
-    outcome: SyncOutcome,
     conflict: ProjectFileConflict | None = None,
     conflict_error: str = "",
     status: int = 200,
@@ -122,7 +129,7 @@ def _project_page(
         {
             "project": project,
             "file_path": project_file_path(project),
-            "file_state": file_state(project, outcome),
+            "file_state": file_state(project),
             "rows": [(plugin, plugin.pk in enabled) for plugin in plugins],
             "conflict": conflict,
             "conflict_error": conflict_error,
@@ -152,9 +159,7 @@ def toggle_plugin(
         set_plugin_enabled(project, plugin.plugin_id, enabled, actor=request.user)
     except ProjectFileConflict as conflict:
         if not request.htmx:
-            return _project_page(
-                request, project, outcome=SyncOutcome(), conflict=conflict, status=409
-            )
+            return _project_page(request, project, conflict=conflict, status=409)
         response = render(
             request,
             "plugins_app/partials/project_conflict.html",
@@ -194,9 +199,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
             return render(
                 request, "plugins_app/partials/project_form.html", {"form": form}, status=422
             )
-    projects = Project.objects.all()
-    sync_projects(projects)
-    projects = projects.annotate(
+    projects = Project.objects.annotate(
         enabled_count=Count("plugin_states", filter=Q(plugin_states__enabled=True))
     )
     return render(
@@ -209,9 +212,30 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def project_detail(request: HttpRequest, name: str) -> HttpResponse:
-    """Import hand edits first, so the table shows what the file on disk says now."""
+    """The database's state, and whether the file on disk holds hand edits not imported yet."""
     project = get_object_or_404(Project, name=name)
-    return _project_page(request, project, outcome=sync_from_file(project))
+    return _project_page(request, project)
+
+
+@vary_on_headers("HX-Request")
+@require_POST
+def project_import(request: HttpRequest, name: str) -> HttpResponse:
+    """Import the file's hand edits on a click; the page then reloads to show the result.
+
+    Importing may enable plugins and so load their code: it needs a POST, never a page view.
+    """
+    project = get_object_or_404(Project, name=name)
+    outcome = sync_from_file(project, actor=request.user)
+    if outcome.error is not None:
+        file_name = project_file_path(project).name
+        messages.error(request, f"{file_name} was not imported: {outcome.error.detail}")
+    elif outcome.imported:
+        messages.info(request, imported_message(outcome))
+    else:
+        messages.info(request, "Nothing to import: the file already matches the console.")
+    if request.htmx:
+        return HttpResponseClientRefresh()
+    return redirect("plugins_app:project-detail", name=project.name)
 
 
 @vary_on_headers("HX-Request")
@@ -244,9 +268,7 @@ def project_resolve_conflict(request: HttpRequest, name: str) -> HttpResponse:
     except ProjectFileError as exc:
         error = f"The file's version cannot be used: {exc.detail}"
         if not request.htmx:
-            return _project_page(
-                request, project, outcome=SyncOutcome(), conflict_error=error, status=409
-            )
+            return _project_page(request, project, conflict_error=error, status=409)
         context = {"project": project, "conflict_error": error}
         return render(request, "plugins_app/partials/project_conflict.html", context, status=409)
     if request.htmx:
