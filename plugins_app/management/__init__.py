@@ -1,0 +1,1 @@
+"""Management commands: the command line of the same services the console uses."""

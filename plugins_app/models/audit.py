@@ -1,12 +1,48 @@
-"""Writing the audit trail (SPEC X5). Entries are append-only: nothing here updates one."""
+"""The audit trail (SPEC X5) and its one writer. Entries are append-only: nothing updates one."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import models
 
-from plugins_app.models import AuditAction, AuditEvent, Project
+from plugins_app.models.projects import Project
+
+
+class AuditAction(models.TextChoices):
+    INSTALL = "install", "Install"
+    UNINSTALL = "uninstall", "Uninstall"
+    UPDATE = "update", "Update"
+    ENABLE = "enable", "Enable"
+    DISABLE = "disable", "Disable"
+    CONFIG_CHANGE = "config_change", "Config change"
+    PERMISSION_DENIED = "permission_denied", "Permission denied"
+    REMOTE_ACTION = "remote_action", "Remote action"
+    PROJECT_FILE = "project_file", "Project file"
+    TRUSTED_KEY = "trusted_key", "Trusted key change"
+
+
+class AuditEvent(models.Model):
+    """Append-only audit trail (SPEC X5): who did what, when, with before/after."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    plugin_id = models.CharField(max_length=64, blank=True, db_index=True)
+    project_name = models.CharField(max_length=64, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.plugin_id}"
 
 
 def record(

@@ -1,0 +1,49 @@
+"""A project's timeline and import graph (SPEC D2, D3)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from plugins_app.models.jobs import Job
+from plugins_app.models.projects import Project
+
+
+class HistoryKind(models.TextChoices):
+    SCAN = "scan", "Scan"
+    ANALYSIS = "analysis", "Analysis"
+    NOTE = "note", "Plugin note"
+
+
+class HistoryEntry(models.Model):
+    """One entry of a project's timeline (SPEC D2, D3): scans, analyses, plugin notes.
+
+    Jobs and config changes have their own tables; ``history.timeline`` merges them in.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="history")
+    kind = models.CharField(max_length=16, choices=HistoryKind.choices)
+    plugin_id = models.CharField(max_length=64, blank=True)
+    summary = models.CharField(max_length=500)
+    data = models.JSONField(default=dict, blank=True)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "history entries"
+
+    def __str__(self) -> str:
+        return f"{self.project.name} {self.kind}: {self.summary}"
+
+
+class ProjectGraph(models.Model):
+    """The project's files and Python imports, as built by its latest scan (SPEC D3)."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="graph")
+    nodes = models.JSONField(default=list, blank=True)
+    edges = models.JSONField(default=list, blank=True)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
+    built_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"graph of {self.project.name}"

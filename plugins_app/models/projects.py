@@ -1,0 +1,49 @@
+"""Projects and the per-project state of each plugin (SPEC D1, S2, S3)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from plugins_app.models.plugins import InstalledPlugin
+
+
+class Project(models.Model):
+    """A directory on disk registered in Jupiter (SPEC D1)."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    root_path = models.CharField(max_length=1024, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    file_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="SHA-256 of the project file as last read or written; a different hash on "
+        "disk means it was edited by hand since.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectPlugin(models.Model):
+    """Per-project state of one plugin: enabled flag and config overrides (SPEC S2, S3)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="plugin_states")
+    plugin = models.ForeignKey(
+        InstalledPlugin, on_delete=models.CASCADE, related_name="project_states"
+    )
+    enabled = models.BooleanField(default=False)
+    overrides = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "plugin"], name="unique_project_plugin")
+        ]
+        ordering = ["project__name", "plugin__plugin_id"]
+
+    def __str__(self) -> str:
+        state = "enabled" if self.enabled else "disabled"
+        return f"{self.plugin.plugin_id} {state} in {self.project.name}"
