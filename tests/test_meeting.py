@@ -12,9 +12,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from plugins_app.base.canonical import canonical_json as canonical
 from plugins_app.base.keys import public_key_text, sign_bytes
 from plugins_app.kernel.runtime import boot
-from plugins_app.meeting.plans import PlanRefused, canonical, decide, preview, receive_plan
+from plugins_app.meeting.plans import PlanRefused, decide, preview, receive_plan
 from plugins_app.models import (
     AuditAction,
     AuditEvent,

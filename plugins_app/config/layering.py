@@ -23,6 +23,8 @@ from typing import Any, Literal
 from jsonschema import exceptions as jsonschema_exceptions
 from jsonschema import validators
 
+from plugins_app.base.canonical import canonical_json
+
 Source = Literal["default", "global", "project"]
 
 
@@ -122,7 +124,7 @@ def validate_config(
     """
     if not schema:
         return ()
-    compiled = _compiled(json.dumps(schema, sort_keys=True, separators=(",", ":")))
+    compiled = _compiled(canonical_json(schema))
     if compiled.schema_error:
         return (ConfigError("", f"the plugin's config schema is invalid: {compiled.schema_error}"),)
     errors = {
@@ -164,7 +166,7 @@ class _Compiled:
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(schema_json: str) -> _Compiled:
+def _compiled(schema_json: bytes) -> _Compiled:
     """Build a validator once per distinct schema (keyed by canonical JSON: dicts don't hash)."""
     schema = json.loads(schema_json)
     cls = validators.validator_for(schema)

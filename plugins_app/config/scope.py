@@ -5,19 +5,19 @@ project's overrides (over defaults <- global). Both saves are optimistic (SPEC X
 carries a token read with the values (the global ``revision``, or a digest of the project's
 overrides), and a save whose token no longer matches is refused with ``StaleConfigError``
 instead of erasing the other person's change. Export and import files are
-``settings_io``'s, shared with the command line.
+``config.transfer``'s, shared with the command line.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 
+from plugins_app.base.canonical import canonical_json
 from plugins_app.config.errors import StaleConfigError
 from plugins_app.config.layering import (
     ConfigError,
@@ -27,7 +27,6 @@ from plugins_app.config.layering import (
     schema_defaults,
 )
 from plugins_app.config.store import (
-    Actor,
     effective_config_for,
     global_values,
     plugin_config_schema,
@@ -35,12 +34,12 @@ from plugins_app.config.store import (
     set_plugin_overrides,
 )
 from plugins_app.models import InstalledPlugin, PluginConfig, Project, ProjectPlugin
+from plugins_app.models.audit import Actor
 
 
 def overrides_digest(overrides: Mapping[str, Any]) -> str:
     """A short fingerprint of a project's overrides: the project form's staleness token."""
-    text = json.dumps(overrides, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    return hashlib.sha256(canonical_json(overrides)).hexdigest()[:20]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 from django.db.models.signals import post_save
@@ -28,9 +27,8 @@ from plugins_app.models import (
     ProjectPlugin,
     audit,
 )
+from plugins_app.models.audit import Actor, stored_user
 from plugins_app.projects.service import toggleable_plugin, write_plugin_overrides
-
-Actor = AbstractBaseUser | None
 
 
 def plugin_config_schema(plugin: InstalledPlugin) -> dict[str, Any] | None:
@@ -67,7 +65,7 @@ def save_global_config(
     errors = effective_config(plugin_config_schema(plugin), values).errors
     if errors:
         raise ConfigValidationError(errors)
-    user = actor if actor is not None and actor.is_authenticated else None
+    user = stored_user(actor)
     with transaction.atomic():
         config, _ = PluginConfig.objects.select_for_update().get_or_create(plugin=plugin)
         before = config.values

@@ -1,7 +1,7 @@
 """Reading, changing, exporting and importing a plugin's global settings (SPEC S3, S4, T2).
 
 The command line (``jupiter_plugins config ...``) and the console share this module, so both
-apply the same rules: every write goes through ``plugin_config.save_global_config`` (schema
+apply the same rules: every write goes through ``config.store.save_global_config`` (schema
 validation, revision check, audit), and an import is all or nothing. An export is a small
 JSON document naming the plugin, its version and the settings schema version, so importing
 it into a later version runs the manifest's settings migrations first (SPEC M6). Secrets

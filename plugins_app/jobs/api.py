@@ -71,6 +71,7 @@ from plugins_app.jobs.executor import (
 from plugins_app.logs.hub import plugin_logger
 from plugins_app.manifest.model import Manifest
 from plugins_app.models import InstalledPlugin, Job, JobState, Project, ProjectPlugin
+from plugins_app.models.audit import stored_user
 from plugins_app.services.provider import ProjectInfo
 from plugins_app.services.sandbox import CommandResult, ProjectFiles, Runner
 
@@ -203,7 +204,7 @@ def submit(
         ).exists()
         if not enabled:
             raise JobRefused(f"plugin '{plugin_id}' is not enabled in project '{project.name}'")
-    user = actor if actor is not None and actor.is_authenticated else None
+    user = stored_user(actor)
     with transaction.atomic():
         if plugin_id:
             breaker.check(plugin_id)

@@ -29,6 +29,7 @@ from plugins_app.base.process import process_id
 from plugins_app.kernel.loader import unload_modules
 from plugins_app.manifest.model import load_manifest
 from plugins_app.models import InstalledPlugin, PluginReloadRequest
+from plugins_app.models.audit import stored_user
 
 log = logging.getLogger("jupiter.reload")
 
@@ -101,7 +102,7 @@ def request_reload(
     PluginReloadRequest.objects.create(
         plugin_id=plugin_id,
         origin=process_id(),
-        requested_by=actor if actor is not None and actor.is_authenticated else None,
+        requested_by=stored_user(actor),
         handled_at=timezone.now(),
         ok=report.ok,
         steps=list(report.steps),

@@ -29,10 +29,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from plugins_app.base import conf
 from plugins_app.base.errors import JupiterError
@@ -53,12 +51,13 @@ from plugins_app.models import (
     PluginStatus,
     audit,
 )
+from plugins_app.models.audit import Actor
+from plugins_app.registry.dependencies import dependency_problem
 from plugins_app.trust.archives import ArchiveError, ArchiveLimits, extract_archive, plugin_root_in
 from plugins_app.trust.catalogue import CatalogueEntry, CatalogueError, download
 from plugins_app.trust.policy import TrustAssessment, assess, is_bundled
 from plugins_app.trust.signing import verify_plugin
 
-Actor = AbstractBaseUser | None
 log = logging.getLogger("jupiter.installer")
 STAGING, TRASH = ".staging", ".trash"
 STALE_AFTER = 24 * 3600
@@ -111,21 +110,6 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def _dependency_problem(manifest: Manifest) -> str | None:
-    installed = dict(InstalledPlugin.objects.values_list("plugin_id", "version"))
-    for dep in manifest.dependencies:
-        if dep.id not in installed:
-            if not dep.optional:
-                return f"requires plugin '{dep.id}', which is not installed"
-            continue
-        try:
-            if dep.specifier and Version(installed[dep.id]) not in SpecifierSet(dep.specifier):
-                return f"requires '{dep.id}' {dep.specifier} but {installed[dep.id]} is installed"
-        except (InvalidSpecifier, InvalidVersion) as exc:
-            return f"cannot check dependency '{dep.id}': {exc}"
-    return None
-
-
 def check(
     token: str, root: Path, source: str, *, replacing: InstalledPlugin | None
 ) -> StagedPlugin:
@@ -151,7 +135,8 @@ def check(
     trust = assess(root, manifest.id, manifest.version)
     if trust.refusal:
         raise InstallError(trust.refusal)
-    if problem := _dependency_problem(manifest):
+    installed = dict(InstalledPlugin.objects.values_list("plugin_id", "version"))
+    if problem := dependency_problem(manifest, installed, absent="not installed"):
         raise InstallError(problem)
     warnings = tuple(str(w) for w in result.warnings)
     return StagedPlugin(token, root, manifest, trust, source, warnings)

@@ -33,7 +33,6 @@ from plugins_app.kernel.loader import load_plugin, resolver, unload_modules
 from plugins_app.kernel.runtime import boot
 from plugins_app.lifecycle.installer import (
     TRASH,
-    Actor,
     InstallError,
     StagedPlugin,
     area,
@@ -50,6 +49,7 @@ from plugins_app.models import (
     ProjectPlugin,
     audit,
 )
+from plugins_app.models.audit import Actor
 from plugins_app.services.provider import ServiceProvider
 from plugins_app.trust.catalogue import CatalogueEntry, latest_versions, read_index
 

@@ -13,11 +13,9 @@ import logging
 
 from django.contrib.auth.base_user import AbstractBaseUser
 
+from plugins_app.logs.hub import plugin_logger
 from plugins_app.models import AuditAction, InstalledPlugin, PluginDebugMode, audit
-
-
-def plugin_logger(plugin_id: str) -> logging.Logger:
-    return logging.getLogger(f"jupiter.plugin.{plugin_id}")
+from plugins_app.models.audit import stored_user
 
 
 def apply(plugin_id: str, enabled: bool) -> None:
@@ -38,7 +36,7 @@ def set_debug_mode(
     plugin: InstalledPlugin, enabled: bool, *, actor: AbstractBaseUser | None = None
 ) -> None:
     """Store, apply here and audit the change (it makes a plugin's logs more talkative)."""
-    user = actor if actor is not None and actor.is_authenticated else None
+    user = stored_user(actor)
     row, _ = PluginDebugMode.objects.get_or_create(plugin=plugin)
     before = row.enabled
     row.enabled, row.changed_by = enabled, user

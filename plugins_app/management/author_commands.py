@@ -2,7 +2,7 @@
 
 ``validate PATH`` checks a manifest the way discovery does and prints every problem with its
 field path and line (for authors' CI); ``config get|set|export|import`` reads and changes a
-plugin's global settings through ``settings_io``; ``cli ID NAME [ARGS...]`` runs a command a
+plugin's global settings through ``config.transfer``; ``cli ID NAME [ARGS...]`` runs a command a
 plugin registered with ``bridge.register_cli_command``. User errors end with exit code 1.
 """
 

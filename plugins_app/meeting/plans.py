@@ -29,6 +29,7 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from plugins_app.base.canonical import canonical_json
 from plugins_app.base.errors import JupiterError
 from plugins_app.base.keys import fingerprint, verify_bytes
 from plugins_app.kernel.bridge import RemoteActionSpec
@@ -41,6 +42,7 @@ from plugins_app.models import (
     TrustedKey,
     audit,
 )
+from plugins_app.models.audit import Actor
 from plugins_app.services.permissions import PermissionRefused, require
 
 ADAPTER_ID = "meeting_adapter"
@@ -81,7 +83,6 @@ _DOCUMENT_SCHEMA = {
     },
 }
 _VALIDATOR = Draft202012Validator(_DOCUMENT_SCHEMA)
-Actor = AbstractBaseUser | None
 
 
 class PlanRefused(JupiterError):
@@ -96,11 +97,6 @@ class PlannedAction:
     params: dict[str, Any]
     description: str
     read_only: bool
-
-
-def canonical(plan: dict[str, Any]) -> bytes:
-    """The bytes Meeting signs: the plan as compact JSON with sorted keys."""
-    return json.dumps(plan, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def _refuse(reason: str, *, actor: Actor = None, nonce: str = "") -> PlanRefused:
@@ -163,7 +159,7 @@ def _verify(document: dict[str, Any]) -> str:
     ).exists()
     if not trusted:
         raise PlanRefused(f"signed by {signer}, which is not a trusted Meeting key")
-    if not verify_bytes(key, document["signature"], canonical(document["plan"])):
+    if not verify_bytes(key, document["signature"], canonical_json(document["plan"])):
         raise PlanRefused("the signature does not match the plan")
     return signer
 

@@ -10,6 +10,14 @@ from django.db import models
 
 from plugins_app.models.projects import Project
 
+Actor = AbstractBaseUser | None
+"""Who did something: a console user (possibly anonymous), or None for the CLI and system."""
+
+
+def stored_user(actor: Actor) -> AbstractBaseUser | None:
+    """The user a row records: anonymous actors (CLI, system, no session) are stored as null."""
+    return actor if actor is not None and actor.is_authenticated else None
+
 
 class AuditAction(models.TextChoices):
     INSTALL = "install", "Install"
@@ -48,7 +56,7 @@ class AuditEvent(models.Model):
 def record(
     action: AuditAction,
     *,
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
     plugin_id: str = "",
     project: Project | None = None,
     before: Any = None,
@@ -58,7 +66,7 @@ def record(
     """Append one audit entry; anonymous actors (CLI, system) are stored as null."""
     return AuditEvent.objects.create(
         action=action,
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor=stored_user(actor),
         plugin_id=plugin_id,
         project_name=project.name if project is not None else "",
         before=before,

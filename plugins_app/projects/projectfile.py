@@ -1,7 +1,7 @@
 """The ``<project>.jupiter.yaml`` file: its format, reading, rendering and atomic writing.
 
 No Django here: the file is a document people edit by hand, so this module only turns it into
-values and back, with errors that name the field and the line. ``projects.py`` decides what the
+values and back, with errors that name the field and the line. ``projects.service`` decides what the
 values mean for the database. Format::
 
     # Managed by Jupiter; hand edits are picked up.

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
@@ -41,6 +40,7 @@ from plugins_app.models import (
     ProjectPlugin,
     audit,
 )
+from plugins_app.models.audit import Actor
 from plugins_app.projects.errors import (
     ProjectError,
     ProjectFileConflict,
@@ -55,7 +55,6 @@ from plugins_app.projects.projectfile import (
 )
 from plugins_app.projects.signals import notify_project_plugins_changed
 
-Actor = AbstractBaseUser | None
 _NAME_MAX = Project._meta.get_field("name").max_length
 
 

@@ -8,15 +8,12 @@ the new state, and a rolled-back change must not be announced.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
-from django.db import transaction
 from django.dispatch import Signal
 
+from plugins_app.base.signals import send_on_commit
 from plugins_app.models import Project
-
-logger = logging.getLogger("jupiter.signals")
 
 # Sent with sender=Project, project=<Project>, plugin_ids=frozenset[str].
 project_plugins_changed = Signal()
@@ -29,20 +26,5 @@ def notify_project_plugins_changed(project: Project, plugin_ids: Iterable[str]) 
     is logged instead of surfacing as a failed save to the person who made the change.
     """
     ids = frozenset(plugin_ids)
-    if not ids:
-        return
-
-    def send() -> None:
-        results = project_plugins_changed.send_robust(
-            sender=Project, project=project, plugin_ids=ids
-        )
-        for receiver, result in results:
-            if isinstance(result, Exception):
-                logger.error(
-                    "project_plugins_changed receiver %r failed for project %s",
-                    receiver,
-                    project.name,
-                    exc_info=result,
-                )
-
-    transaction.on_commit(send)
+    if ids:
+        send_on_commit(project_plugins_changed, Project, project=project, plugin_ids=ids)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from plugins_app.base.graphs import cycles
 from plugins_app.manifest.model import Manifest
 
 
@@ -19,18 +20,23 @@ class LoadPlan:
     blocked: Mapping[str, str]
 
 
-def _dependency_problem(manifest: Manifest, available: Mapping[str, Manifest]) -> str | None:
+def dependency_problem(
+    manifest: Manifest, versions: Mapping[str, str], *, absent: str = "not installed or not enabled"
+) -> str | None:
+    """Why ``manifest``'s dependencies are not met by ``versions`` (id -> version), or None.
+
+    The runtime asks about the plugins it may load, the installer about those installed;
+    ``absent`` says which, in the message a person reads.
+    """
     for dep in manifest.dependencies:
-        target = available.get(dep.id)
-        if target is None:
+        version = versions.get(dep.id)
+        if version is None:
             if dep.optional:
                 continue
-            return f"requires plugin '{dep.id}', which is not installed or not enabled"
+            return f"requires plugin '{dep.id}', which is {absent}"
         try:
-            if dep.specifier and Version(target.version) not in SpecifierSet(dep.specifier):
-                return (
-                    f"requires '{dep.id}' {dep.specifier} but version {target.version} is installed"
-                )
+            if dep.specifier and Version(version) not in SpecifierSet(dep.specifier):
+                return f"requires '{dep.id}' {dep.specifier} but version {version} is installed"
         except (InvalidSpecifier, InvalidVersion) as exc:
             return f"cannot check dependency '{dep.id}': {exc}"
     return None
@@ -41,41 +47,6 @@ def _edges(manifest: Manifest, available: Mapping[str, Manifest]) -> list[str]:
     return [pid for pid in wanted if pid in available and pid != manifest.id]
 
 
-def _cycles(graph: Mapping[str, list[str]]) -> list[list[str]]:
-    """Strongly connected components with more than one member, or a self-loop (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for nxt in graph.get(node, []):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.append(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for node in sorted(graph):
-        if node not in index:
-            visit(node)
-    return found
-
-
 def plan_load_order(manifests: Mapping[str, Manifest]) -> LoadPlan:
     """Order ``manifests`` so dependencies load first; block what cannot load.
 
@@ -84,10 +55,11 @@ def plan_load_order(manifests: Mapping[str, Manifest]) -> LoadPlan:
     available = dict(manifests)
     blocked: dict[str, str] = {}
     graph = {pid: _edges(m, available) for pid, m in available.items()}
-    for cycle in _cycles(graph):
+    for cycle in cycles(graph):
         text = " -> ".join([*cycle, cycle[0]])
         for member in cycle:
             blocked[member] = f"dependency cycle: {text}"
+    versions = {pid: m.version for pid, m in available.items()}
     changed = True
     while changed:
         changed = False
@@ -97,7 +69,7 @@ def plan_load_order(manifests: Mapping[str, Manifest]) -> LoadPlan:
             problem = next(
                 (f"depends on '{d}', which cannot load" for d in graph[pid] if d in blocked),
                 None,
-            ) or _dependency_problem(manifest, available)
+            ) or dependency_problem(manifest, versions)
             if problem:
                 blocked[pid] = problem
                 changed = True

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from plugins_app.base.graphs import cycles
 from plugins_app.models import (
     FINAL_JOB_STATES,
     AuditAction,
@@ -90,13 +91,11 @@ class Graph:
 
     def import_cycles(self) -> list[list[str]]:
         """Groups of project files that import each other, each sorted, for plugins."""
-        from plugins_app.registry.dependencies import _cycles as strongly_connected
-
         graph: dict[str, list[str]] = {}
         for source, target, internal in self.edges:
             if internal and source != target:
                 graph.setdefault(source, []).append(target)
-        return sorted(strongly_connected({k: sorted(v) for k, v in graph.items()}))
+        return sorted(cycles({k: sorted(v) for k, v in graph.items()}))
 
 
 def graph_of(project: Project) -> Graph | None:

@@ -1,7 +1,7 @@
 """``bridge.services``: the core services a plugin reaches through the Bridge (SPEC B3, D3).
 
 Plugins get services from here instead of importing Jupiter internals, which keeps them
-decoupled and testable (the Bridge double in ``testing.py`` swaps this provider), and lets
+decoupled and testable (the Bridge double in ``authoring.testing`` swaps this provider), and lets
 the host check each access against the plugin's declared permissions.
 """
 

@@ -7,7 +7,7 @@ A signed plugin folder holds ``plugin.signature.json``::
      "signature": <base64 Ed25519 signature of the canonical JSON of payload>}
 
 The signer's public key travels in the payload so anyone can check the signature; whether
-that key is *trusted* is decided elsewhere (``trust.py``). Verification re-hashes every file:
+that key is *trusted* is decided elsewhere (``trust.policy``). Verification re-hashes every file:
 a changed, added or removed file is named in the error. ``__pycache__`` folders and ``.pyc``
 files are left out because Python writes them beside the code when a plugin is imported.
 """
@@ -26,6 +26,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from plugins_app.base.canonical import canonical_json
 from plugins_app.base.errors import JupiterError
 from plugins_app.base.fsutil import atomic_write_text, sha256_of
 from plugins_app.base.keys import (
@@ -63,10 +64,6 @@ class Verified:
         return fingerprint(self.public_key)
 
 
-def _canonical(payload: Mapping[str, Any]) -> bytes:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
-
-
 def _walk(root: Path) -> Iterator[tuple[str, Path]]:
     """(relative POSIX path, path) of every file to sign, sorted; links are refused."""
     for directory, subdirs, files in os.walk(root):
@@ -102,7 +99,7 @@ def sign_plugin(root: Path, key: Ed25519PrivateKey, plugin_id: str, version: str
         "public_key": public_key_text(key.public_key()),
         "files": file_hashes(root),
     }
-    document = {"payload": payload, "signature": to_base64(key.sign(_canonical(payload)))}
+    document = {"payload": payload, "signature": to_base64(key.sign(canonical_json(payload)))}
     target = Path(root) / SIGNATURE_FILENAME
     atomic_write_text(target, json.dumps(document, indent=2, sort_keys=True) + "\n")
     return target
@@ -149,7 +146,7 @@ def verify_plugin(root: Path) -> Verified:
     payload, signature = _read_document(root)
     try:
         key = load_public_key(str(payload["public_key"]))
-        key.verify(signature, _canonical(payload))
+        key.verify(signature, canonical_json(payload))
     except (KeyError, KeyFileError, InvalidSignature) as exc:
         raise SignatureError(
             "the signature does not match its contents (wrong key or edited signature file)",

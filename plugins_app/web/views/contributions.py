@@ -9,7 +9,7 @@ from typing import Any
 
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
@@ -18,7 +18,7 @@ from plugins_app.config.store import effective_config_for, plugin_config_schema
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.logs.hub import get_hub, plugin_logger
 from plugins_app.manifest.model import UiContributions
-from plugins_app.models import InstalledPlugin, PluginConfig, PluginKind, Project, ProjectPlugin
+from plugins_app.models import InstalledPlugin, PluginConfig, Project, ProjectPlugin
 from plugins_app.web.autoui.contributions import (
     ASSET_TYPES,
     ContributionError,
@@ -30,14 +30,9 @@ from plugins_app.web.autoui.contributions import (
     render_template,
 )
 from plugins_app.web.autoui.forms import help_entries
+from plugins_app.web.decorators import plugin_or_404
 
 STYLESHEET = "style.css"
-
-
-def _plugin(plugin_id: str) -> InstalledPlugin:
-    return get_object_or_404(
-        InstalledPlugin.objects.exclude(kind=PluginKind.CORE), plugin_id=plugin_id
-    )
 
 
 def _ui(plugin: InstalledPlugin) -> UiContributions:
@@ -61,7 +56,7 @@ def _stylesheet(plugin: InstalledPlugin) -> tuple[bool, list[str]]:
 @require_GET
 def plugin_contributions(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """The plugin's contributions at one mount point, each a lazy placeholder."""
-    plugin = _plugin(plugin_id)
+    plugin = plugin_or_404(plugin_id)
     mount = request.GET.get("mount", "plugin_page")
     project = request.GET.get("project", "")
     ui = _ui(plugin)
@@ -95,7 +90,7 @@ def _render_data(registration: Any, kind: str, item: str, context: dict[str, Any
 @require_GET
 def plugin_contribution(request: HttpRequest, plugin_id: str, kind: str, item: str) -> HttpResponse:
     """One panel or widget: the plugin's template (autoescaped) or its renderer's data."""
-    plugin = _plugin(plugin_id)
+    plugin = plugin_or_404(plugin_id)
     ui = _ui(plugin)
     found = next((c for c in contributions(ui) if (c.kind, c.id) == (kind, item)), None)
     if found is None:
@@ -135,7 +130,7 @@ def plugin_contribution(request: HttpRequest, plugin_id: str, kind: str, item: s
 @require_GET
 def plugin_asset(request: HttpRequest, plugin_id: str, asset: str) -> HttpResponse:
     """A file from the plugin's ``assets/`` folder only; CSS only when scoped (U5, X6)."""
-    plugin = _plugin(plugin_id)
+    plugin = plugin_or_404(plugin_id)
     content_type = ASSET_TYPES.get(Path(asset).suffix.lower())
     if content_type is None:
         return HttpResponse(
@@ -177,7 +172,7 @@ def plugin_api_route(request: HttpRequest, plugin_id: str, route: str) -> HttpRe
 @require_GET
 def plugin_control_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """The right-hand column of a plugin page: indicators, actions and help (U7)."""
-    plugin = _plugin(plugin_id)
+    plugin = plugin_or_404(plugin_id)
     config = PluginConfig.objects.filter(plugin=plugin).first()
     log_file = get_hub().plugin_file(plugin_id)
     projects = ProjectPlugin.objects.filter(plugin=plugin, enabled=True).select_related("project")

@@ -7,7 +7,7 @@ import logging
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -20,17 +20,12 @@ from plugins_app.logs.hub import (
     get_hub,
 )
 from plugins_app.manifest.model import MetricsCapability
-from plugins_app.models import InstalledPlugin, PluginKind
+from plugins_app.models import InstalledPlugin
 from plugins_app.observability.metrics import plugin_sample, registry, sample_payload
+from plugins_app.web.decorators import plugin_or_404
 
 log = logging.getLogger("jupiter.metrics")
 MIN_POLL, MAX_POLL = 5, 60
-
-
-def _plugin(plugin_id: str) -> InstalledPlugin:
-    return get_object_or_404(
-        InstalledPlugin.objects.exclude(kind=PluginKind.CORE), plugin_id=plugin_id
-    )
 
 
 def _metrics_capability(plugin: InstalledPlugin) -> MetricsCapability:
@@ -42,7 +37,7 @@ def _metrics_capability(plugin: InstalledPlugin) -> MetricsCapability:
 @require_GET
 def plugin_metrics_card(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """The metrics card; it polls itself at the manifest's interval (5 to 60 s)."""
-    plugin = _plugin(plugin_id)
+    plugin = plugin_or_404(plugin_id)
     metrics = _metrics_capability(plugin)
     sample = plugin_sample(plugin_id) if metrics.enabled else None
     context = {
@@ -60,7 +55,7 @@ def plugin_metrics_card(request: HttpRequest, plugin_id: str) -> HttpResponse:
 
 @require_GET
 def plugin_metrics_json(request: HttpRequest, plugin_id: str) -> JsonResponse:
-    plugin = _plugin(plugin_id)
+    plugin = plugin_or_404(plugin_id)
     metrics = _metrics_capability(plugin)
     payload = sample_payload(plugin_sample(plugin_id) if metrics.enabled else None)
     return JsonResponse(
@@ -94,7 +89,7 @@ def prometheus_metrics(request: HttpRequest) -> HttpResponse:
 @require_GET
 def plugin_log_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """The log panel with the file's last lines; ``logpanel.js`` then streams new ones."""
-    plugin = _plugin(plugin_id)
+    plugin = plugin_or_404(plugin_id)
     level = request.GET.get("level", "")
     lines, _ = get_hub().snapshot(plugin_id, TAIL_DEFAULT, LEVELS.get(level, 0))
     context = {
@@ -111,7 +106,7 @@ def plugin_log_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
 @require_GET
 def plugin_log_download(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """The plugin's whole current log file (rotated-out history stays on disk)."""
-    plugin = _plugin(plugin_id)
+    plugin = plugin_or_404(plugin_id)
     hub = get_hub()
     hub.drain()  # flush buffered lines to disk first
     path = hub.plugin_file(plugin.plugin_id)

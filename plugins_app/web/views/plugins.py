@@ -15,6 +15,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from plugins_app.models import InstalledPlugin, PluginKind, Project, ProjectPlugin
 from plugins_app.registry.core import core_plugin_infos
+from plugins_app.web.decorators import plugin_or_404
 from plugins_app.web.presenters.plugins import ManifestFacts
 from plugins_app.web.views.projects import toggle_plugin
 
@@ -30,13 +31,6 @@ def installed_plugins() -> QuerySet[InstalledPlugin]:
         InstalledPlugin.objects.exclude(kind=PluginKind.CORE)
         .prefetch_related(Prefetch("project_states", queryset=enabled, to_attr="enabled_states"))
         .order_by("name", "plugin_id")
-    )
-
-
-def _toggleable(plugin_id: str) -> InstalledPlugin:
-    """Core plugins are part of Jupiter: they have no page of their own and no toggles."""
-    return get_object_or_404(
-        InstalledPlugin.objects.exclude(kind=PluginKind.CORE), plugin_id=plugin_id
     )
 
 
@@ -63,7 +57,7 @@ def plugin_list(request: HttpRequest) -> HttpResponse:
 def plugin_detail(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """Everything to read before enabling a plugin, its permissions first (SPEC X1)."""
     projects = list(Project.objects.all())
-    plugin = _toggleable(plugin_id)
+    plugin = plugin_or_404(plugin_id)
     enabled = set(
         ProjectPlugin.objects.filter(plugin=plugin, enabled=True).values_list("project", flat=True)
     )
@@ -82,7 +76,7 @@ def plugin_detail(request: HttpRequest, plugin_id: str) -> HttpResponse:
 @require_POST
 def plugin_project_toggle(request: HttpRequest, plugin_id: str, name: str) -> HttpResponse:
     """Enable/disable from the plugin page: the row swaps and the status block follows."""
-    plugin = _toggleable(plugin_id)
+    plugin = plugin_or_404(plugin_id)
     return toggle_plugin(
         request,
         get_object_or_404(Project, name=name),

@@ -36,6 +36,7 @@ from plugins_app.projects.service import (
     set_plugin_enabled,
     sync_from_file,
 )
+from plugins_app.web.decorators import plugin_or_404
 
 CONFLICT_TARGET = "#project-conflict"
 _FLAGS = {"true": True, "false": False}
@@ -243,9 +244,7 @@ def project_import(request: HttpRequest, name: str) -> HttpResponse:
 def project_plugin_toggle(request: HttpRequest, name: str, plugin_id: str) -> HttpResponse:
     """Enable/disable from the project page: the plugin's row swaps, status included."""
     project = get_object_or_404(Project, name=name)
-    plugin = get_object_or_404(
-        InstalledPlugin.objects.exclude(kind=PluginKind.CORE), plugin_id=plugin_id
-    )
+    plugin = plugin_or_404(plugin_id)
     return toggle_plugin(
         request,
         project,

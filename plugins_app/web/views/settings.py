@@ -27,11 +27,12 @@ from plugins_app.config.transfer import (
 )
 from plugins_app.kernel.loader import resolver
 from plugins_app.kernel.runtime import get_runtime
-from plugins_app.models import InstalledPlugin, PluginKind, Project
+from plugins_app.models import InstalledPlugin, Project
 from plugins_app.projects.errors import ProjectFileConflict
 from plugins_app.projects.projectfile import ProjectFileError
 from plugins_app.web.autoui.forms import SettingsForm, build_form
 from plugins_app.web.autoui.submit import layer_from, parse_submission
+from plugins_app.web.decorators import plugin_or_404
 
 TEMPLATE = "plugins_app/autoui/settings.html"
 STALE = (
@@ -40,15 +41,9 @@ STALE = (
 )
 
 
-def _plugin(plugin_id: str) -> InstalledPlugin:
-    return get_object_or_404(
-        InstalledPlugin.objects.exclude(kind=PluginKind.CORE), plugin_id=plugin_id
-    )
-
-
 def _scope(plugin_id: str, name: str | None) -> SettingsScope:
     project = get_object_or_404(Project, name=name) if name else None
-    return SettingsScope(_plugin(plugin_id), project)
+    return SettingsScope(plugin_or_404(plugin_id), project)
 
 
 def migration_state(scope: SettingsScope, request: HttpRequest) -> MigrationOutcome:
@@ -204,7 +199,7 @@ def project_plugin_settings_reset(request: HttpRequest, name: str, plugin_id: st
 @require_GET
 def plugin_settings_export(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """Download the global settings as JSON (SPEC S4); secrets are not in the file."""
-    plugin = _plugin(plugin_id)
+    plugin = plugin_or_404(plugin_id)
     body = json.dumps(
         export_settings(plugin.plugin_id), indent=2, sort_keys=True, ensure_ascii=False
     )
