@@ -7,9 +7,8 @@ that every caller (views, the Bridge's ``get_config``, ``settings_update``) shar
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 from django.db.models.signals import post_save
@@ -27,7 +26,10 @@ from plugins_app.models import (
 from plugins_app.projects.errors import ConfigValidationError, StaleConfigError
 from plugins_app.web.autoui.schema import without_secrets
 
-Actor = AbstractBaseUser | None
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+Actor: TypeAlias = "User | AnonymousUser | None"
 
 
 def plugin_config_schema(plugin: InstalledPlugin) -> dict[str, Any] | None:

@@ -15,9 +15,8 @@ import copy
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from plugins_app.config.layering import effective_config
@@ -32,6 +31,9 @@ from plugins_app.manifest.model import load_manifest
 from plugins_app.models import InstalledPlugin, PluginConfig, PluginKind, Project
 from plugins_app.projects.errors import ConfigValidationError, StaleConfigError
 from plugins_app.web.autoui.schema import get_path, secret_paths, without_secrets
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 EXPORT_FORMAT = "jupiter-plugin-settings"
 EXPORT_FORMAT_VERSION = 1
@@ -84,7 +86,9 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def _save(plugin: InstalledPlugin, values: dict[str, Any], actor: AbstractBaseUser | None) -> None:
+def _save(
+    plugin: InstalledPlugin, values: dict[str, Any], actor: User | AnonymousUser | None
+) -> None:
     config, _ = PluginConfig.objects.get_or_create(plugin=plugin)
     try:
         save_global_config(plugin, values, expected_revision=config.revision, actor=actor)
@@ -93,7 +97,7 @@ def _save(plugin: InstalledPlugin, values: dict[str, Any], actor: AbstractBaseUs
 
 
 def set_setting(
-    plugin_id: str, key: str, value: Any, *, actor: AbstractBaseUser | None = None
+    plugin_id: str, key: str, value: Any, *, actor: User | AnonymousUser | None = None
 ) -> dict[str, Any]:
     """Set the global value of dotted ``key``; the whole config is validated before saving."""
     plugin = installed(plugin_id)
@@ -189,7 +193,7 @@ def prepare_import(plugin: InstalledPlugin, document: Any) -> dict[str, Any]:
 
 
 def import_settings(
-    plugin_id: str, document: Any, *, actor: AbstractBaseUser | None = None
+    plugin_id: str, document: Any, *, actor: User | AnonymousUser | None = None
 ) -> dict[str, Any]:
     """Replace the global settings with an export's values (``prepare_import``), or change
     nothing."""

@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -57,7 +57,10 @@ from plugins_app.trust.catalogue import CatalogueEntry, CatalogueError, download
 from plugins_app.trust.policy import TrustAssessment, assess, is_bundled
 from plugins_app.trust.signing import verify_plugin
 
-Actor = AbstractBaseUser | None
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+Actor: TypeAlias = "User | AnonymousUser | None"
 log = logging.getLogger("jupiter.installer")
 STAGING, TRASH = ".staging", ".trash"
 STALE_AFTER = 24 * 3600

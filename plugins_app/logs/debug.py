@@ -10,10 +10,12 @@ the process that changed it and by every other process at its next sync.
 from __future__ import annotations
 
 import logging
-
-from django.contrib.auth.base_user import AbstractBaseUser
+from typing import TYPE_CHECKING
 
 from plugins_app.models import AuditAction, InstalledPlugin, PluginDebugMode, audit
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 def plugin_logger(plugin_id: str) -> logging.Logger:
@@ -35,7 +37,7 @@ def is_enabled(plugin: InstalledPlugin) -> bool:
 
 
 def set_debug_mode(
-    plugin: InstalledPlugin, enabled: bool, *, actor: AbstractBaseUser | None = None
+    plugin: InstalledPlugin, enabled: bool, *, actor: User | AnonymousUser | None = None
 ) -> None:
     """Store, apply here and audit the change (it makes a plugin's logs more talkative)."""
     user = actor if actor is not None and actor.is_authenticated else None

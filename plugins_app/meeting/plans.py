@@ -21,9 +21,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from jsonschema import Draft202012Validator
@@ -41,6 +40,9 @@ from plugins_app.models import (
     audit,
 )
 from plugins_app.services.permissions import PermissionDenied, require
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 ADAPTER_ID = "meeting_adapter"
 PLAN_FORMAT = "jupiter-meeting-plan/1"
@@ -80,7 +82,7 @@ _DOCUMENT_SCHEMA = {
     },
 }
 _VALIDATOR = Draft202012Validator(_DOCUMENT_SCHEMA)
-Actor = AbstractBaseUser | None
+Actor: TypeAlias = "User | AnonymousUser | None"
 
 
 class PlanRefused(Exception):
@@ -268,7 +270,7 @@ def _execute(plan: MeetingPlan, *, actor: Actor) -> None:
     )
 
 
-def decide(plan_id: int, *, confirm: bool, actor: AbstractBaseUser) -> MeetingPlan:
+def decide(plan_id: int, *, confirm: bool, actor: User) -> MeetingPlan:
     """A staff user's click: run the pending plan, or reject it. Only one decision wins."""
     now = timezone.now()
     pending = MeetingPlan.objects.filter(pk=plan_id, status=MeetingPlanStatus.PENDING)

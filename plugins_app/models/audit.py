@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.contrib.auth.base_user import AbstractBaseUser
+from typing import TYPE_CHECKING, Any
 
 from plugins_app.models import AuditAction, AuditEvent, Project
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 def record(
     action: AuditAction,
     *,
-    actor: AbstractBaseUser | None = None,
+    actor: User | AnonymousUser | None = None,
     plugin_id: str = "",
     project: Project | None = None,
     before: Any = None,

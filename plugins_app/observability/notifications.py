@@ -12,14 +12,16 @@ same bell.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError
 from django.urls import reverse
 
 from plugins_app.models import Job, Notification, NotificationLevel
 from plugins_app.services.provider import EventBus
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 log = logging.getLogger("jupiter.notifications")
 JOB_LEVELS = {
@@ -105,11 +107,11 @@ def subscribe(bus: EventBus) -> None:
     bus.subscribe("plugin.*", _on_plugin_notify)
 
 
-def unread_count(user: AbstractBaseUser) -> int:
+def unread_count(user: User) -> int:
     return Notification.objects.exclude(read_by=user).count()
 
 
-def recent(user: AbstractBaseUser, limit: int = 50) -> list[tuple[Notification, bool]]:
+def recent(user: User, limit: int = 50) -> list[tuple[Notification, bool]]:
     """The latest notifications, each with whether ``user`` has read it."""
     rows = list(Notification.objects.all()[:limit])
     read = set(
@@ -120,7 +122,7 @@ def recent(user: AbstractBaseUser, limit: int = 50) -> list[tuple[Notification, 
     return [(n, n.pk in read) for n in rows]
 
 
-def mark_read(user: AbstractBaseUser, notification_id: int | None = None) -> int:
+def mark_read(user: User, notification_id: int | None = None) -> int:
     """Mark one notification (or all unread ones) read for ``user``; returns how many."""
     unread = Notification.objects.exclude(read_by=user)
     if notification_id is not None:

@@ -22,9 +22,8 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
@@ -55,7 +54,10 @@ from plugins_app.projects.projectfile import (
 )
 from plugins_app.projects.signals import notify_project_plugins_changed
 
-Actor = AbstractBaseUser | None
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+Actor: TypeAlias = "User | AnonymousUser | None"
 _NAME_MAX = Project._meta.get_field("name").max_length
 
 

@@ -22,6 +22,7 @@ from django.views.decorators.vary import vary_on_headers
 from plugins_app.models import InstalledPlugin, PluginKind, Project, ProjectPlugin
 from plugins_app.registry.core import core_plugin_infos
 from plugins_app.services.permissions import describe
+from plugins_app.web.views import JupiterRequest
 from plugins_app.web.views.projects import sync_projects, toggle_plugin
 
 
@@ -191,7 +192,7 @@ def plugin_detail(request: HttpRequest, plugin_id: str) -> HttpResponse:
 
 @vary_on_headers("HX-Request")
 @require_POST
-def plugin_project_toggle(request: HttpRequest, plugin_id: str, name: str) -> HttpResponse:
+def plugin_project_toggle(request: JupiterRequest, plugin_id: str, name: str) -> HttpResponse:
     """Enable/disable from the plugin page: the row swaps and the status block follows."""
     plugin = _toggleable(plugin_id)
     return toggle_plugin(

@@ -30,6 +30,7 @@ from plugins_app.projects.errors import ConfigValidationError, ProjectFileConfli
 from plugins_app.projects.projectfile import ProjectFileError
 from plugins_app.web.autoui.forms import SettingsForm, build_form
 from plugins_app.web.autoui.submit import layer_from, parse_submission
+from plugins_app.web.views import JupiterRequest
 
 TEMPLATE = "plugins_app/autoui/settings.html"
 STALE = (
@@ -156,7 +157,7 @@ def _save(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
 
 @vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
-def plugin_settings(request: HttpRequest, plugin_id: str) -> HttpResponse:
+def plugin_settings(request: JupiterRequest, plugin_id: str) -> HttpResponse:
     """The global settings form (lazy-loaded into the plugin page) and its Save."""
     scope = _scope(plugin_id, None)
     if request.method == "POST":
