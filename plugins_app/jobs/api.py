@@ -246,7 +246,7 @@ def _announce(job: Job) -> None:
             job.progress,
             job.message,
             job.plugin_id,
-            job.project.name if job.project_id else "",
+            job.project.name if job.project is not None else "",
         )
     )
 

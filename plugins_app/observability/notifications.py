@@ -12,6 +12,7 @@ same bell.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError
@@ -52,7 +53,7 @@ def _on_job(topic: str, payload: dict[str, Any]) -> None:
     """Failed jobs, and the end of jobs someone started from the console; not every job a
     script or a scheduler submits (a thousand queued jobs would bury the bell)."""
     state = topic.rsplit(".", 1)[-1]
-    job = (
+    job: Mapping[str, Any] = (
         Job.objects.filter(pk=payload["job"]).values("title", "name", "requested_by").first() or {}
     )
     if state != "failed" and job.get("requested_by") is None:

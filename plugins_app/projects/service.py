@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 Actor: TypeAlias = "User | AnonymousUser | None"
-_NAME_MAX = Project._meta.get_field("name").max_length
+_NAME_MAX = cast(int, Project._meta.get_field("name").max_length)  # a SlugField: always set
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def job_payload(job: Job) -> dict[str, object]:
         "plugin": job.plugin_id,
         "name": job.name,
         "title": job.title,
-        "project": job.project.name if job.project_id else "",
+        "project": job.project.name if job.project is not None else "",
         "state": job.state,
         "progress": job.progress,
         "message": job.message,

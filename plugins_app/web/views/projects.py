@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal, cast
 
 from django import forms
 from django.contrib import messages
@@ -240,7 +241,7 @@ def project_resolve_conflict(request: JupiterRequest, name: str) -> HttpResponse
     if keep not in ("file", "console"):
         return HttpResponseBadRequest("keep must be 'file' or 'console'")
     try:
-        resolve_conflict(project, keep, actor=request.user)
+        resolve_conflict(project, cast(Literal["file", "console"], keep), actor=request.user)
     except ProjectFileError as exc:
         error = f"The file's version cannot be used: {exc.detail}"
         if not request.htmx:

@@ -28,7 +28,7 @@ from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import InstalledPlugin, PluginKind, Project
 from plugins_app.projects.errors import ConfigValidationError, ProjectFileConflict, StaleConfigError
 from plugins_app.projects.projectfile import ProjectFileError
-from plugins_app.web.autoui.forms import SettingsForm, build_form
+from plugins_app.web.autoui.forms import Scope, SettingsForm, build_form
 from plugins_app.web.autoui.submit import layer_from, parse_submission
 from plugins_app.web.views import JupiterRequest
 
@@ -126,7 +126,7 @@ def _respond(
 def _save(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
     effective = scope.effective()
     submission = parse_submission(scope.schema, request.POST, effective.values)
-    kind = "project" if scope.project else "global"
+    kind: Scope = "project" if scope.project else "global"
 
     def again(errors: dict[str, list[str]], status: int, **extra: Any) -> HttpResponse:
         form = build_form(
