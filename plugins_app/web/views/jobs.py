@@ -126,7 +126,9 @@ def job_url(job: Job) -> str:
     return reverse("plugins_app:job-detail", args=[job.pk])
 
 
-def _try_submit(request: HttpRequest, plugin_id: str, name: str, project: Project | None):
+def _try_submit(
+    request: HttpRequest, plugin_id: str, name: str, project: Project | None
+) -> tuple[Job | None, str]:
     try:
         return submit(plugin_id, name, project=project, actor=request.user), ""
     except (JobRefused, CircuitOpen) as exc:
