@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from plugins_app.config.layering import effective_config
 from plugins_app.jobs.executor import JobCancelled
@@ -94,7 +94,8 @@ class GraphDouble:
         if edges is None:
             return None
         files = sorted({e[0] for e in edges} | {e[1] for e in edges if e[2]})
-        return Graph(project, tuple(files), tuple(tuple(e) for e in edges))
+        edge_tuples = tuple(cast("tuple[str, str, bool]", tuple(e)) for e in edges)
+        return Graph(project, tuple(files), edge_tuples)
 
 
 class ProjectManagerDouble:
@@ -172,7 +173,8 @@ class JobContextDouble:
     @property
     def files(self) -> ProjectFiles:
         assert self.project is not None, "this job was run without a project"
-        return self._double.services.get_project_manager().files(self.project.name)
+        services = cast(ServicesDouble, self._double.services)  # set so by BridgeDouble
+        return services.get_project_manager().files(self.project.name)
 
     def run(self, args: list[str], **kwargs: Any) -> CommandResult:
         assert self.project is not None, "this job was run without a project"

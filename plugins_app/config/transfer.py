@@ -16,7 +16,6 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from plugins_app.base.errors import JupiterError
@@ -33,6 +32,7 @@ from plugins_app.config.store import (
 )
 from plugins_app.manifest.model import Manifest
 from plugins_app.models import InstalledPlugin, PluginConfig, PluginKind, Project
+from plugins_app.models.audit import Actor
 
 EXPORT_FORMAT = "jupiter-plugin-settings"
 EXPORT_FORMAT_VERSION = 1
@@ -85,7 +85,7 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def _save(plugin: InstalledPlugin, values: dict[str, Any], actor: AbstractBaseUser | None) -> None:
+def _save(plugin: InstalledPlugin, values: dict[str, Any], actor: Actor) -> None:
     config, _ = PluginConfig.objects.get_or_create(plugin=plugin)
     try:
         save_global_config(plugin, values, expected_revision=config.revision, actor=actor)
@@ -93,9 +93,7 @@ def _save(plugin: InstalledPlugin, values: dict[str, Any], actor: AbstractBaseUs
         raise SettingsIOError(str(exc)) from exc
 
 
-def set_setting(
-    plugin_id: str, key: str, value: Any, *, actor: AbstractBaseUser | None = None
-) -> dict[str, Any]:
+def set_setting(plugin_id: str, key: str, value: Any, *, actor: Actor = None) -> dict[str, Any]:
     """Set the global value of dotted ``key``; the whole config is validated before saving."""
     plugin = installed(plugin_id)
     values = copy.deepcopy(dict(global_values(plugin)))
@@ -199,7 +197,7 @@ def import_settings(
     document: Any,
     *,
     code_of: Callable[[Manifest], Resolver],
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
 ) -> dict[str, Any]:
     """Replace the global settings with an export's values (``prepare_import``), or change
     nothing."""

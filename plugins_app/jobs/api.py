@@ -50,9 +50,8 @@ import os
 import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -74,6 +73,9 @@ from plugins_app.models import InstalledPlugin, Job, JobState, Project, ProjectP
 from plugins_app.models.audit import stored_user
 from plugins_app.services.provider import ProjectInfo
 from plugins_app.services.sandbox import CommandResult, ProjectFiles, Runner
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 __all__ = [
     "JobCancelled",
@@ -186,7 +188,7 @@ def submit(
     *,
     project: Project | None = None,
     params: Mapping[str, Any] | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | AnonymousUser | None = None,
 ) -> Job:
     """Create a ``pending`` job and queue it in this process; ``plugin_id=""`` for host jobs.
 
@@ -246,7 +248,7 @@ def _announce(job: Job) -> None:
             job.progress,
             job.message,
             job.plugin_id,
-            job.project.name if job.project_id else "",
+            job.project.name if job.project is not None else "",
         )
     )
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.utils import timezone
 
@@ -67,7 +68,8 @@ def state_of(plugin_id: str, now: datetime | None = None) -> BreakerState:
         failures += 1
     if failures < threshold:
         return BreakerState(CLOSED, failures)
-    retry_at = recent[0][1] + timedelta(seconds=settings.breaker_cooldown)
+    last_finished = cast(datetime, recent[0][1])  # rows without finished_at are excluded above
+    retry_at = last_finished + timedelta(seconds=settings.breaker_cooldown)
     if (now or timezone.now()) < retry_at:
         return BreakerState(OPEN, failures, retry_at)
     trial = Job.objects.filter(

@@ -17,9 +17,8 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Max
 from django.utils import timezone
 
@@ -30,6 +29,9 @@ from plugins_app.kernel.loader import unload_modules
 from plugins_app.manifest.model import load_manifest
 from plugins_app.models import InstalledPlugin, PluginReloadRequest
 from plugins_app.models.audit import stored_user
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 log = logging.getLogger("jupiter.reload")
 
@@ -95,7 +97,7 @@ def reload_plugin(runtime: Any, plugin_id: str) -> ReloadReport:
 
 
 def request_reload(
-    runtime: Any, plugin_id: str, *, actor: AbstractBaseUser | None = None
+    runtime: Any, plugin_id: str, *, actor: User | AnonymousUser | None = None
 ) -> ReloadReport:
     """Reload here, and ask the other server processes to do the same."""
     report = reload_plugin(runtime, plugin_id)

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib.auth.base_user import AbstractBaseUser
-
 from plugins_app.logs.hub import plugin_logger
 from plugins_app.models import AuditAction, InstalledPlugin, PluginDebugMode, audit
-from plugins_app.models.audit import stored_user
+from plugins_app.models.audit import Actor, stored_user
 
 
 def apply(plugin_id: str, enabled: bool) -> None:
@@ -32,9 +30,7 @@ def is_enabled(plugin: InstalledPlugin) -> bool:
     return PluginDebugMode.objects.filter(plugin=plugin, enabled=True).exists()
 
 
-def set_debug_mode(
-    plugin: InstalledPlugin, enabled: bool, *, actor: AbstractBaseUser | None = None
-) -> None:
+def set_debug_mode(plugin: InstalledPlugin, enabled: bool, *, actor: Actor = None) -> None:
     """Store, apply here and audit the change (it makes a plugin's logs more talkative)."""
     user = stored_user(actor)
     row, _ = PluginDebugMode.objects.get_or_create(plugin=plugin)

@@ -12,7 +12,7 @@ import argparse
 import json
 from argparse import _SubParsersAction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -25,6 +25,9 @@ from plugins_app.config.transfer import (
     set_setting,
 )
 from plugins_app.manifest.model import MANIFEST_FILENAME, load_manifest
+
+if TYPE_CHECKING:
+    from plugins_app.manifest.model import Manifest
 
 ACTIONS = ("validate", "config", "cli")
 
@@ -82,7 +85,7 @@ class AuthorCommands:
         failures = len(result.errors) + (len(result.warnings) if options["strict"] else 0)
         if failures:
             raise CommandError(f"{source}: {failures} problem(s), not valid", returncode=1)
-        manifest = result.manifest
+        manifest = cast("Manifest", result.manifest)  # set exactly when there are no errors
         self.out.write(f"{source}: valid ({manifest.id} {manifest.version}, {manifest.kind})")
 
     def config(self, options: dict[str, Any]) -> None:
@@ -123,8 +126,8 @@ class AuthorCommands:
         if registration is None:
             raise CommandError(f"plugin '{plugin_id}' is not loaded (enable it first)", 1)
         if not name:
-            for spec in registration.cli_commands.values():
-                self.out.write(f"{spec.name:<20} {spec.help}")
+            for listed in registration.cli_commands.values():
+                self.out.write(f"{listed.name:<20} {listed.help}")
             return
         spec = registration.cli_commands.get(name)
         if spec is None:

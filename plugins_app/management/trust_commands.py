@@ -13,7 +13,7 @@ import hashlib
 import sys
 from argparse import _SubParsersAction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -43,6 +43,9 @@ from plugins_app.models import InstalledPlugin
 from plugins_app.trust.catalogue import add_to_index, find_entry, pack, read_index
 from plugins_app.trust.policy import assess
 from plugins_app.trust.signing import SignatureError, sign_plugin
+
+if TYPE_CHECKING:
+    from plugins_app.manifest.model import Manifest
 
 ACTIONS = ("keygen", "sign", "verify", "pack", "install", "uninstall", "check-updates", "update")
 
@@ -130,7 +133,7 @@ class TrustCommands:
         if options["index"]:
             digest = hashlib.sha256(archive.read_bytes()).hexdigest()
             signature = sign_bytes(load_private_key(options["key"]), digest.encode("ascii"))
-            manifest = load_manifest(directory).manifest
+            manifest = cast("Manifest", load_manifest(directory).manifest)  # _sign checked it
             add_to_index(
                 options["index"],
                 archive,

@@ -104,7 +104,8 @@ class _Normaliser:
 
     def run(self) -> dict[str, Any]:
         raw = self.raw
-        plugin_id = raw.get("id") if isinstance(raw.get("id"), str) else ""
+        raw_id = raw.get("id")
+        plugin_id = raw_id if isinstance(raw_id, str) else ""
         if "id" not in self.skip and keyword.iskeyword(plugin_id):
             self.errors.append((("id",), f"{plugin_id!r} is a Python keyword"))
         version = raw.get("version") if isinstance(raw.get("version"), str) else ""

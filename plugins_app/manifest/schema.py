@@ -190,7 +190,10 @@ def _describe_value(value: Any) -> str:
 def _describe_error(error: ValidationError) -> list[Finding]:
     """Turn one jsonschema error into findings phrased for plugin authors."""
     path: FieldPath = tuple(error.absolute_path)
-    keyword, expected, value = error.validator, error.validator_value, error.instance
+    # The stubs allow jsonschema's "unset" sentinel here; a reported error has them all set.
+    keyword: Any = error.validator
+    expected: Any = error.validator_value
+    value: Any = error.instance
     hint = error.schema.get("x-expected") if isinstance(error.schema, Mapping) else None
     if keyword == "required":
         return [
@@ -300,7 +303,11 @@ def _metaschema_validator(cls: type[Validator]) -> Validator:
 
 def config_schema_errors(schema: Mapping[str, Any]) -> list[Finding]:
     prefix: FieldPath = ("config_schema", "schema")
-    cls = jsonschema.validators.validator_for(schema, default=None)
+    # jsonschema returns ``default`` for a schema of no known draft; its stubs refuse None.
+    cls: type[Validator] | None = jsonschema.validators.validator_for(
+        schema,
+        default=None,  # type: ignore[arg-type]
+    )
     if cls is None and "$schema" in schema:
         return [((*prefix, "$schema"), f"unsupported JSON Schema draft {schema['$schema']!r}")]
     validator = _metaschema_validator(cls or jsonschema.Draft202012Validator)

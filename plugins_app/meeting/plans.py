@@ -21,9 +21,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from jsonschema import Draft202012Validator
@@ -44,6 +43,9 @@ from plugins_app.models import (
 )
 from plugins_app.models.audit import Actor
 from plugins_app.services.permissions import PermissionRefused, require
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 ADAPTER_ID = "meeting_adapter"
 PLAN_FORMAT = "jupiter-meeting-plan/1"
@@ -265,7 +267,7 @@ def _execute(plan: MeetingPlan, *, actor: Actor) -> None:
     )
 
 
-def decide(plan_id: int, *, confirm: bool, actor: AbstractBaseUser) -> MeetingPlan:
+def decide(plan_id: int, *, confirm: bool, actor: User) -> MeetingPlan:
     """A staff user's click: run the pending plan, or reject it. Only one decision wins."""
     now = timezone.now()
     pending = MeetingPlan.objects.filter(pk=plan_id, status=MeetingPlanStatus.PENDING)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models
 
 from plugins_app.models.projects import Project
 
-Actor = AbstractBaseUser | None
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+Actor: TypeAlias = "User | AnonymousUser | None"
 """Who did something: a console user (possibly anonymous), or None for the CLI and system."""
 
 
-def stored_user(actor: Actor) -> AbstractBaseUser | None:
+def stored_user(actor: Actor) -> User | None:
     """The user a row records: anonymous actors (CLI, system, no session) are stored as null."""
     return actor if actor is not None and actor.is_authenticated else None
 

@@ -14,9 +14,9 @@ bus is subscribed to when created (``event_bus_created``). All are recorded as
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError
 from django.urls import reverse
 
@@ -31,6 +31,9 @@ from plugins_app.models import (
 )
 from plugins_app.registry.status import plugin_status_changed
 from plugins_app.services.provider import EventBus
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 log = logging.getLogger("jupiter.notifications")
 JOB_LEVELS = {
@@ -60,7 +63,7 @@ def _on_job_finished(state: str, payload: dict[str, Any], **kwargs: Any) -> None
     script or a scheduler submits (a thousand queued jobs would bury the bell)."""
     topic = f"jupiter.job.{state}"
     publish(topic, payload)
-    job = (
+    job: Mapping[str, Any] = (
         Job.objects.filter(pk=payload["job"]).values("title", "name", "requested_by").first() or {}
     )
     if state != "failed" and job.get("requested_by") is None:
@@ -137,11 +140,11 @@ event_bus_created.connect(
 )
 
 
-def unread_count(user: AbstractBaseUser) -> int:
+def unread_count(user: User) -> int:
     return Notification.objects.exclude(read_by=user).count()
 
 
-def recent(user: AbstractBaseUser, limit: int = 50) -> list[tuple[Notification, bool]]:
+def recent(user: User, limit: int = 50) -> list[tuple[Notification, bool]]:
     """The latest notifications, each with whether ``user`` has read it."""
     rows = list(Notification.objects.all()[:limit])
     read = set(
@@ -152,7 +155,7 @@ def recent(user: AbstractBaseUser, limit: int = 50) -> list[tuple[Notification, 
     return [(n, n.pk in read) for n in rows]
 
 
-def mark_read(user: AbstractBaseUser, notification_id: int | None = None) -> int:
+def mark_read(user: User, notification_id: int | None = None) -> int:
     """Mark one notification (or all unread ones) read for ``user``; returns how many."""
     unread = Notification.objects.exclude(read_by=user)
     if notification_id is not None:

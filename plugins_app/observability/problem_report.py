@@ -49,7 +49,8 @@ def redact(values: Any, schema: Mapping[str, Any] | None, found: set[str]) -> An
     properties = (schema or {}).get("properties") or {}
     clean: dict[str, Any] = {}
     for name, value in values.items():
-        sub = properties.get(name) if isinstance(properties.get(name), Mapping) else {}
+        declared = properties.get(name)
+        sub = declared if isinstance(declared, Mapping) else {}
         if _is_secret(str(name), sub):
             if isinstance(value, str | int | float) and str(value):
                 found.add(str(value))

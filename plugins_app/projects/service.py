@@ -25,7 +25,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
@@ -55,7 +55,7 @@ from plugins_app.projects.projectfile import (
 )
 from plugins_app.projects.signals import notify_project_plugins_changed
 
-_NAME_MAX = Project._meta.get_field("name").max_length
+_NAME_MAX = cast(int, Project._meta.get_field("name").max_length)  # a SlugField: always set
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from plugins_app.base.errors import BridgeError
 from plugins_app.logs.hub import plugin_logger
@@ -161,7 +161,10 @@ class Services:
 
         require(self._manifest, "access_meeting", "read the list of installed plugins")
         rows = InstalledPlugin.objects.order_by("plugin_id")
-        return list(rows.values("plugin_id", "version", "kind", "status"))
+        # values() rows are plain dicts; the stubs describe them as a TypedDict.
+        return cast(
+            "list[dict[str, Any]]", list(rows.values("plugin_id", "version", "kind", "status"))
+        )
 
     def get_runner(self) -> Runner:
         """Commands in an enabled project's root; each run checks ``run_commands`` (X1)."""

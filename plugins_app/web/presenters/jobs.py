@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from plugins_app.base import conf
 from plugins_app.jobs import breaker
@@ -17,6 +17,9 @@ from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import HistoryKind, InstalledPlugin, Job, Project, ProjectPlugin
 from plugins_app.observability.health import HealthMonitor
 from plugins_app.services.history import graph_of, latest, timeline
+
+if TYPE_CHECKING:
+    from plugins_app.kernel.bridge import Registration
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,8 @@ def plugin_runtime_context(plugin: InstalledPlugin) -> dict[str, Any]:
     panels = [
         _render_panel(owner, spec, plugin.plugin_id)
         for owner in extenders
-        for spec in runtime.bridge.registration(owner).ui.values()
+        # extenders_of() lists loaded plugins only: each has a registration.
+        for spec in cast("Registration", runtime.bridge.registration(owner)).ui.values()
         if spec.kind in {"panel", "widget"}
     ]
     monitor = runtime.existing(HealthMonitor)

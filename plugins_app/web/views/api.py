@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from plugins_app.base.version import JUPITER_VERSION
-from plugins_app.models import InstalledPlugin
 from plugins_app.registry.core import core_plugin_infos
 from plugins_app.web.views.plugins import installed_plugins
 
+if TYPE_CHECKING:
+    from plugins_app.web.views.plugins import PluginWithStates
 
-def plugin_payload(plugin: InstalledPlugin) -> dict[str, Any]:
+
+def plugin_payload(plugin: PluginWithStates) -> dict[str, Any]:
     """One plugin; expects ``enabled_states`` prefetched by ``installed_plugins()``."""
     return {
         "id": plugin.plugin_id,

@@ -84,7 +84,7 @@ def _stage_upload(request: HttpRequest) -> StagedPlugin:
     upload = request.FILES.get("archive")
     if upload is None:
         raise CatalogueError("choose a .zip or .tar.gz file to upload")
-    if upload.size > MAX_UPLOAD_BYTES:
+    if (upload.size or 0) > MAX_UPLOAD_BYTES:
         raise CatalogueError(f"the archive is larger than {MAX_UPLOAD_BYTES} bytes")
     name = Path(upload.name or "upload").name
     with tempfile.TemporaryDirectory() as scratch:

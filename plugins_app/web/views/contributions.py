@@ -128,7 +128,7 @@ def plugin_contribution(request: HttpRequest, plugin_id: str, kind: str, item: s
 
 
 @require_GET
-def plugin_asset(request: HttpRequest, plugin_id: str, asset: str) -> HttpResponse:
+def plugin_asset(request: HttpRequest, plugin_id: str, asset: str) -> HttpResponseBase:
     """A file from the plugin's ``assets/`` folder only; CSS only when scoped (U5, X6)."""
     plugin = plugin_or_404(plugin_id)
     content_type = ASSET_TYPES.get(Path(asset).suffix.lower())

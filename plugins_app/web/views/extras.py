@@ -11,10 +11,11 @@ from plugins_app.logs import debug
 from plugins_app.observability import notifications, problem_report
 from plugins_app.web.decorators import plugin_or_404, staff_required
 from plugins_app.web.presenters.extras import extras_context
+from plugins_app.web.views import JupiterRequest
 
 
 @require_GET
-def notification_bell(request: HttpRequest) -> HttpResponse:
+def notification_bell(request: JupiterRequest) -> HttpResponse:
     """The bell alone, re-read by the top bar every few seconds."""
     return render(
         request,
@@ -24,7 +25,7 @@ def notification_bell(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def notification_list(request: HttpRequest) -> HttpResponse:
+def notification_list(request: JupiterRequest) -> HttpResponse:
     return render(
         request,
         "plugins_app/notification_list.html",
@@ -34,7 +35,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 @vary_on_headers("HX-Request")
 @require_POST
-def notification_read(request: HttpRequest) -> HttpResponse:
+def notification_read(request: JupiterRequest) -> HttpResponse:
     """Mark one (``id``) or every notification read; the list and the bell follow."""
     raw = request.POST.get("id", "")
     notifications.mark_read(request.user, int(raw) if raw.isdigit() else None)
@@ -54,7 +55,7 @@ def notification_read(request: HttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 @require_POST
 @staff_required
-def plugin_debug_toggle(request: HttpRequest, plugin_id: str) -> HttpResponse:
+def plugin_debug_toggle(request: JupiterRequest, plugin_id: str) -> HttpResponse:
     plugin = plugin_or_404(plugin_id)
     debug.set_debug_mode(plugin, request.POST.get("enabled") == "1", actor=request.user)
     if not request.htmx:

@@ -24,6 +24,7 @@ from plugins_app.kernel.reload import ReloadRefused, request_reload
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import InstalledPlugin, Job, JobState, Project
 from plugins_app.web.presenters.jobs import extenders_of, project_results_context
+from plugins_app.web.views import JupiterRequest
 
 PAGE_SIZE = 50
 
@@ -34,7 +35,7 @@ def job_payload(job: Job) -> dict[str, object]:
         "plugin": job.plugin_id,
         "name": job.name,
         "title": job.title,
-        "project": job.project.name if job.project_id else "",
+        "project": job.project.name if job.project is not None else "",
         "state": job.state,
         "progress": job.progress,
         "message": job.message,
@@ -99,7 +100,7 @@ def job_json(request: HttpRequest, job_id: str) -> JsonResponse:
 
 @vary_on_headers("HX-Request")
 @require_POST
-def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_cancel(request: JupiterRequest, job_id: str) -> HttpResponse:
     """Cancel at once if pending; ask a running job to stop (it ends ``cancelled``)."""
     job = cancel(get_object_or_404(Job.objects.select_related("project"), pk=job_id))
     if request.htmx:
@@ -107,7 +108,7 @@ def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
     return redirect("plugins_app:job-detail", job_id=job.pk)
 
 
-def _submitted(request: HttpRequest, job: Job | None, error: str, back: str) -> HttpResponse:
+def _submitted(request: JupiterRequest, job: Job | None, error: str, back: str) -> HttpResponse:
     if job is None:
         if request.htmx:
             return render(
@@ -125,7 +126,9 @@ def job_url(job: Job) -> str:
     return reverse("plugins_app:job-detail", args=[job.pk])
 
 
-def _try_submit(request: HttpRequest, plugin_id: str, name: str, project: Project | None):
+def _try_submit(
+    request: HttpRequest, plugin_id: str, name: str, project: Project | None
+) -> tuple[Job | None, str]:
     try:
         return submit(plugin_id, name, project=project, actor=request.user), ""
     except (JobRefused, CircuitOpen) as exc:
@@ -134,7 +137,7 @@ def _try_submit(request: HttpRequest, plugin_id: str, name: str, project: Projec
 
 @vary_on_headers("HX-Request")
 @require_POST
-def project_job_run(request: HttpRequest, name: str, job_name: str) -> HttpResponse:
+def project_job_run(request: JupiterRequest, name: str, job_name: str) -> HttpResponse:
     """Start the host's scan or analysis of a project (SPEC D2)."""
     project = get_object_or_404(Project, name=name)
     job, error = _try_submit(request, "", job_name, project)
@@ -147,7 +150,7 @@ def project_url(project: Project) -> str:
 
 @vary_on_headers("HX-Request")
 @require_POST
-def plugin_job_run(request: HttpRequest, plugin_id: str, job_name: str) -> HttpResponse:
+def plugin_job_run(request: JupiterRequest, plugin_id: str, job_name: str) -> HttpResponse:
     """Start a plugin's job (or one an extending plugin added to this page) in a project."""
     host = get_object_or_404(InstalledPlugin, plugin_id=plugin_id)
     owner = request.POST.get("owner") or plugin_id

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from plugins_app.meeting.plans import MAX_PLAN_BYTES, PlanRefused, decide, preview, receive_plan
 from plugins_app.models import MeetingPlan, MeetingPlanStatus
 from plugins_app.web.decorators import staff_required
+from plugins_app.web.views import JupiterRequest
 
 
 @csrf_exempt
@@ -56,7 +57,7 @@ def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @staff_required
-def meeting_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def meeting_decide(request: JupiterRequest, pk: int) -> HttpResponse:
     confirm = request.POST.get("decision") == "confirm"
     try:
         plan = decide(pk, confirm=confirm, actor=request.user)

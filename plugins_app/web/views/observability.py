@@ -104,7 +104,7 @@ def plugin_log_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
 
 
 @require_GET
-def plugin_log_download(request: HttpRequest, plugin_id: str) -> HttpResponse:
+def plugin_log_download(request: HttpRequest, plugin_id: str) -> HttpResponse | FileResponse:
     """The plugin's whole current log file (rotated-out history stays on disk)."""
     plugin = plugin_or_404(plugin_id)
     hub = get_hub()

@@ -6,6 +6,8 @@ from the typed manifest; templates only ever autoescape it (third parties wrote 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -17,10 +19,22 @@ from plugins_app.models import InstalledPlugin, PluginKind, Project, ProjectPlug
 from plugins_app.registry.core import core_plugin_infos
 from plugins_app.web.decorators import plugin_or_404
 from plugins_app.web.presenters.plugins import ManifestFacts
+from plugins_app.web.views import JupiterRequest
 from plugins_app.web.views.projects import toggle_plugin
 
+if TYPE_CHECKING:
+    from typing import TypeAlias, TypedDict
 
-def installed_plugins() -> QuerySet[InstalledPlugin]:
+    from django_stubs_ext import WithAnnotations
+
+    class _EnabledStates(TypedDict):
+        enabled_states: list[ProjectPlugin]
+
+    # What ``installed_plugins()`` yields: plugins with their enabled project states prefetched.
+    PluginWithStates: TypeAlias = WithAnnotations[InstalledPlugin, _EnabledStates]
+
+
+def installed_plugins() -> QuerySet[PluginWithStates]:
     """Non-core plugins, each with ``enabled_states`` prefetched (no query per row)."""
     enabled = (
         ProjectPlugin.objects.filter(enabled=True)
@@ -74,7 +88,7 @@ def plugin_detail(request: HttpRequest, plugin_id: str) -> HttpResponse:
 
 @vary_on_headers("HX-Request")
 @require_POST
-def plugin_project_toggle(request: HttpRequest, plugin_id: str, name: str) -> HttpResponse:
+def plugin_project_toggle(request: JupiterRequest, plugin_id: str, name: str) -> HttpResponse:
     """Enable/disable from the plugin page: the row swaps and the status block follows."""
     plugin = plugin_or_404(plugin_id)
     return toggle_plugin(

@@ -11,11 +11,11 @@ silently under the user's click.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, cast
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -37,6 +37,7 @@ from plugins_app.projects.service import (
     sync_from_file,
 )
 from plugins_app.web.decorators import plugin_or_404
+from plugins_app.web.views import JupiterRequest
 
 CONFLICT_TARGET = "#project-conflict"
 _FLAGS = {"true": True, "false": False}
@@ -59,7 +60,7 @@ class ProjectForm(forms.Form):
         ),
     )
 
-    def register(self, actor: AbstractBaseUser | AnonymousUser) -> Project | None:
+    def register(self, actor: User | AnonymousUser) -> Project | None:
         """Register the project, or attach the service's error to its field and return None."""
         if not self.is_valid():
             return None
@@ -140,7 +141,7 @@ def _project_page(
 
 
 def toggle_plugin(
-    request: HttpRequest,
+    request: JupiterRequest,
     project: Project,
     plugin: InstalledPlugin,
     *,
@@ -188,7 +189,7 @@ def toggle_plugin(
 
 @vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
-def project_list(request: HttpRequest) -> HttpResponse:
+def project_list(request: JupiterRequest) -> HttpResponse:
     """List projects; a POST registers one, answering HTMX with the form and inline errors."""
     form = ProjectForm(request.POST or None)
     if request.method == "POST":
@@ -220,7 +221,7 @@ def project_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 @vary_on_headers("HX-Request")
 @require_POST
-def project_import(request: HttpRequest, name: str) -> HttpResponse:
+def project_import(request: JupiterRequest, name: str) -> HttpResponse:
     """Import the file's hand edits on a click; the page then reloads to show the result.
 
     Importing may enable plugins and so load their code: it needs a POST, never a page view.
@@ -241,7 +242,7 @@ def project_import(request: HttpRequest, name: str) -> HttpResponse:
 
 @vary_on_headers("HX-Request")
 @require_POST
-def project_plugin_toggle(request: HttpRequest, name: str, plugin_id: str) -> HttpResponse:
+def project_plugin_toggle(request: JupiterRequest, name: str, plugin_id: str) -> HttpResponse:
     """Enable/disable from the project page: the plugin's row swaps, status included."""
     project = get_object_or_404(Project, name=name)
     plugin = plugin_or_404(plugin_id)
@@ -256,14 +257,14 @@ def project_plugin_toggle(request: HttpRequest, name: str, plugin_id: str) -> Ht
 
 @vary_on_headers("HX-Request")
 @require_POST
-def project_resolve_conflict(request: HttpRequest, name: str) -> HttpResponse:
+def project_resolve_conflict(request: JupiterRequest, name: str) -> HttpResponse:
     """Keep the file's or the console's version; the page then reloads to show the result."""
     project = get_object_or_404(Project, name=name)
     keep = request.POST.get("keep")
     if keep not in ("file", "console"):
         return HttpResponseBadRequest("keep must be 'file' or 'console'")
     try:
-        resolve_conflict(project, keep, actor=request.user)
+        resolve_conflict(project, cast(Literal["file", "console"], keep), actor=request.user)
     except ProjectFileError as exc:
         error = f"The file's version cannot be used: {exc.detail}"
         if not request.htmx:

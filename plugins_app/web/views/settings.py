@@ -30,9 +30,10 @@ from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import InstalledPlugin, Project
 from plugins_app.projects.errors import ProjectFileConflict
 from plugins_app.projects.projectfile import ProjectFileError
-from plugins_app.web.autoui.forms import SettingsForm, build_form
+from plugins_app.web.autoui.forms import Scope, SettingsForm, build_form
 from plugins_app.web.autoui.submit import layer_from, parse_submission
 from plugins_app.web.decorators import plugin_or_404
+from plugins_app.web.views import JupiterRequest
 
 TEMPLATE = "plugins_app/autoui/settings.html"
 STALE = (
@@ -122,7 +123,7 @@ def _respond(
 def _save(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
     effective = scope.effective()
     submission = parse_submission(scope.schema, request.POST, effective.values)
-    kind = "project" if scope.project else "global"
+    kind: Scope = "project" if scope.project else "global"
 
     def again(errors: dict[str, list[str]], status: int, **extra: Any) -> HttpResponse:
         form = build_form(
@@ -153,7 +154,7 @@ def _save(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
 
 @vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
-def plugin_settings(request: HttpRequest, plugin_id: str) -> HttpResponse:
+def plugin_settings(request: JupiterRequest, plugin_id: str) -> HttpResponse:
     """The global settings form (lazy-loaded into the plugin page) and its Save."""
     scope = _scope(plugin_id, None)
     if request.method == "POST":
