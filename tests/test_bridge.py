@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from plugins_app.kernel.bridge import Bridge, PluginUnavailable, RegistrationError
+from plugins_app.kernel.bridge import Bridge
 from plugins_app.manifest.model import Manifest, parse_manifest
 from plugins_app.manifest.permissions import describe
 from plugins_app.models import AuditAction, AuditEvent
 from plugins_app.registry.dependencies import plan_load_order
-from plugins_app.services.permissions import PermissionRefused, require
-from plugins_app.services.provider import EventBus, ServiceProvider
+from plugins_app.sdk.errors import PermissionRefused, PluginUnavailable, RegistrationError
+from plugins_app.sdk.events import EventBus
+from plugins_app.services.permissions import require
+from plugins_app.services.provider import ServiceProvider
 
 
 def manifest(plugin_id: str, extra: str = "") -> Manifest:

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from plugins_app.authoring.testing import BridgeDouble, JobContextDouble, plugin_module
-from plugins_app.jobs.executor import JobCancelled
+from plugins_app.sdk.errors import JobCancelled
 
 BUNDLED = Path(settings.BASE_DIR) / "plugins"
 DEMO = Path(settings.BASE_DIR) / "examples" / "demo"
@@ -87,7 +87,7 @@ def test_ai_helper_orders_cycles_and_syntax_errors_first(tmp_path: Path) -> None
 
 
 def test_graph_import_cycles_finds_each_group_once() -> None:
-    from plugins_app.services.history import Graph
+    from plugins_app.sdk.values import Graph
 
     edges = [("a", "b", True), ("b", "c", True), ("c", "a", True), ("c", "d", True)]
     edges += [("d", "e", True), ("e", "d", True), ("x", "os", False), ("f", "f", True)]
@@ -121,7 +121,7 @@ def test_bundle_cli_prints_markdown_or_json(demo: Path) -> None:
 
 
 def test_ai_helper_needs_its_declared_dependency(demo: Path) -> None:
-    from plugins_app.kernel.bridge import PluginUnavailable
+    from plugins_app.sdk.errors import PluginUnavailable
 
     bridge = BridgeDouble.from_plugin_dir(BUNDLED / "ai_helper", projects={"demo": demo})
     helper.register(bridge)

@@ -236,7 +236,7 @@ def test_jobs_left_running_by_a_dead_process_are_failed_at_startup(project):
 
 def test_an_http_client_needs_network_outbound(project):
     from plugins_app.kernel.runtime import get_runtime
-    from plugins_app.services.permissions import PermissionRefused
+    from plugins_app.sdk.errors import PermissionRefused
 
     enable(project, "hello")
     services = get_runtime().bridge.service_provider.for_plugin(get_runtime().manifests["hello"])

@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "plugins_app"
 LAYERS = (
     "base",
     "manifest",
+    "sdk",
     "models",
     "logs",
     "trust",

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from plugins_app.kernel.bridge import PluginUnavailable
 from plugins_app.kernel.runtime import NOT_ENABLED, boot, get_runtime
 from plugins_app.models import InstalledPlugin, PluginStatus
 from plugins_app.projects.service import register_project, set_plugin_enabled
+from plugins_app.sdk.errors import PluginUnavailable
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plugins" / "runtime"
 

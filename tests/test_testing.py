@@ -7,9 +7,13 @@ import sys
 import pytest
 
 from plugins_app.authoring.testing import BridgeDouble
-from plugins_app.kernel.bridge import PluginUnavailable, RegistrationError
-from plugins_app.services.permissions import PermissionRefused
-from plugins_app.services.sandbox import CommandRefused, OutsideProjectRoot
+from plugins_app.sdk.errors import (
+    CommandRefused,
+    OutsideProjectRoot,
+    PermissionRefused,
+    PluginUnavailable,
+    RegistrationError,
+)
 
 MANIFEST = """
 id: author_plugin
@@ -77,3 +81,26 @@ def test_registration_rules_and_dependencies_are_the_hosts(bridge):
     assert bridge.plugins.get("helper") == "api"
     with pytest.raises(PluginUnavailable, match="not a declared dependency"):
         bridge.plugins.get("stranger")
+
+
+def test_the_double_imports_without_django() -> None:
+    """Plugin authors test without a host: no settings, no database, no Django models."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    code = (
+        "import sys\n"
+        "from plugins_app.authoring.testing import BridgeDouble\n"
+        "double = BridgeDouble.for_manifest_text("
+        "'id: probe\\nname: Probe\\nversion: 1.0.0\\nentrypoint: probe:register\\n')\n"
+        "assert double.plugin_id == 'probe'\n"
+        "heavy = ('django.db', 'plugins_app.models')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -31,14 +31,13 @@ from types import ModuleType
 from typing import Any, cast
 
 from plugins_app.config.layering import effective_config
-from plugins_app.jobs.executor import JobCancelled
-from plugins_app.kernel.bridge import PluginBridge, PluginUnavailable, Registration, RemoteActions
-from plugins_app.kernel.loader import resolve
 from plugins_app.manifest.model import Manifest, load_manifest, parse_manifest
-from plugins_app.services.history import Graph
-from plugins_app.services.permissions import PermissionRefused
-from plugins_app.services.provider import EventBus, PluginEventBus, ProjectInfo
-from plugins_app.services.sandbox import CommandResult, HttpClient, ProjectFiles, Runner
+from plugins_app.sdk.bridge import PluginBridge, Registration, RemoteActions
+from plugins_app.sdk.errors import JobCancelled, PermissionRefused, PluginUnavailable
+from plugins_app.sdk.events import EventBus, PluginEventBus
+from plugins_app.sdk.loading import resolve
+from plugins_app.sdk.sandbox import CommandResult, HttpClient, ProjectFiles, Runner
+from plugins_app.sdk.values import Graph, ProjectInfo
 
 
 class ServicesDouble:
@@ -69,7 +68,7 @@ class ServicesDouble:
         return Runner(double.manifest, double.project_root, double.require, double.refuse)
 
     def get_http_client(self, timeout: float = 10.0) -> HttpClient:
-        return HttpClient(self._double.manifest, timeout, self._double.require)
+        return HttpClient(self._double.manifest, self._double.require, timeout)
 
     def get_graph(self) -> GraphDouble:
         """The import graphs given as ``graphs={project: [(source, target, internal)]}``."""
@@ -199,7 +198,7 @@ class BridgeDouble(PluginBridge):
         self.projects = {name: Path(root) for name, root in (projects or {}).items()}
         self.graphs = dict(graphs or {})
         self.denials: list[PermissionRefused] = []
-        self.services = ServicesDouble(self, config or {})  # type: ignore[assignment]
+        self.services = ServicesDouble(self, config or {})
         self.plugins = PluginsDouble(manifest, apis or {})  # type: ignore[assignment]
         self.remote_actions = RemoteActions(self.registration)
 

@@ -57,22 +57,20 @@ from django.utils import timezone
 
 from plugins_app.base import conf
 from plugins_app.base.errors import BridgeError
+from plugins_app.config.store import effective_config_for
 from plugins_app.jobs import breaker
 from plugins_app.jobs.events import FINAL_EVENTS, JobEvent, publisher
-from plugins_app.jobs.executor import (
-    JobCancelled,
-    JobExecutor,
-    JobTicket,
-    _Run,
-    current_executor,
-    get_executor,
-)
+from plugins_app.jobs.executor import JobExecutor, JobTicket, _Run, current_executor, get_executor
+from plugins_app.jobs.scan import HOST_JOBS
+from plugins_app.kernel.runtime import get_runtime
 from plugins_app.logs.hub import plugin_logger
 from plugins_app.manifest.model import Manifest
 from plugins_app.models import InstalledPlugin, Job, JobState, Project, ProjectPlugin
 from plugins_app.models.audit import stored_user
-from plugins_app.services.provider import ProjectInfo
-from plugins_app.services.sandbox import CommandResult, ProjectFiles, Runner
+from plugins_app.sdk.errors import JobCancelled
+from plugins_app.sdk.sandbox import CommandResult, ProjectFiles, Runner
+from plugins_app.sdk.values import ProjectInfo
+from plugins_app.services.permissions import audit_refusal, require
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -117,7 +115,6 @@ class JobContext:
 
     @functools.cached_property
     def config(self) -> Mapping[str, Any]:
-        from plugins_app.config.store import effective_config_for
 
         plugin = InstalledPlugin.objects.get(plugin_id=self.plugin_id)
         scope = Project.objects.filter(name=self._ticket.project).first()
@@ -127,25 +124,23 @@ class JobContext:
     def files(self) -> ProjectFiles:
         if self.project is None or self._manifest is None:
             raise JobRefused("this job runs for no project: it has no project files")
-        return ProjectFiles(self._manifest, self.project.root)
+        return ProjectFiles(self._manifest, self.project.root, require, audit_refusal)
 
     def run(self, args: list[str], **kwargs: Any) -> CommandResult:
         if self.project is None or self._manifest is None:
             raise JobRefused("this job runs for no project: it cannot run commands")
         root = self.project.root
-        return Runner(self._manifest, lambda _name: root).run(self.project.name, args, **kwargs)
+        runner = Runner(self._manifest, lambda _name: root, require, audit_refusal)
+        return runner.run(self.project.name, args, **kwargs)
 
 
 def _runtime() -> Any:
-    from plugins_app.kernel.runtime import get_runtime
 
     return get_runtime()
 
 
 def _resolve(ticket: JobTicket) -> tuple[Any, Manifest | None]:
     if not ticket.plugin_id:
-        from plugins_app.jobs.scan import HOST_JOBS
-
         return HOST_JOBS[ticket.name].func, None
     runtime = _runtime()
     registration = runtime.bridge.registration(ticket.plugin_id)
@@ -166,8 +161,6 @@ def executor() -> JobExecutor:
 def _job_title(plugin_id: str, name: str) -> tuple[str, float | None]:
     """The job's title and its manifest timeout; ``JobRefused`` if it cannot run here."""
     if not plugin_id:
-        from plugins_app.jobs.scan import HOST_JOBS
-
         if name not in HOST_JOBS:
             raise JobRefused(f"Jupiter has no job named '{name}'")
         return HOST_JOBS[name].title, None

@@ -33,7 +33,6 @@ from django.db import connections
 from django.utils import timezone
 
 from plugins_app.base import conf
-from plugins_app.base.errors import BridgeError
 from plugins_app.base.process import process_id
 from plugins_app.base.signals import send_on_commit
 from plugins_app.jobs.events import (
@@ -46,15 +45,12 @@ from plugins_app.jobs.events import (
 )
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import Job, JobState
+from plugins_app.sdk.errors import JobCancelled
 
 log = logging.getLogger("jupiter.jobs")
 CANCEL_POLL_SECONDS = 1.0
 PROGRESS_MIN_INTERVAL = 0.2
 _SETTLED_KEPT = 10_000
-
-
-class JobCancelled(BridgeError):
-    """Raised by ``job.raise_if_cancelled()``; ends the job as ``cancelled``."""
 
 
 @dataclass(frozen=True)

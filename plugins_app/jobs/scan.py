@@ -28,6 +28,7 @@ import pathspec
 from django.template.defaultfilters import pluralize
 
 from plugins_app.base import conf
+from plugins_app.kernel.runtime import get_runtime
 from plugins_app.manifest.tracebacks import summarise_exception
 from plugins_app.models import HistoryEntry, HistoryKind, Project, ProjectGraph, ProjectPlugin
 
@@ -159,7 +160,6 @@ def _plain(value: Any) -> Any:
 
 
 def _hooks(project: Project, hook: str) -> list[tuple[str, Callable[..., Any], Any]]:
-    from plugins_app.kernel.runtime import get_runtime
 
     runtime = get_runtime()
     enabled = ProjectPlugin.objects.filter(project=project, enabled=True).values_list(

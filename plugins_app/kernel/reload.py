@@ -25,10 +25,11 @@ from django.utils import timezone
 from plugins_app.base import conf
 from plugins_app.base.errors import JupiterError
 from plugins_app.base.process import process_id
-from plugins_app.kernel.loader import unload_modules
+from plugins_app.kernel.runtime import boot
 from plugins_app.manifest.model import load_manifest
 from plugins_app.models import InstalledPlugin, PluginReloadRequest
 from plugins_app.models.audit import stored_user
+from plugins_app.sdk.loading import unload_modules
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -154,7 +155,6 @@ def reload_via_servers(plugin_id: str, wait: float) -> tuple[ReloadReport, bool]
         if request.handled_at is not None:
             return ReloadReport(plugin_id, bool(request.ok), tuple(request.steps)), True
         time.sleep(0.2)
-    from plugins_app.kernel.runtime import boot
 
     report = reload_plugin(boot(), plugin_id)
     PluginReloadRequest.objects.filter(pk=request.pk, handled_at=None).update(

@@ -21,7 +21,7 @@ from plugins_app.base.signals import send_logged
 from plugins_app.config.migrations import migrate_on_load
 from plugins_app.kernel.bridge import Bridge
 from plugins_app.kernel.core.settings_update import SettingsUpdate
-from plugins_app.kernel.loader import load_plugin, resolver, unload_modules
+from plugins_app.kernel.loader import load_plugin, resolver
 from plugins_app.kernel.scheduler import Scheduler
 from plugins_app.logs import debug
 from plugins_app.logs.hub import close_hub
@@ -32,6 +32,7 @@ from plugins_app.registry.dependencies import plan_load_order
 from plugins_app.registry.discovery import discover
 from plugins_app.registry.status import set_status
 from plugins_app.registry.sync import sync_installed_plugins
+from plugins_app.sdk.loading import unload_modules
 from plugins_app.services.provider import ServiceProvider
 from plugins_app.trust.policy import assess
 

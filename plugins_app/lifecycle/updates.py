@@ -29,7 +29,7 @@ from plugins_app.config.migrations import (
     stored_settings,
 )
 from plugins_app.kernel.bridge import Bridge
-from plugins_app.kernel.loader import load_plugin, resolver, unload_modules
+from plugins_app.kernel.loader import load_plugin, resolver
 from plugins_app.kernel.runtime import boot
 from plugins_app.lifecycle.installer import (
     TRASH,
@@ -50,6 +50,7 @@ from plugins_app.models import (
     audit,
 )
 from plugins_app.models.audit import Actor
+from plugins_app.sdk.loading import unload_modules
 from plugins_app.services.provider import ServiceProvider
 from plugins_app.trust.catalogue import CatalogueEntry, latest_versions, read_index
 

@@ -24,6 +24,8 @@ from plugins_app.config.transfer import (
     parse_value,
     set_setting,
 )
+from plugins_app.kernel.loader import resolver
+from plugins_app.kernel.runtime import boot
 from plugins_app.manifest.model import MANIFEST_FILENAME, load_manifest
 
 if TYPE_CHECKING:
@@ -113,13 +115,11 @@ class AuthorCommands:
             raise CommandError(f"{file}: {exc.strerror}", returncode=1) from exc
         except json.JSONDecodeError as exc:
             raise CommandError(f"{file}: not JSON ({exc.msg}, line {exc.lineno})", 1) from exc
-        from plugins_app.kernel.loader import resolver
 
         import_settings(plugin_id, document, code_of=resolver)
         self.out.write(f"{plugin_id}: settings imported from {file}")
 
     def cli(self, options: dict[str, Any]) -> None:
-        from plugins_app.kernel.runtime import boot
 
         plugin_id, name = options["plugin_id"], options["command_name"]
         registration = boot().bridge.registration(plugin_id)

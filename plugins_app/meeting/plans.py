@@ -31,7 +31,6 @@ from jsonschema.exceptions import SchemaError
 from plugins_app.base.canonical import canonical_json
 from plugins_app.base.errors import JupiterError
 from plugins_app.base.keys import fingerprint, verify_bytes
-from plugins_app.kernel.bridge import RemoteActionSpec
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import (
     AuditAction,
@@ -42,7 +41,9 @@ from plugins_app.models import (
     audit,
 )
 from plugins_app.models.audit import Actor
-from plugins_app.services.permissions import PermissionRefused, require
+from plugins_app.sdk.bridge import RemoteActionSpec
+from plugins_app.sdk.errors import PermissionRefused
+from plugins_app.services.permissions import require
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

@@ -30,7 +30,7 @@ from plugins_app.models import (
     StatusSource,
 )
 from plugins_app.registry.status import plugin_status_changed
-from plugins_app.services.provider import EventBus
+from plugins_app.sdk.events import EventBus
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

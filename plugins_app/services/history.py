@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from plugins_app.base.graphs import cycles
 from plugins_app.models import (
     FINAL_JOB_STATES,
     AuditAction,
@@ -26,6 +25,7 @@ from plugins_app.models import (
     Project,
     ProjectGraph,
 )
+from plugins_app.sdk.values import Graph
 
 
 @dataclass(frozen=True)
@@ -69,33 +69,6 @@ def timeline(project: Project, limit: int = 50) -> list[TimelineItem]:
 
 def latest(project: Project, kind: HistoryKind) -> HistoryEntry | None:
     return HistoryEntry.objects.filter(project=project, kind=kind).first()
-
-
-@dataclass(frozen=True)
-class Graph:
-    """Files (nodes) and Python imports (edges ``source -> target``) of one project.
-
-    ``target`` is a project file when the import resolves inside the project, else the
-    imported module's dotted name with ``internal`` false.
-    """
-
-    project: str
-    files: tuple[str, ...]
-    edges: tuple[tuple[str, str, bool], ...]
-
-    def imports_of(self, path: str) -> list[str]:
-        return [target for source, target, _ in self.edges if source == path]
-
-    def imported_by(self, path: str) -> list[str]:
-        return [source for source, target, internal in self.edges if internal and target == path]
-
-    def import_cycles(self) -> list[list[str]]:
-        """Groups of project files that import each other, each sorted, for plugins."""
-        graph: dict[str, list[str]] = {}
-        for source, target, internal in self.edges:
-            if internal and source != target:
-                graph.setdefault(source, []).append(target)
-        return sorted(cycles({k: sorted(v) for k, v in graph.items()}))
 
 
 def graph_of(project: Project) -> Graph | None:

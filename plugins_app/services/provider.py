@@ -8,81 +8,19 @@ the host check each access against the plugin's declared permissions.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from plugins_app.base.errors import BridgeError
+from plugins_app.config.store import effective_config_for
 from plugins_app.logs.hub import plugin_logger
 from plugins_app.manifest.model import Manifest
+from plugins_app.models import InstalledPlugin, Project
+from plugins_app.sdk.errors import ProjectUnavailable
+from plugins_app.sdk.events import EventBus, PluginEventBus
+from plugins_app.sdk.sandbox import HttpClient, ProjectFiles, Runner
+from plugins_app.sdk.values import ProjectInfo
 from plugins_app.services.history import GraphService, HistoryService
-from plugins_app.services.sandbox import HttpClient, ProjectFiles, Runner
-
-EventHandler = Callable[[str, dict[str, Any]], None]
-log = logging.getLogger("jupiter.events")
-
-
-class EventBus:
-    """In-process publish/subscribe between the host and plugins.
-
-    A handler that raises is logged and skipped: one faulty subscriber never stops the
-    others or the publisher.
-    """
-
-    def __init__(self) -> None:
-        self._handlers: dict[str, list[EventHandler]] = defaultdict(list)
-        self._lock = threading.Lock()
-
-    def subscribe(self, topic: str, handler: EventHandler) -> Callable[[], None]:
-        """Subscribe to ``topic`` (exact, or a prefix ending in ``*``); returns unsubscribe."""
-        with self._lock:
-            self._handlers[topic].append(handler)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if handler in self._handlers.get(topic, []):
-                    self._handlers[topic].remove(handler)
-
-        return unsubscribe
-
-    def publish(self, topic: str, payload: dict[str, Any] | None = None) -> int:
-        """Deliver to every matching handler; returns how many received it."""
-        with self._lock:
-            targets = [
-                h
-                for pattern, handlers in self._handlers.items()
-                if pattern == topic or (pattern.endswith("*") and topic.startswith(pattern[:-1]))
-                for h in handlers
-            ]
-        for handler in targets:
-            try:
-                handler(topic, dict(payload or {}))
-            except Exception:
-                log.exception("event handler for %r failed", topic)
-        return len(targets)
-
-
-class PluginEventBus:
-    """A plugin's view of the bus: it publishes only under ``plugin.<id>.`` (SPEC U5)."""
-
-    def __init__(self, bus: EventBus, plugin_id: str) -> None:
-        self._bus = bus
-        self.namespace = f"plugin.{plugin_id}."
-
-    def publish(self, name: str, payload: dict[str, Any] | None = None) -> int:
-        return self._bus.publish(self.namespace + name, payload)
-
-    def subscribe(self, topic: str, handler: EventHandler) -> Callable[[], None]:
-        return self._bus.subscribe(topic, handler)
-
-
-@dataclass(frozen=True)
-class ProjectInfo:
-    name: str
-    root: Path
+from plugins_app.services.permissions import audit_refusal, require
 
 
 class ProjectManager:
@@ -92,7 +30,6 @@ class ProjectManager:
         self._plugin_id = plugin_id
 
     def list_projects(self) -> list[ProjectInfo]:
-        from plugins_app.models import Project
 
         projects = Project.objects.filter(
             plugin_states__plugin__plugin_id=self._plugin_id, plugin_states__enabled=True
@@ -104,7 +41,6 @@ class ProjectManager:
 
     def project(self, name: str) -> Any:
         """The ``Project`` row, if it enabled this plugin; else ``ProjectUnavailable``."""
-        from plugins_app.models import Project
 
         row = Project.objects.filter(
             name=name, plugin_states__plugin__plugin_id=self._plugin_id, plugin_states__enabled=True
@@ -118,14 +54,7 @@ class ProjectManager:
 
     def files(self, name: str, manifest: Manifest) -> ProjectFiles:
         """The project's files, read and written under ``manifest``'s permissions (X1)."""
-        return ProjectFiles(manifest, self.root(name))
-
-
-class ProjectUnavailable(BridgeError, LookupError):
-    """A plugin named a project that does not exist or did not enable it."""
-
-    def __init__(self, plugin_id: str, project: str) -> None:
-        super().__init__(f"plugin '{plugin_id}' has no access to project '{project}'")
+        return ProjectFiles(manifest, self.root(name), require, audit_refusal)
 
 
 class Services:
@@ -141,8 +70,6 @@ class Services:
 
     def get_config(self, project: str | None = None) -> dict[str, Any]:
         """The effective config: schema defaults <- global <- ``project``'s overrides (S3)."""
-        from plugins_app.config.store import effective_config_for
-        from plugins_app.models import InstalledPlugin, Project
 
         plugin = InstalledPlugin.objects.select_related("config").get(plugin_id=self._manifest.id)
         scope = Project.objects.get(name=project) if project else None
@@ -156,8 +83,6 @@ class Services:
 
     def get_plugin_statuses(self) -> list[dict[str, Any]]:
         """Id, version, kind and status of every installed plugin (for Meeting, MT1)."""
-        from plugins_app.models import InstalledPlugin
-        from plugins_app.services.permissions import require
 
         require(self._manifest, "access_meeting", "read the list of installed plugins")
         rows = InstalledPlugin.objects.order_by("plugin_id")
@@ -168,7 +93,7 @@ class Services:
 
     def get_runner(self) -> Runner:
         """Commands in an enabled project's root; each run checks ``run_commands`` (X1)."""
-        return Runner(self._manifest, self.get_project_manager().root)
+        return Runner(self._manifest, self.get_project_manager().root, require, audit_refusal)
 
     def get_history(self) -> HistoryService:
         return HistoryService(self._manifest.id, self.get_project_manager().project)
@@ -178,7 +103,7 @@ class Services:
 
     def get_http_client(self, timeout: float = 10.0) -> HttpClient:
         """Refused (``PermissionRefused``) unless the plugin declares ``network_outbound``."""
-        return HttpClient(self._manifest, timeout)
+        return HttpClient(self._manifest, require, timeout)
 
 
 class ServiceProvider:

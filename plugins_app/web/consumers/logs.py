@@ -23,6 +23,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from plugins_app.kernel.runtime import get_runtime
 from plugins_app.logs.hub import (
     LEVELS,
     LINES_PER_MESSAGE,
@@ -149,7 +150,6 @@ class PluginEventConsumer(AsyncJsonWebsocketConsumer):
     new ones are dropped and the count rides on the next message."""
 
     async def connect(self) -> None:
-        from plugins_app.kernel.runtime import get_runtime
 
         user = self.scope.get("user")
         self.plugin_id = self.scope["url_route"]["kwargs"]["plugin_id"]

@@ -19,7 +19,7 @@ from plugins_app.observability.health import HealthMonitor
 from plugins_app.services.history import graph_of, latest, timeline
 
 if TYPE_CHECKING:
-    from plugins_app.kernel.bridge import Registration
+    from plugins_app.sdk.bridge import Registration
 
 
 @dataclass(frozen=True)

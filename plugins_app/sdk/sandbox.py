@@ -10,9 +10,11 @@ permissions its manifest declares before acting:
   in the project's root, with a timeout that kills the whole process group;
 - ``HttpClient``: outbound HTTP(S) (``network_outbound``) with a timeout.
 
-Every refusal raises a ``PermissionRefused`` (or its subclass ``OutsideProjectRoot``), is
-logged and audited (SPEC X5). This is logical isolation inside one Python process: a plugin
-that imports ``subprocess`` or ``open`` itself is not stopped (see README, "Isolation").
+Each takes the two policies that make it a host's or a test's: ``require`` (check a
+permission, raise ``PermissionRefused``) and ``refuse`` (record a refusal, then raise). The
+host passes ones that log and audit (``services.permissions``); the Bridge double, ones that
+keep a list. This is logical isolation inside one Python process: a plugin that imports
+``subprocess`` or ``open`` itself is not stopped (see README, "Isolation").
 """
 
 from __future__ import annotations
@@ -29,44 +31,34 @@ from pathlib import Path
 from typing import Any
 
 from plugins_app.base import conf
-from plugins_app.base.errors import BridgeError
 from plugins_app.manifest.model import Manifest
-from plugins_app.models import AuditAction
-from plugins_app.models.audit import record
-from plugins_app.services.permissions import PermissionRefused, require
+from plugins_app.sdk.errors import CommandRefused, OutsideProjectRoot, PermissionRefused
+
+__all__ = [
+    "CommandResult",
+    "HttpClient",
+    "HttpResponse",
+    "ProjectFiles",
+    "Refuse",
+    "Require",
+    "Runner",
+    "contained_path",
+]
 
 log = logging.getLogger("jupiter.permissions")
+
 OUTPUT_CAP = 1024 * 1024  # bytes of stdout/stderr kept per command
 
-
-class OutsideProjectRoot(PermissionRefused):
-    """A plugin named a path that resolves outside the project's root directory."""
-
-    def __init__(self, plugin_id: str, path: str, root: Path) -> None:
-        self.plugin_id, self.permission, self.action = plugin_id, "fs_read", f"access {path}"
-        self.path, self.root = path, root
-        PermissionError.__init__(
-            self,
-            f"plugin '{plugin_id}' may not access '{path}': it resolves outside the project "
-            f"root {root}",
-        )
-
-
 Require = Callable[[Manifest, str, str], None]
+
 Refuse = Callable[[Manifest, PermissionRefused], None]
-
-
-def audit_refusal(manifest: Manifest, error: PermissionRefused) -> None:
-    """Log and audit a refusal (SPEC X5); the Bridge double swaps this for a list."""
-    log.warning("%s", error)
-    record(AuditAction.PERMISSION_DENIED, plugin_id=manifest.id, detail=str(error))
 
 
 def contained_path(
     manifest: Manifest,
     root: Path,
     relative: str | os.PathLike[str],
-    refuse: Refuse = audit_refusal,
+    refuse: Refuse,
 ) -> Path:
     """``root / relative`` fully resolved (symlinks followed), or ``OutsideProjectRoot``."""
     root = Path(root).resolve()
@@ -85,8 +77,8 @@ class ProjectFiles:
         self,
         manifest: Manifest,
         root: Path,
-        require: Require = require,
-        refuse: Refuse = audit_refusal,
+        require: Require,
+        refuse: Refuse,
     ) -> None:
         self._manifest = manifest
         self._require, self._refuse = require, refuse
@@ -137,10 +129,6 @@ class CommandResult:
         return self.returncode == 0 and not self.timed_out
 
 
-class CommandRefused(BridgeError, ValueError):
-    """The command is malformed (a shell string, non-text arguments, empty)."""
-
-
 class Runner:
     """``bridge.services.get_runner()``: commands in a project's root, without a shell.
 
@@ -152,8 +140,8 @@ class Runner:
         self,
         manifest: Manifest,
         project_root: Callable[[str], Path],
-        require: Require = require,
-        refuse: Refuse = audit_refusal,
+        require: Require,
+        refuse: Refuse,
     ) -> None:
         self._manifest = manifest
         self._project_root = project_root
@@ -228,9 +216,7 @@ class HttpResponse:
 class HttpClient:
     """``bridge.services.get_http_client()``: handed out only with ``network_outbound``."""
 
-    def __init__(
-        self, manifest: Manifest, timeout: float = 10.0, require: Require = require
-    ) -> None:
+    def __init__(self, manifest: Manifest, require: Require, timeout: float = 10.0) -> None:
         require(manifest, "network_outbound", "open outbound network connections")
         self._manifest = manifest
         self.timeout = timeout

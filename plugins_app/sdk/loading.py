@@ -1,0 +1,121 @@
+"""Importing a plugin's own code as ``jupiter_plugins.<id>`` (SPEC M5, L6).
+
+Every plugin is imported as the package ``jupiter_plugins.<id>`` rooted at its own folder,
+so entrypoints written relative to the plugin (``analyzer:register``) resolve inside it and
+the plugin's whole module subtree can be dropped from ``sys.modules`` to unload it. No
+Django: the host's loader, the Bridge double and a plugin process share it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+from plugins_app.base.errors import JupiterError
+from plugins_app.manifest.model import Manifest
+
+__all__ = ["PACKAGE_ROOT", "EntrypointError", "package_name", "resolve", "unload_modules"]
+
+PACKAGE_ROOT = "jupiter_plugins"
+
+
+class EntrypointError(JupiterError):
+    """An entrypoint string that does not resolve to something callable."""
+
+
+def package_name(plugin_id: str) -> str:
+    return f"{PACKAGE_ROOT}.{plugin_id}"
+
+
+def _ensure_root_package() -> None:
+    if PACKAGE_ROOT not in sys.modules:
+        root = types.ModuleType(PACKAGE_ROOT)
+        root.__path__ = []
+        sys.modules[PACKAGE_ROOT] = root
+
+
+def _import_plugin_package(manifest: Manifest) -> types.ModuleType:
+    name = package_name(manifest.id)
+    if name in sys.modules:
+        return sys.modules[name]
+    _ensure_root_package()
+    root = Path(manifest.root)
+    init = root / "__init__.py"
+    if init.is_file():
+        spec = importlib.util.spec_from_file_location(
+            name, init, submodule_search_locations=[str(root)]
+        )
+    else:
+        spec = importlib.util.spec_from_loader(name, loader=None, is_package=True)
+    if spec is None:
+        raise EntrypointError(f"cannot build an import spec for {root}")
+    if spec.submodule_search_locations is not None and not spec.submodule_search_locations:
+        spec.submodule_search_locations.append(str(root))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        if spec.loader is not None:
+            spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def _is_relative(manifest: Manifest, module_path: str) -> bool:
+    base = Path(manifest.root).joinpath(*module_path.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def _module_in_plugin(manifest: Manifest, module_path: str) -> str | None:
+    """The plugin-relative module a dotted path names: itself or its longest suffix.
+
+    Absolute spellings from the original Jupiter (``jupiter.plugins.<id>.main``) thus resolve
+    to the plugin's own ``main.py``; ``""`` means the plugin package itself.
+    """
+    parts = module_path.split(".")
+    for start in range(len(parts)):
+        candidate = ".".join(parts[start:])
+        if _is_relative(manifest, candidate):
+            return candidate
+    return "" if parts[-1] == manifest.id else None
+
+
+def resolve(manifest: Manifest, entrypoint: str) -> Any:
+    """Import what ``entrypoint`` names (``module:attr`` or a bare ``module``).
+
+    Only the plugin's own code can be named: an entrypoint such as ``os:system`` that points
+    outside the plugin folder is refused, so a manifest can never make the host run
+    arbitrary library functions (SPEC M5).
+    """
+    module_path, _, attr = entrypoint.partition(":")
+    relative = _module_in_plugin(manifest, module_path)
+    if relative is None:
+        raise EntrypointError(
+            f"entrypoint '{entrypoint}' names no module inside the plugin folder; "
+            "entrypoints may only name the plugin's own code"
+        )
+    package = _import_plugin_package(manifest)
+    module = importlib.import_module(f"{package.__name__}.{relative}") if relative else package
+    if not attr:
+        return module
+    target: Any = module
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise EntrypointError(f"entrypoint '{entrypoint}': '{module_path}' has no '{attr}'")
+        target = getattr(target, part)
+    return target
+
+
+def unload_modules(plugin_id: str) -> list[str]:
+    """Drop the plugin's whole module subtree so a re-import runs fresh code (SPEC L6)."""
+    prefix = package_name(plugin_id)
+    names = [n for n in sys.modules if n == prefix or n.startswith(prefix + ".")]
+    for name in names:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    return names
