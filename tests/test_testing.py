@@ -94,7 +94,7 @@ def test_the_double_imports_without_django() -> None:
         "import sys\n"
         "from plugins_app.authoring.testing import BridgeDouble\n"
         "double = BridgeDouble.for_manifest_text("
-        "'id: probe\\nname: Probe\\nversion: 1.0.0\\nentrypoint: probe:register\\n')\n"
+        "'id: probe\\nname: Probe\\nversion: 1.0.0\\ntype: tool\\nentrypoint: probe:register\\n')\n"
         "assert double.plugin_id == 'probe'\n"
         "heavy = ('django.db', 'plugins_app.models')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"

@@ -98,6 +98,7 @@ class Runtime:
                 close()
         for registration in self.bridge.registrations():
             self._unload(registration.plugin_id)
+        unload_modules()
         self.settings_update.uninstall()
 
     def boot(self) -> None:

@@ -111,10 +111,16 @@ def resolve(manifest: Manifest, entrypoint: str) -> Any:
     return target
 
 
-def unload_modules(plugin_id: str) -> list[str]:
-    """Drop the plugin's whole module subtree so a re-import runs fresh code (SPEC L6)."""
-    prefix = package_name(plugin_id)
-    names = [n for n in sys.modules if n == prefix or n.startswith(prefix + ".")]
+def unload_modules(plugin_id: str | None = None) -> list[str]:
+    """Drop the plugin's whole module subtree so a re-import runs fresh code (SPEC L6).
+
+    Without ``plugin_id``, every plugin's: a runtime that closes leaves no plugin code behind,
+    whoever imported it (a load, a settings migration, a test's ``plugin_module``).
+    """
+    prefix = package_name(plugin_id) if plugin_id else PACKAGE_ROOT
+    names = [n for n in sys.modules if n.startswith(prefix + ".")]
+    if plugin_id:
+        names += [prefix] if prefix in sys.modules else []
     for name in names:
         del sys.modules[name]
     importlib.invalidate_caches()
