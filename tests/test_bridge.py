@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from plugins_app.kernel.bridge import Bridge
-from plugins_app.manifest.model import Manifest, parse_manifest
+from plugins_app.manifest.load import parse_manifest
+from plugins_app.manifest.model import Manifest
 from plugins_app.manifest.permissions import describe
 from plugins_app.models import AuditAction, AuditEvent
 from plugins_app.registry.dependencies import plan_load_order

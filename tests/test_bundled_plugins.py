@@ -81,7 +81,7 @@ def test_plugin_model_job_reads_the_effective_config():
 
 def _import_bundled(plugin_id: str, module: str):
     """Import a bundled plugin's module the way the host does (its own package)."""
-    from plugins_app.manifest.model import load_manifest
+    from plugins_app.manifest.load import load_manifest
     from plugins_app.sdk.loading import resolve
 
     return resolve(load_manifest(BUNDLED / plugin_id).manifest, module)

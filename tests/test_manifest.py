@@ -13,6 +13,7 @@ import pytest
 
 from plugins_app.base.version import JUPITER_VERSION
 from plugins_app.manifest.dialects import parse_author
+from plugins_app.manifest.load import compatibility_issue, field_name, load_manifest, parse_manifest
 from plugins_app.manifest.model import (
     MANIFEST_FILENAME,
     PLUGIN_SCHEMA,
@@ -23,10 +24,6 @@ from plugins_app.manifest.model import (
     ManifestIssue,
     ManifestResult,
     Migration,
-    compatibility_issue,
-    field_name,
-    load_manifest,
-    parse_manifest,
 )
 from plugins_app.manifest.permissions import STANDARD_PERMISSIONS
 from plugins_app.manifest.safe_yaml import MAX_DEPTH, read_yaml

@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 
 from plugins_app.config.store import effective_config_for
 from plugins_app.kernel.runtime import boot, get_runtime
-from plugins_app.manifest.model import load_manifest
+from plugins_app.manifest.load import load_manifest
 from plugins_app.models import InstalledPlugin, PluginStatus
 from plugins_app.projects.service import register_project, set_plugin_enabled
 

@@ -31,7 +31,8 @@ from types import ModuleType
 from typing import Any, cast
 
 from plugins_app.config.layering import effective_config
-from plugins_app.manifest.model import Manifest, load_manifest, parse_manifest
+from plugins_app.manifest.load import load_manifest, parse_manifest
+from plugins_app.manifest.model import Manifest
 from plugins_app.sdk.bridge import PluginBridge, Registration, RemoteActions
 from plugins_app.sdk.errors import JobCancelled, PermissionRefused, PluginUnavailable
 from plugins_app.sdk.events import EventBus, PluginEventBus

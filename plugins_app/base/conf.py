@@ -63,6 +63,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob("JUPITER_RUNNER_TIMEOUT", 60.0, float),
     Knob("JUPITER_SCAN_MAX_FILES", 100_000, int),
     Knob("JUPITER_METRICS_TOKEN", "", str),
+    Knob("JUPITER_PLUGIN_REGISTER_TIMEOUT", 10.0, float),
+    Knob("JUPITER_PLUGIN_MEMORY_MB", 512, int),
 )
 _DEFAULTS = {knob.name: knob.default for knob in KNOBS}
 
@@ -94,6 +96,8 @@ class JupiterSettings:
     runner_timeout: float
     scan_max_files: int
     metrics_token: str
+    plugin_register_timeout: float
+    plugin_memory_mb: int
 
 
 @functools.cache
@@ -115,6 +119,8 @@ def get() -> JupiterSettings:
         runner_timeout=float(_setting("JUPITER_RUNNER_TIMEOUT")),
         scan_max_files=int(_setting("JUPITER_SCAN_MAX_FILES")),
         metrics_token=str(_setting("JUPITER_METRICS_TOKEN")),
+        plugin_register_timeout=float(_setting("JUPITER_PLUGIN_REGISTER_TIMEOUT")),
+        plugin_memory_mb=max(64, int(_setting("JUPITER_PLUGIN_MEMORY_MB"))),
     )
 
 

@@ -130,7 +130,8 @@ class JobContext:
         if self.project is None or self._manifest is None:
             raise JobRefused("this job runs for no project: it cannot run commands")
         root = self.project.root
-        runner = Runner(self._manifest, lambda _name: root, require, audit_refusal)
+        limit = conf.get().runner_timeout
+        runner = Runner(self._manifest, lambda _name: root, require, audit_refusal, limit)
         return runner.run(self.project.name, args, **kwargs)
 
 

@@ -32,6 +32,10 @@ class Bridge:
         """``bridge.services`` of the plugin ``manifest`` describes."""
         return self.service_provider.for_plugin(manifest)
 
+    def public_api(self, plugin_id: str) -> Any:
+        registration = self.registration(plugin_id)
+        return registration.public_api if registration is not None else None
+
     def install(self, registration: Registration) -> None:
         with self._lock:
             self._registrations[registration.plugin_id] = registration

@@ -17,7 +17,6 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from django.db.models import Max
 from django.utils import timezone
@@ -25,14 +24,11 @@ from django.utils import timezone
 from plugins_app.base import conf
 from plugins_app.base.errors import JupiterError
 from plugins_app.base.process import process_id
-from plugins_app.kernel.runtime import boot
-from plugins_app.manifest.model import load_manifest
+from plugins_app.kernel.runtime import Runtime, boot
+from plugins_app.manifest.load import load_manifest
 from plugins_app.models import InstalledPlugin, PluginReloadRequest
-from plugins_app.models.audit import stored_user
-from plugins_app.sdk.loading import unload_modules
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
+from plugins_app.models.audit import Actor, stored_user
+from plugins_app.sdk.bridge import Registration
 
 log = logging.getLogger("jupiter.reload")
 
@@ -48,7 +44,7 @@ class ReloadReport:
     steps: tuple[str, ...]
 
 
-def _describe(registration: Any) -> str:
+def _describe(registration: Registration) -> str:
     counts = {
         "jobs": len(registration.jobs),
         "hooks": len(registration.hooks),
@@ -58,7 +54,7 @@ def _describe(registration: Any) -> str:
     return ", ".join(f"{n} {what}" for what, n in counts.items())
 
 
-def reload_plugin(runtime: Any, plugin_id: str) -> ReloadReport:
+def reload_plugin(runtime: Runtime, plugin_id: str) -> ReloadReport:
     """Reload ``plugin_id`` in this process; ``ReloadRefused`` outside developer mode."""
     if not conf.get().developer_mode:
         raise ReloadRefused(
@@ -78,8 +74,10 @@ def reload_plugin(runtime: Any, plugin_id: str) -> ReloadReport:
             raise ReloadRefused(f"plugin '{plugin_id}' is not enabled in any project")
         registration = runtime.bridge.remove(plugin_id)
         step(f"unregistered ({_describe(registration)})" if registration else "was not loaded")
-        modules = unload_modules(plugin_id)
-        step(f"unloaded {len(modules)} modules")
+        process = runtime.supervisor.process(plugin_id)
+        pid = process.pid if process is not None else None
+        runtime.supervisor.stop(plugin_id)
+        step(f"stopped its process (pid {pid})" if pid else "had no process")
         fresh = load_manifest(Path(manifest.root))
         if fresh.ok and fresh.manifest is not None:
             runtime.manifests[plugin_id] = fresh.manifest
@@ -90,16 +88,15 @@ def reload_plugin(runtime: Any, plugin_id: str) -> ReloadReport:
         runtime.reconcile()
         loaded = runtime.bridge.registration(plugin_id)
         if loaded is not None:
-            step(f"re-imported and re-registered ({_describe(loaded)})")
+            fresh_pid = runtime.supervisor.process(plugin_id).pid
+            step(f"started a new process (pid {fresh_pid}), re-registered ({_describe(loaded)})")
         else:
             row = InstalledPlugin.objects.filter(plugin_id=plugin_id).first()
             step(f"failed to load again: {row.status_reason if row else 'unknown plugin'}")
     return ReloadReport(plugin_id, loaded is not None, tuple(steps))
 
 
-def request_reload(
-    runtime: Any, plugin_id: str, *, actor: User | AnonymousUser | None = None
-) -> ReloadReport:
+def request_reload(runtime: Runtime, plugin_id: str, *, actor: Actor = None) -> ReloadReport:
     """Reload here, and ask the other server processes to do the same."""
     report = reload_plugin(runtime, plugin_id)
     PluginReloadRequest.objects.create(
@@ -116,7 +113,7 @@ def request_reload(
 class ReloadWatcher:
     """Performs the reload requests other processes (or the CLI) made since it started."""
 
-    def __init__(self, runtime: Any) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
         self._seen = PluginReloadRequest.objects.aggregate(last=Max("id"))["last"] or 0
 

@@ -21,8 +21,9 @@ from plugins_app.base.signals import send_logged
 from plugins_app.config.migrations import migrate_on_load
 from plugins_app.kernel.bridge import Bridge
 from plugins_app.kernel.core.settings_update import SettingsUpdate
-from plugins_app.kernel.loader import load_plugin, resolver
+from plugins_app.kernel.processes import PluginProcessError
 from plugins_app.kernel.scheduler import Scheduler
+from plugins_app.kernel.supervisor import Supervisor
 from plugins_app.logs import debug
 from plugins_app.logs.hub import close_hub
 from plugins_app.manifest.model import Manifest
@@ -63,6 +64,7 @@ class Runtime:
         self.settings_update = SettingsUpdate(self.bridge)
         send_logged(event_bus_created, Runtime, bus=self.bridge.service_provider.event_bus)
         self.scheduler = Scheduler()
+        self.supervisor = Supervisor(self.bridge.service_provider)
         self.manifests: dict[str, Manifest] = {}
         self.booted = False
         self.lock = threading.RLock()
@@ -98,6 +100,7 @@ class Runtime:
                 close()
         for registration in self.bridge.registrations():
             self._unload(registration.plugin_id)
+        self.supervisor.close()
         unload_modules()
         self.settings_update.uninstall()
 
@@ -187,25 +190,29 @@ class Runtime:
             log.warning("plugin %s refused: %s", manifest.id, trust.refusal)
             return
         set_status(manifest.id, PluginStatus.LOADING, source=StatusSource.LOAD)
-        # stored settings follow config_schema.version (M6)
-        migrate_on_load(manifest, resolver(manifest))
-        outcome = load_plugin(manifest, self.bridge)
-        if outcome.registration is not None:
-            set_status(
-                manifest.id,
-                PluginStatus.READY,
-                source=StatusSource.LOAD,
-                legacy=outcome.registration.legacy,
+        try:
+            # stored settings follow config_schema.version (M6), before register() runs
+            registration = self.supervisor.load(
+                manifest, lambda resolve: migrate_on_load(manifest, resolve)
             )
-            log.info("plugin %s %s ready", manifest.id, manifest.version)
-        else:
-            set_status(manifest.id, PluginStatus.ERROR, outcome.error, source=StatusSource.LOAD)
-            log.warning("plugin %s failed to load: %s", manifest.id, outcome.error)
+        except PluginProcessError as exc:
+            set_status(manifest.id, PluginStatus.ERROR, exc.reason, source=StatusSource.LOAD)
+            log.warning("plugin %s failed to load: %s", manifest.id, exc.reason)
+            return
+        self.bridge.install(registration)
+        set_status(
+            manifest.id, PluginStatus.READY, source=StatusSource.LOAD, legacy=registration.legacy
+        )
+        log.info("plugin %s %s ready", manifest.id, manifest.version)
+
+    def code_of(self, manifest: Manifest) -> Callable[[str], Callable[..., Any]]:
+        """The plugin's own entrypoints, run in a plugin process (settings migrations)."""
+        return self.supervisor.code_of(manifest)
 
     def _unload(self, plugin_id: str) -> None:
         if self.bridge.remove(plugin_id) is not None:
-            unload_modules(plugin_id)
             log.info("plugin %s unloaded", plugin_id)
+        self.supervisor.stop(plugin_id)
 
 
 _runtime: Runtime | None = None

@@ -43,7 +43,8 @@ from plugins_app.lifecycle.retained import (
     restore_retained,
     retain,
 )
-from plugins_app.manifest.model import Manifest, compatibility_issue, load_manifest
+from plugins_app.manifest.load import compatibility_issue, load_manifest
+from plugins_app.manifest.model import Manifest
 from plugins_app.models import (
     AuditAction,
     InstalledPlugin,

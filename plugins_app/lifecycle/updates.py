@@ -28,9 +28,9 @@ from plugins_app.config.migrations import (
     restore_settings,
     stored_settings,
 )
-from plugins_app.kernel.bridge import Bridge
-from plugins_app.kernel.loader import load_plugin, resolver
+from plugins_app.kernel.processes import PluginProcessError
 from plugins_app.kernel.runtime import boot
+from plugins_app.kernel.supervisor import Supervisor
 from plugins_app.lifecycle.installer import (
     TRASH,
     InstallError,
@@ -50,7 +50,6 @@ from plugins_app.models import (
     audit,
 )
 from plugins_app.models.audit import Actor
-from plugins_app.sdk.loading import unload_modules
 from plugins_app.services.provider import ServiceProvider
 from plugins_app.trust.catalogue import CatalogueEntry, latest_versions, read_index
 
@@ -111,17 +110,17 @@ def _prove(plugin_id: str, actor: Actor) -> None:
         if row.status != PluginStatus.READY:
             raise ValueError(row.status_reason or f"status is {row.status}")
     else:
-        outcome = load_plugin(manifest, Bridge(ServiceProvider()))
-        if outcome.registration is None:
-            raise ValueError(outcome.error)
-    try:
-        plugin = InstalledPlugin.objects.get(plugin_id=plugin_id)
-        migrated = migrate(plugin, manifest, resolve=resolver(manifest), actor=actor)
-        if migrated.state == "failed":
-            raise MigrationFailed(migrated.message)
-    finally:
-        if not enabled:
-            unload_modules(manifest.id)
+        scratch = Supervisor(ServiceProvider())
+        try:
+            scratch.load(manifest)
+        except PluginProcessError as exc:
+            raise ValueError(exc.reason) from None
+        finally:
+            scratch.close()
+    plugin = InstalledPlugin.objects.get(plugin_id=plugin_id)
+    migrated = migrate(plugin, manifest, resolve=runtime.code_of(manifest), actor=actor)
+    if migrated.state == "failed":
+        raise MigrationFailed(migrated.message)
 
 
 def update(token: str, plugin_id: str, *, actor: Actor = None) -> InstalledPlugin:
@@ -168,7 +167,6 @@ def _audit(staged: StagedPlugin, actor: Actor, before: dict[str, Any], detail: s
 
 def _roll_back(plugin: InstalledPlugin, target: Any, backup: Any, saved: StoredSettings) -> None:
     """Old folder back, old settings back (global and every project's), old code reloaded."""
-    unload_modules(plugin.plugin_id)
     remove_tree(target)
     os.rename(backup, target)
     restore_settings(plugin, saved)

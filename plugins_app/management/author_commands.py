@@ -24,9 +24,9 @@ from plugins_app.config.transfer import (
     parse_value,
     set_setting,
 )
-from plugins_app.kernel.loader import resolver
 from plugins_app.kernel.runtime import boot
-from plugins_app.manifest.model import MANIFEST_FILENAME, load_manifest
+from plugins_app.manifest.load import load_manifest
+from plugins_app.manifest.model import MANIFEST_FILENAME
 
 if TYPE_CHECKING:
     from plugins_app.manifest.model import Manifest
@@ -116,7 +116,7 @@ class AuthorCommands:
         except json.JSONDecodeError as exc:
             raise CommandError(f"{file}: not JSON ({exc.msg}, line {exc.lineno})", 1) from exc
 
-        import_settings(plugin_id, document, code_of=resolver)
+        import_settings(plugin_id, document, code_of=boot().code_of)
         self.out.write(f"{plugin_id}: settings imported from {file}")
 
     def cli(self, options: dict[str, Any]) -> None:

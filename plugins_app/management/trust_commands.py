@@ -37,7 +37,7 @@ from plugins_app.lifecycle.installer import (
     uninstall,
 )
 from plugins_app.lifecycle.updates import check_updates, update
-from plugins_app.manifest.model import load_manifest
+from plugins_app.manifest.load import load_manifest
 from plugins_app.manifest.permissions import describe
 from plugins_app.models import InstalledPlugin
 from plugins_app.trust.catalogue import add_to_index, find_entry, pack, read_index

@@ -1,41 +1,19 @@
-"""Plugin manifests (`plugin.yaml`): typed value objects and a loader that never raises.
+"""Plugin manifests as typed values: what every layer of the host works with.
 
-Loading a manifest is the first thing the host does with a plugin, before any trust or
-compatibility decision, so it only reads data: hardened YAML (`safe_yaml`), validation
-against the published JSON Schema (`schemas/plugin.schema.json`, SPEC M3), normalisation of
-the real-world dialects (`manifest_dialects`, M7) and semantic checks. Plugin code is never
-imported here (M5). A bad manifest yields a `ManifestResult` listing every problem with its
-field path and line, so the plugin is shown in `error` and the host keeps running.
+A ``Manifest`` is frozen and already valid; ``to_snapshot``/``from_snapshot`` store it as
+JSON and read it back. Reading and validating ``plugin.yaml`` itself is ``manifest.load``'s
+(it needs the YAML parser and the JSON Schema validator, which a plugin process, which only
+receives a snapshot, does not).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
-
-from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
-
-from plugins_app.base.version import JUPITER_VERSION
-from plugins_app.manifest.dialects import FieldPath, Finding, normalise
-from plugins_app.manifest.safe_yaml import (
-    DEFAULT_MAX_BYTES,
-    YamlDocument,
-    YamlError,
-    parse_yaml,
-    read_yaml,
-)
-from plugins_app.manifest.schema import (
-    PLUGIN_SCHEMA,
-    config_schema_errors,
-    manifest_errors,
-    unknown_fields,
-)
 
 MANIFEST_FILENAME = "plugin.yaml"
 
@@ -230,7 +208,7 @@ class Manifest:
         if not isinstance(snapshot, Mapping) or not snapshot.get("id"):
             return None
         try:
-            return _build(dict(snapshot), Path(str(snapshot["root"])))
+            return from_canonical(dict(snapshot), Path(str(snapshot["root"])))
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -274,23 +252,8 @@ class ManifestResult:
         return self.manifest is not None and not self.errors
 
 
-def field_name(path: FieldPath) -> str:
-    """Render ("dependencies", 0, "version") as `dependencies[0].version`."""
-    parts = [f"[{part}]" if isinstance(part, int) else f".{part}" for part in path]
-    return "".join(parts).lstrip(".")
-
-
-# --- loading ---------------------------------------------------------------------------------
-
-
-def _issues(findings: list[Finding], document: YamlDocument) -> tuple[ManifestIssue, ...]:
-    unique = dict.fromkeys((path, message) for path, message in findings)
-    return tuple(
-        ManifestIssue(field_name(path), message, document.line_of(path)) for path, message in unique
-    )
-
-
-def _build(canonical: dict[str, Any], root: Path) -> Manifest:
+def from_canonical(canonical: dict[str, Any], root: Path) -> Manifest:
+    """The typed manifest of a normalised (canonical) mapping; snapshots are one too."""
     capabilities = canonical["capabilities"]
     ui = canonical["ui"]
     config = canonical["config_schema"]
@@ -341,73 +304,3 @@ def _build(canonical: dict[str, Any], root: Path) -> Manifest:
         extra_sections=_frozen(canonical["extra_sections"]),
         root=root,
     )
-
-
-def _validate(document: YamlDocument, source: Path) -> ManifestResult:
-    raw = document.data
-    errors = manifest_errors(raw)
-    skip = frozenset(str(path[0]) for path, _ in errors if path)
-    canonical, semantic_errors, warnings = normalise(raw, skip=skip)
-    errors += semantic_errors
-    if canonical["config_schema"] is not None:
-        errors += config_schema_errors(canonical["config_schema"]["schema"])
-    warnings += unknown_fields(raw)
-    known = PLUGIN_SCHEMA["properties"]
-    canonical["extra_sections"] = {key: val for key, val in raw.items() if key not in known}
-    return ManifestResult(
-        source=source,
-        manifest=None if errors else _build(canonical, source.parent.absolute()),
-        errors=_issues(errors, document),
-        warnings=_issues(warnings, document),
-    )
-
-
-def _yaml_failure(source: Path, error: YamlError) -> ManifestResult:
-    return ManifestResult(source, None, errors=(ManifestIssue("", error.message, error.line),))
-
-
-def parse_manifest(
-    text: str, *, source: Path, max_bytes: int = DEFAULT_MAX_BYTES
-) -> ManifestResult:
-    """Validate manifest `text` read from `source` (the plugin.yaml path; its folder is root)."""
-    try:
-        document = parse_yaml(text, max_bytes=max_bytes)
-    except YamlError as error:
-        return _yaml_failure(source, error)
-    return _validate(document, source)
-
-
-def load_manifest(plugin_dir: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ManifestResult:
-    """Load `plugin_dir/plugin.yaml`. Never raises for bad input: problems become errors.
-
-    A plugin.yaml that is a link to a file outside the plugin folder is refused, so a plugin
-    cannot make the host read (and echo in error messages) arbitrary files.
-    """
-    source = plugin_dir / MANIFEST_FILENAME
-    if source.is_symlink():
-        target = Path(os.path.realpath(source))
-        if not target.is_relative_to(Path(os.path.realpath(plugin_dir))):
-            message = f"{MANIFEST_FILENAME} links outside the plugin folder; refused"
-            return ManifestResult(source, None, errors=(ManifestIssue("", message),))
-    try:
-        document = read_yaml(source, max_bytes=max_bytes)
-    except YamlError as error:
-        return _yaml_failure(source, error)
-    return _validate(document, source)
-
-
-def compatibility_issue(manifest: Manifest, host_version: str = JUPITER_VERSION) -> str | None:
-    """Why this host cannot run the plugin (SPEC M4), or None when `jupiter_version` allows it.
-
-    Pre-release hosts (1.3.0.dev1) count as their version, so development builds can load
-    plugins declaring ">=1.2".
-    """
-    if not manifest.jupiter_version:
-        return None
-    try:
-        host = Version(host_version)
-    except InvalidVersion:
-        return f"host version {host_version!r} is not a PEP 440 version"
-    if SpecifierSet(manifest.jupiter_version).contains(host, prereleases=True):
-        return None
-    return f"requires Jupiter {manifest.jupiter_version} but this is {host_version}"

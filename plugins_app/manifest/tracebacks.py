@@ -13,7 +13,14 @@ from plugins_app.manifest.model import Manifest
 
 
 def summarise_exception(exc: BaseException, manifest: Manifest) -> str:
-    """One readable line: the exception, and where in the plugin's own code it came from."""
+    """One readable line: the exception, and where in the plugin's own code it came from.
+
+    An exception raised in a plugin's process arrives with that process's own summary (a
+    ``failure`` with ``type``, ``message`` and ``where``), which is used as it is.
+    """
+    failure = getattr(exc, "failure", None)
+    if failure is not None and all(hasattr(failure, a) for a in ("type", "message", "where")):
+        return f"{failure.type}: {failure.message}{failure.where}"
     frames = traceback.extract_tb(exc.__traceback__)
     root = str(Path(manifest.root).resolve())
     inside = [f for f in frames if str(Path(f.filename).resolve()).startswith(root)]

@@ -15,12 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from plugins_app.manifest.model import (
-    MANIFEST_FILENAME,
-    ManifestIssue,
-    ManifestResult,
-    load_manifest,
-)
+from plugins_app.manifest.load import load_manifest
+from plugins_app.manifest.model import MANIFEST_FILENAME, ManifestIssue, ManifestResult
 from plugins_app.manifest.safe_yaml import DEFAULT_MAX_BYTES
 
 logger = logging.getLogger(__name__)

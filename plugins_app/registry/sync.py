@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from plugins_app.base.version import JUPITER_VERSION
-from plugins_app.manifest.model import Manifest, compatibility_issue
+from plugins_app.manifest.load import compatibility_issue
+from plugins_app.manifest.model import Manifest
 from plugins_app.models import (
     InstalledPlugin,
     PluginConfig,

@@ -124,11 +124,12 @@ class RemoteActions:
 
 
 class PluginHost(Protocol):
-    """What a ``PluginBridge`` needs from the host: registrations and a plugin's services."""
-
-    def registration(self, plugin_id: str) -> Registration | None: ...
+    """What a ``PluginBridge`` needs from its host: a plugin's services, and the public API
+    another plugin exposed (``None`` when that plugin is not loaded)."""
 
     def services_for(self, manifest: Manifest) -> Any: ...
+
+    def public_api(self, plugin_id: str) -> Any: ...
 
 
 class PluginDirectory:
@@ -143,10 +144,10 @@ class PluginDirectory:
         declared = {d.id for d in self._manifest.dependencies} | set(self._manifest.extends)
         if plugin_id not in declared:
             raise PluginUnavailable(me, plugin_id, "it is not a declared dependency")
-        registration = self._bridge.registration(plugin_id)
-        if registration is None:
+        api = self._bridge.public_api(plugin_id)
+        if api is None:
             raise PluginUnavailable(me, plugin_id, "it is not loaded")
-        return registration.public_api
+        return api
 
 
 class PluginBridge:

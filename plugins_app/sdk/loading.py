@@ -9,14 +9,18 @@ Django: the host's loader, the Bridge double and a plugin process share it.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from plugins_app.base.errors import JupiterError
 from plugins_app.manifest.model import Manifest
+from plugins_app.sdk.bridge import PluginBridge
 
 __all__ = ["PACKAGE_ROOT", "EntrypointError", "package_name", "resolve", "unload_modules"]
 
@@ -38,16 +42,56 @@ def _ensure_root_package() -> None:
         sys.modules[PACKAGE_ROOT] = root
 
 
+class SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+    """Compiles a plugin's ``.py`` files from source, every time.
+
+    The signature covers the sources; a ``__pycache__/*.pyc`` dropped beside them (or left
+    by an old host) would otherwise run instead of the signed code. So plugin code never
+    reads or writes bytecode caches, and ``.pyc`` and compiled extension files in a plugin
+    folder are never imported (the finder below offers only ``.py``).
+    """
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        path = self.get_filename(fullname)
+        source = self.get_data(path)
+        return compile(source, path, "exec", dont_inherit=True)
+
+
+_plugin_roots: set[Path] = set()
+
+
+def _source_only_hook(path: str) -> importlib.abc.PathEntryFinder:
+    """The finder for folders inside plugin roots: ``.py`` only, through the loader above."""
+    here = Path(path).resolve()
+    if not any(here == root or root in here.parents for root in _plugin_roots):
+        raise ImportError("not a plugin folder")
+    return importlib.machinery.FileFinder(
+        path, (SourceOnlyLoader, importlib.machinery.SOURCE_SUFFIXES)
+    )
+
+
+def _guard_plugin_root(root: Path) -> None:
+    if _source_only_hook not in sys.path_hooks:
+        sys.path_hooks.insert(0, _source_only_hook)
+    _plugin_roots.add(root.resolve())
+    for cached in [p for p in sys.path_importer_cache if Path(p).resolve().is_relative_to(root)]:
+        del sys.path_importer_cache[cached]
+
+
 def _import_plugin_package(manifest: Manifest) -> types.ModuleType:
     name = package_name(manifest.id)
     if name in sys.modules:
         return sys.modules[name]
     _ensure_root_package()
     root = Path(manifest.root)
+    _guard_plugin_root(root)
     init = root / "__init__.py"
     if init.is_file():
         spec = importlib.util.spec_from_file_location(
-            name, init, submodule_search_locations=[str(root)]
+            name,
+            init,
+            loader=SourceOnlyLoader(name, str(init)),
+            submodule_search_locations=[str(root)],
         )
     else:
         spec = importlib.util.spec_from_loader(name, loader=None, is_package=True)
@@ -125,3 +169,47 @@ def unload_modules(plugin_id: str | None = None) -> list[str]:
         del sys.modules[name]
     importlib.invalidate_caches()
     return names
+
+
+LEGACY_HOOKS = ("on_scan", "on_analyze")
+
+
+def _legacy_hooks(module: types.ModuleType) -> dict[str, Callable[..., Any]]:
+    return {h: getattr(module, h) for h in LEGACY_HOOKS if callable(getattr(module, h, None))}
+
+
+def register_plugin(manifest: Manifest, bridge: PluginBridge) -> bool:
+    """Import ``manifest``'s code and run its register entrypoint on ``bridge``.
+
+    A module exposing ``on_scan``/``on_analyze`` but no ``register`` is wrapped by the legacy
+    adapter (SPEC L5); returns whether it was. Raises what the plugin raised, or
+    ``EntrypointError``: the caller (a plugin process) reports it and exits.
+    """
+    entrypoint = manifest.entrypoints.get("register")
+    if not entrypoint:
+        raise EntrypointError("the manifest declares no register entrypoint")
+    legacy = False
+    target = resolve(manifest, entrypoint)
+    if isinstance(target, types.ModuleType):
+        register = getattr(target, "register", None)
+        hooks = _legacy_hooks(target)
+        if callable(register):
+            target = register
+        elif hooks:
+            legacy = True
+            for name, func in hooks.items():
+                bridge.register_hook(name, func)
+        else:
+            raise EntrypointError(
+                f"module '{target.__name__}' has no register() and no legacy "
+                "on_scan/on_analyze hooks"
+            )
+    if not legacy:
+        if not callable(target):
+            raise EntrypointError("the register entrypoint is not callable")
+        target(bridge)
+    for hook in ("health", "metrics"):
+        if hook in manifest.entrypoints and hook not in bridge.registration.hooks:
+            bridge.register_hook(hook, resolve(manifest, manifest.entrypoints[hook]))
+    bridge.registration.legacy = legacy
+    return legacy

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plugins_app.base import conf
 from plugins_app.manifest.model import Manifest
 from plugins_app.sdk.errors import CommandRefused, OutsideProjectRoot, PermissionRefused
 
@@ -142,10 +141,12 @@ class Runner:
         project_root: Callable[[str], Path],
         require: Require,
         refuse: Refuse,
+        max_timeout: float = 60.0,
     ) -> None:
         self._manifest = manifest
         self._project_root = project_root
         self._require, self._refuse = require, refuse
+        self._max_timeout = max_timeout
 
     def run(
         self,
@@ -160,8 +161,9 @@ class Runner:
         """Run ``args`` in the project's root (or ``cwd`` inside it); a non-zero exit is a
         result, not an error. ``project`` is a name or a ``ProjectInfo``.
 
-        ``timeout`` defaults to, and is capped by, ``JUPITER_RUNNER_TIMEOUT``; on expiry the
-        command's whole process group is killed and ``timed_out`` is set.
+        ``timeout`` defaults to, and is capped by, ``max_timeout`` (the host passes
+        ``JUPITER_RUNNER_TIMEOUT``); on expiry the command's whole process group is killed
+        and ``timed_out`` is set.
         """
         if isinstance(args, str | bytes) or not args:
             raise CommandRefused("pass the command as a non-empty list of arguments, no shell")
@@ -171,7 +173,7 @@ class Runner:
         self._require(self._manifest, "run_commands", f"run {argv[0]!r}")
         root = self._project_root(getattr(project, "name", project))
         workdir = contained_path(self._manifest, root, cwd, self._refuse)
-        limit = conf.get().runner_timeout
+        limit = self._max_timeout
         timeout = min(timeout, limit) if timeout else limit
         started = time.monotonic()
         log.info("plugin %s runs %s in %s", self._manifest.id, argv, workdir)

@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any, cast
 
+from plugins_app.base import conf
 from plugins_app.config.store import effective_config_for
 from plugins_app.logs.hub import plugin_logger
 from plugins_app.manifest.model import Manifest
@@ -93,7 +94,8 @@ class Services:
 
     def get_runner(self) -> Runner:
         """Commands in an enabled project's root; each run checks ``run_commands`` (X1)."""
-        return Runner(self._manifest, self.get_project_manager().root, require, audit_refusal)
+        root_of, limit = self.get_project_manager().root, conf.get().runner_timeout
+        return Runner(self._manifest, root_of, require, audit_refusal, limit)
 
     def get_history(self) -> HistoryService:
         return HistoryService(self._manifest.id, self.get_project_manager().project)

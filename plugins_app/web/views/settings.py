@@ -25,7 +25,6 @@ from plugins_app.config.transfer import (
     parse_export,
     prepare_import,
 )
-from plugins_app.kernel.loader import resolver
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import InstalledPlugin, Project
 from plugins_app.projects.errors import ProjectFileConflict
@@ -62,7 +61,7 @@ def migration_state(scope: SettingsScope, request: HttpRequest) -> MigrationOutc
             f"stored settings are version {stored}, the plugin's schema is version {target}; "
             "they are migrated when the plugin is loaded (enable it in a project)",
         )
-    return migrate(scope.plugin, manifest, resolve=resolver(manifest), actor=request.user)
+    return migrate(scope.plugin, manifest, resolve=runtime.code_of(manifest), actor=request.user)
 
 
 def _urls(scope: SettingsScope) -> dict[str, str]:
@@ -218,7 +217,7 @@ def plugin_settings_import(request: HttpRequest, plugin_id: str) -> HttpResponse
         return _respond(request, scope, problems=["Choose a settings file to import."], status=422)
     try:
         values = prepare_import(
-            scope.plugin, parse_export(upload.read(512 * 1024)), code_of=resolver
+            scope.plugin, parse_export(upload.read(512 * 1024)), code_of=get_runtime().code_of
         )
         scope.save(values, request.POST.get("token", ""), actor=request.user)
     except SettingsIOError as exc:

@@ -1,0 +1,314 @@
+"""Which plugin processes run in this host process, and keeping them running.
+
+The runtime asks the supervisor to load a plugin: it starts the plugin's process with the
+policy its manifest earns (its folder; its projects readable with ``fs_read``, writable with
+``fs_write``; TCP only with ``network_outbound``; no program execution: commands go through
+the host's runner), and returns the registration the process answered. Calls go through
+``call``, which starts a process again after a crash (pausing 1, 2, 4... s between tries) or
+refuses once it crashed three times in a minute. Every start, stop, crash and kill is kept,
+audited and announced (``plugin_process_event``), for the plugin page and safe mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.dispatch import Signal
+
+from plugins_app.base import conf
+from plugins_app.base.signals import send_logged
+from plugins_app.kernel.processes import (
+    CRASH_LIMIT,
+    CRASH_WINDOW,
+    CrashHistory,
+    PluginProcess,
+    PluginProcessError,
+    ProcessEvent,
+    ProcessLimits,
+    child_environment,
+)
+from plugins_app.kernel.remote import HostServices, plugin_error, remote_registration
+from plugins_app.logs.hub import plugin_logger
+from plugins_app.manifest.model import Manifest
+from plugins_app.models import Project
+from plugins_app.sdk.bridge import Registration
+from plugins_app.sdk.child import public_description
+from plugins_app.sdk.confinement import Confinement
+from plugins_app.sdk.errors import PluginUnavailable
+from plugins_app.sdk.protocol import RemoteError
+from plugins_app.services.provider import ServiceProvider
+
+__all__ = ["Supervisor", "confinement_for", "plugin_process_event"]
+
+log = logging.getLogger("jupiter.supervisor")
+
+# Sent with sender=Supervisor, event=ProcessEvent, for every start, stop, crash and kill.
+plugin_process_event = Signal()
+
+
+def confinement_for(manifest: Manifest, memory_mb: int) -> Confinement:
+    """The kernel policy a plugin's permissions earn: its projects, the network, nothing else."""
+    roots = [
+        Path(root)
+        for root in Project.objects.filter(
+            plugin_states__plugin__plugin_id=manifest.id, plugin_states__enabled=True
+        ).values_list("root_path", flat=True)
+    ]
+    permissions = set(manifest.permissions)
+    return Confinement.for_plugin(
+        manifest.root,
+        project_roots_read=roots if {"fs_read", "fs_write"} & permissions else (),
+        project_roots_write=roots if "fs_write" in permissions else (),
+        allow_network="network_outbound" in permissions,
+        env=child_environment(),
+        memory_bytes=max(4 * memory_mb, 2048) * 1024 * 1024,
+    )
+
+
+Resolve = Callable[[str], Callable[..., Any]]
+Prepare = Callable[[Resolve], object]
+
+
+@dataclass
+class _Slot:
+    manifest: Manifest
+    process: PluginProcess | None
+    crashes: CrashHistory
+    stopped: bool = False
+    next_start: float = 0.0
+    prepare: Prepare | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Supervisor:
+    """The plugin processes of one host process (owned by its runtime)."""
+
+    def __init__(self, service_provider: ServiceProvider) -> None:
+        self._provider = service_provider
+        self._slots: dict[str, _Slot] = {}
+        self._lock = threading.RLock()
+        self._jobs: dict[str, Any] = {}
+        self._subscriptions: dict[str, set[str]] = {}
+        self.events: list[ProcessEvent] = []
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def load(self, manifest: Manifest, prepare: Prepare | None = None) -> Registration:
+        """Start ``manifest``'s process and return its registration; ``PluginProcessError``
+        (with the reason people see) when it does not come up.
+
+        ``prepare(resolve)`` runs once the process is confined and before ``register()``:
+        settings migrations, which are plugin code too, run there.
+        """
+        self.stop(manifest.id)
+        slot = _Slot(manifest, None, CrashHistory(), prepare=prepare)
+        with self._lock:
+            self._slots[manifest.id] = slot
+        with slot.lock:
+            return self._start(slot)
+
+    def code_of(self, manifest: Manifest) -> Resolve:
+        """Entrypoints of ``manifest``'s code, loaded here or not (settings migrations).
+
+        A plugin that has no process here (disabled, or this is the command line) gets one
+        for each call, confined like any other, and stopped after it.
+        """
+
+        def resolve(entrypoint: str) -> Callable[..., Any]:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                if manifest.id in self._slots:
+                    return self.resolver(manifest.id)(entrypoint)(*args, **kwargs)
+                scratch = Supervisor(self._provider)
+                slot = _Slot(manifest, None, CrashHistory())
+                scratch._slots[manifest.id] = slot
+                scratch._spawn(slot).start()
+                try:
+                    return scratch.resolver(manifest.id)(entrypoint)(*args, **kwargs)
+                finally:
+                    scratch.close()
+
+            return call
+
+        return resolve
+
+    def resolver(self, plugin_id: str) -> Resolve:
+        """Entrypoints of the plugin's own code, run in its process (settings migrations)."""
+
+        def resolve(entrypoint: str) -> Callable[..., Any]:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                params = {"name": entrypoint, "args": list(args), "kwargs": kwargs}
+                try:
+                    return self.call(plugin_id, "entrypoint.call", params, 60.0, entrypoint)
+                except RemoteError as exc:
+                    raise plugin_error(exc) from None
+
+            return call
+
+        return resolve
+
+    def _spawn(self, slot: _Slot) -> PluginProcess:
+        manifest = slot.manifest
+        settings = conf.get()
+        limits = ProcessLimits(
+            register_timeout=settings.plugin_register_timeout, memory_mb=settings.plugin_memory_mb
+        )
+        slot.process = PluginProcess(
+            manifest,
+            HostServices(self, manifest, self._provider.for_plugin(manifest)),
+            confinement_for(manifest, limits.memory_mb),
+            limits,
+            self._record,
+            plugin_logger(manifest.id).info,
+        )
+        return slot.process
+
+    def _start(self, slot: _Slot) -> Registration:
+        manifest = slot.manifest
+        process = self._spawn(slot)
+        try:
+            process.start()
+            if slot.prepare is not None:
+                slot.prepare(self.resolver(manifest.id))
+            description = process.register(plugin_logger(manifest.id).getEffectiveLevel())
+        except PluginProcessError:
+            slot.crashes.record()
+            raise
+        except RemoteError as exc:
+            process.stop()
+            raise PluginProcessError(manifest.id, str(plugin_error(exc))) from None
+        slot.crashes.reset()
+        return remote_registration(self, manifest, description["registration"])
+
+    def stop(self, plugin_id: str) -> None:
+        with self._lock:
+            slot = self._slots.pop(plugin_id, None)
+        if slot is not None and slot.process is not None:
+            slot.stopped = True
+            slot.process.stop()
+        self._subscriptions.pop(plugin_id, None)
+
+    def stop_all(self) -> None:
+        for plugin_id in list(self._slots):
+            self.stop(plugin_id)
+
+    def kill(self, plugin_id: str, reason: str) -> None:
+        slot = self._slots.get(plugin_id)
+        if slot is not None and slot.process is not None:
+            slot.process.kill(reason)
+
+    def process(self, plugin_id: str) -> PluginProcess | None:
+        slot = self._slots.get(plugin_id)
+        return slot.process if slot is not None else None
+
+    def _record(self, event: ProcessEvent) -> None:
+        self.events.append(event)
+        if event.kind in {"crashed", "killed"}:
+            slot = self._slots.get(event.plugin_id)
+            if slot is not None and not slot.stopped:
+                slot.crashes.record()
+                slot.next_start = time.monotonic() + slot.crashes.backoff()
+        send_logged(plugin_process_event, Supervisor, event=event)
+
+    # -- calls -----------------------------------------------------------------------
+
+    def _running(self, plugin_id: str) -> PluginProcess:
+        """The plugin's live process, started again after a crash when it may be.
+
+        Only the plugin's own slot is locked while it starts: a plugin whose ``register``
+        asks for another plugin's API must not wait on a lock its own start holds.
+        """
+        slot = self._slots.get(plugin_id)
+        if slot is None:
+            raise PluginProcessError(plugin_id, "it is not loaded")
+        with slot.lock:
+            process = slot.process
+            if process is not None and process.alive:
+                return process
+            if slot.crashes.looping():
+                raise PluginProcessError(
+                    plugin_id, f"crashed {CRASH_LIMIT} times in {CRASH_WINDOW:g} s; not restarted"
+                )
+            wait = slot.next_start - time.monotonic()
+            if wait > 0:
+                last = process.exit_reason if process is not None else "it stopped"
+                raise PluginProcessError(plugin_id, f"{last}; restarting in {wait:.0f} s")
+            self._start(slot)
+            assert slot.process is not None
+            return slot.process
+
+    def call(
+        self,
+        plugin_id: str,
+        method: str,
+        params: Mapping[str, Any],
+        timeout: float | None,
+        late: str,
+    ) -> Any:
+        return self._running(plugin_id).call(method, params, timeout, late)
+
+    def notify(self, plugin_id: str, method: str, params: Mapping[str, Any]) -> None:
+        process = self.process(plugin_id)
+        if process is not None and process.alive:
+            process.notify(method, params)
+
+    # -- jobs, events, other plugins -------------------------------------------------
+
+    def follow_job(self, job_id: str, context: Any) -> None:
+        self._jobs[job_id] = context
+
+    def unfollow_job(self, job_id: str) -> None:
+        self._jobs.pop(job_id, None)
+
+    def job_progress(self, job_id: str, params: Mapping[str, Any]) -> None:
+        context = self._jobs.get(job_id)
+        if context is not None:
+            context.progress(float(params.get("percent") or 0), str(params.get("message") or ""))
+
+    def subscribe(self, plugin_id: str, topic: str) -> None:
+        """Deliver host bus events matching ``topic`` to the plugin's process."""
+        topics = self._subscriptions.setdefault(plugin_id, set())
+        if topic in topics:
+            return
+        topics.add(topic)
+
+        def deliver(name: str, payload: dict[str, Any]) -> None:
+            if plugin_id in self._subscriptions:
+                self.notify(plugin_id, "event", {"topic": name, "payload": payload})
+
+        self._provider.event_bus.subscribe(topic, deliver)
+
+    def _declared(self, requester: Manifest, target: str) -> None:
+        declared = {d.id for d in requester.dependencies} | set(requester.extends)
+        if target not in declared:
+            raise PluginUnavailable(requester.id, target, "it is not a declared dependency")
+        if target not in self._slots:
+            raise PluginUnavailable(requester.id, target, "it is not loaded")
+
+    def describe_for(self, requester: Manifest, target: str) -> dict[str, Any]:
+        """What ``bridge.plugins.get(target)`` gives ``requester`` (B4: declared only)."""
+        self._declared(requester, target)
+        process = self._running(target)
+        described = process.description.get("registration", {}).get("public_api")
+        return dict(described or public_description(None))
+
+    def call_public(
+        self,
+        requester: Manifest,
+        target: str,
+        name: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        self._declared(requester, target)
+        params = {"name": name, "args": args, "kwargs": kwargs}
+        return self.call(target, "public.call", params, None, f"{target}.{name}()")
+
+    def close(self) -> None:
+        """The runtime's close: every plugin process stops."""
+        self.stop_all()

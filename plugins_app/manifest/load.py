@@ -1,0 +1,123 @@
+"""Reading ``plugin.yaml``: a loader that never raises (SPEC M3, M4, M5, M7).
+
+Loading a manifest is the first thing the host does with a plugin, before any trust or
+compatibility decision, so it only reads data: hardened YAML (``safe_yaml``), validation
+against the published JSON Schema (``schemas/plugin.schema.json``, SPEC M3), normalisation
+of the real-world dialects (``dialects``, M7) and semantic checks. Plugin code is never
+imported here (M5). A bad manifest yields a ``ManifestResult`` listing every problem with
+its field path and line, so the plugin is shown in ``error`` and the host keeps running.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from plugins_app.base.version import JUPITER_VERSION
+from plugins_app.manifest.dialects import FieldPath, Finding, normalise
+from plugins_app.manifest.model import (
+    MANIFEST_FILENAME,
+    Manifest,
+    ManifestIssue,
+    ManifestResult,
+    from_canonical,
+)
+from plugins_app.manifest.safe_yaml import (
+    DEFAULT_MAX_BYTES,
+    YamlDocument,
+    YamlError,
+    parse_yaml,
+    read_yaml,
+)
+from plugins_app.manifest.schema import (
+    PLUGIN_SCHEMA,
+    config_schema_errors,
+    manifest_errors,
+    unknown_fields,
+)
+
+
+def field_name(path: FieldPath) -> str:
+    """Render ("dependencies", 0, "version") as `dependencies[0].version`."""
+    parts = [f"[{part}]" if isinstance(part, int) else f".{part}" for part in path]
+    return "".join(parts).lstrip(".")
+
+
+def _issues(findings: list[Finding], document: YamlDocument) -> tuple[ManifestIssue, ...]:
+    unique = dict.fromkeys((path, message) for path, message in findings)
+    return tuple(
+        ManifestIssue(field_name(path), message, document.line_of(path)) for path, message in unique
+    )
+
+
+def _validate(document: YamlDocument, source: Path) -> ManifestResult:
+    raw = document.data
+    errors = manifest_errors(raw)
+    skip = frozenset(str(path[0]) for path, _ in errors if path)
+    canonical, semantic_errors, warnings = normalise(raw, skip=skip)
+    errors += semantic_errors
+    if canonical["config_schema"] is not None:
+        errors += config_schema_errors(canonical["config_schema"]["schema"])
+    warnings += unknown_fields(raw)
+    known = PLUGIN_SCHEMA["properties"]
+    canonical["extra_sections"] = {key: val for key, val in raw.items() if key not in known}
+    return ManifestResult(
+        source=source,
+        manifest=None if errors else from_canonical(canonical, source.parent.absolute()),
+        errors=_issues(errors, document),
+        warnings=_issues(warnings, document),
+    )
+
+
+def _yaml_failure(source: Path, error: YamlError) -> ManifestResult:
+    return ManifestResult(source, None, errors=(ManifestIssue("", error.message, error.line),))
+
+
+def parse_manifest(
+    text: str, *, source: Path, max_bytes: int = DEFAULT_MAX_BYTES
+) -> ManifestResult:
+    """Validate manifest `text` read from `source` (the plugin.yaml path; its folder is root)."""
+    try:
+        document = parse_yaml(text, max_bytes=max_bytes)
+    except YamlError as error:
+        return _yaml_failure(source, error)
+    return _validate(document, source)
+
+
+def load_manifest(plugin_dir: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ManifestResult:
+    """Load `plugin_dir/plugin.yaml`. Never raises for bad input: problems become errors.
+
+    A plugin.yaml that is a link to a file outside the plugin folder is refused, so a plugin
+    cannot make the host read (and echo in error messages) arbitrary files.
+    """
+    source = plugin_dir / MANIFEST_FILENAME
+    if source.is_symlink():
+        target = Path(os.path.realpath(source))
+        if not target.is_relative_to(Path(os.path.realpath(plugin_dir))):
+            message = f"{MANIFEST_FILENAME} links outside the plugin folder; refused"
+            return ManifestResult(source, None, errors=(ManifestIssue("", message),))
+    try:
+        document = read_yaml(source, max_bytes=max_bytes)
+    except YamlError as error:
+        return _yaml_failure(source, error)
+    return _validate(document, source)
+
+
+def compatibility_issue(manifest: Manifest, host_version: str = JUPITER_VERSION) -> str | None:
+    """Why this host cannot run the plugin (SPEC M4), or None when `jupiter_version` allows it.
+
+    Pre-release hosts (1.3.0.dev1) count as their version, so development builds can load
+    plugins declaring ">=1.2".
+    """
+    if not manifest.jupiter_version:
+        return None
+    try:
+        host = Version(host_version)
+    except InvalidVersion:
+        return f"host version {host_version!r} is not a PEP 440 version"
+    if SpecifierSet(manifest.jupiter_version).contains(host, prereleases=True):
+        return None
+    return f"requires Jupiter {manifest.jupiter_version} but this is {host_version}"
