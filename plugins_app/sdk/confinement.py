@@ -236,9 +236,12 @@ def _apply_rlimits(confinement: Confinement) -> tuple[tuple[str, int], ...]:
         applied.append((_RLIMIT_NAMES[limit], value))
     if confinement.cpu_seconds is not None:
         # The soft limit sends SIGXCPU (fatal unless handled); the hard one SIGKILL after.
-        soft = confinement.cpu_seconds
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
-        applied.append(("RLIMIT_CPU", soft))
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        ceiling = confinement.cpu_seconds + 1
+        ceiling = ceiling if hard == resource.RLIM_INFINITY else min(ceiling, hard)
+        soft = min(confinement.cpu_seconds, ceiling)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, ceiling))
+        applied.append((_RLIMIT_NAMES[resource.RLIMIT_CPU], soft))
     return tuple(applied)
 
 
