@@ -5,4 +5,13 @@ No Django and nothing above the manifest: the Bridge double (``authoring``) and,
 plugin's own process use it without a host database.
 """
 
-__all__ = ["bridge", "errors", "events", "loading", "sandbox", "values"]
+__all__ = [
+    "bridge",
+    "confinement",
+    "errors",
+    "events",
+    "linux",
+    "loading",
+    "sandbox",
+    "values",
+]
