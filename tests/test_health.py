@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import sys
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ from plugins_app.kernel.scheduler import Scheduler
 from plugins_app.models import InstalledPlugin, PluginStatus
 from plugins_app.observability.health import HEALTH_PREFIX, HealthMonitor, interpret
 from plugins_app.projects.service import register_project, set_plugin_enabled
+from tests.plugin_control import PluginControl
 
 pytestmark = pytest.mark.django_db(transaction=True)
+RESTART_PAUSE = 1.1  # the first restart after a kill waits 1 s
 
 
 @pytest.fixture
@@ -21,7 +24,7 @@ def probe(tmp_path: Path, runtime_dirs):
     (tmp_path / "proj").mkdir()
     boot()
     set_plugin_enabled(register_project("proj", tmp_path / "proj"), "health_probe", True)
-    module = sys.modules["jupiter_plugins.health_probe.main"]
+    module = PluginControl("health_probe")
     yield module
     module.RELEASE.set()
 
@@ -35,7 +38,7 @@ def status() -> InstalledPlugin:
     [
         ("fail", "database unreachable"),
         ("raise", "ConnectionError: backend down (at main.py:12 in health)"),
-        ("hang", "no answer within 0.3 s"),
+        ("hang", "health() did not return within 0.3 s"),
     ],
 )
 def test_a_failing_check_moves_the_plugin_to_error_and_success_restores_it(probe, mode, reason):
@@ -44,22 +47,37 @@ def test_a_failing_check_moves_the_plugin_to_error_and_success_restores_it(probe
     [result] = monitor.check(["health_probe"])
     assert not result.ok
     assert (status().status, status().status_reason) == (PluginStatus.ERROR, HEALTH_PREFIX + reason)
-    probe.RELEASE.set()  # a hung check ends; the next one may start
-    probe.STATE["mode"] = "ok"
-    if mode == "hang":
-        monitor._inflight["health_probe"].join(5)
+    if mode == "hang":  # the hung process was killed; a fresh one starts after a pause
+        time.sleep(RESTART_PAUSE)
+    else:
+        probe.STATE["mode"] = "ok"
     [result] = monitor.check(["health_probe"])
     assert result.ok
     assert (status().status, status().status_reason) == (PluginStatus.READY, "")
 
 
-def test_a_hung_check_is_not_started_twice(probe):
+def test_a_hung_check_kills_the_plugin_process_and_a_new_one_answers(probe):
+    supervisor = get_runtime().supervisor
+    hung = supervisor.process("health_probe").pid
     monitor = HealthMonitor(get_runtime())
     probe.STATE["mode"] = "hang"
-    monitor.check(["health_probe"])
+    [result] = monitor.check(["health_probe"])
+    assert not result.ok
+    assert not process_alive(hung)
+    kinds = [e.kind for e in supervisor.events if e.plugin_id == "health_probe"]
+    assert kinds[-1] == "killed"
+    time.sleep(RESTART_PAUSE)
     [again] = monitor.check(["health_probe"])
-    assert again.reason == "the previous check is still running"
-    assert status().status_reason == HEALTH_PREFIX + "the previous check is still running"
+    assert again.ok
+    assert supervisor.process("health_probe").pid != hung
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_ticks_follow_each_plugins_interval(probe):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from plugins_app.jobs.api import JobRefused, cancel, executor, recover_jobs, sub
 from plugins_app.kernel.runtime import boot
 from plugins_app.models import AuditAction, AuditEvent, Job, JobState
 from plugins_app.projects.service import register_project, set_plugin_enabled
+from tests.plugin_control import PluginControl
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 20  # generous: a slow machine never fails a test, a hang still ends it
@@ -41,7 +41,7 @@ def run(plugin_id: str, name: str, project, **params) -> Job:
 
 
 def plugin_module(plugin_id: str):
-    return sys.modules[f"jupiter_plugins.{plugin_id}.main"]
+    return PluginControl(plugin_id)
 
 
 def test_a_job_runs_to_completion_with_its_result(project):

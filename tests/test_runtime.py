@@ -135,14 +135,16 @@ def test_disabling_unloads_code_and_reports_why(project):
     assert "jupiter_plugins.hello.hello" not in sys.modules
 
 
-def test_reload_imports_fresh_code(project):
+def test_reload_runs_fresh_code_in_a_new_process(project):
     enable(project, "hello")
-    first = sys.modules["jupiter_plugins.hello.hello"]
-    get_runtime().reconcile(reload=["hello"])
-    second = sys.modules["jupiter_plugins.hello.hello"]
-    assert first is not second
-    assert second.STATE["registered"] == 1
+    runtime = get_runtime()
+    first = runtime.supervisor.process("hello").pid
+    runtime.reconcile(reload=["hello"])
+    second = runtime.supervisor.process("hello").pid
+    assert first != second
+    assert runtime.bridge.registration("hello").public_api["greet"]("x") == "hello x"
     assert status("hello").status == PluginStatus.READY
+    assert not [m for m in sys.modules if m.startswith("jupiter_plugins.")]
 
 
 def test_vanished_plugin_folder_is_reported(project, settings, tmp_path):

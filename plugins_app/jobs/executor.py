@@ -12,9 +12,12 @@ never runs twice), starts the job function in a thread of its own and supervises
 - a cancel is requested (this process, or the database flag set by another one) and it does
   not return within ``JUPITER_JOB_CANCEL_GRACE``: ``cancelled`` ("did not stop").
 
-Python cannot kill a thread: a job that hangs or ignores cancellation is abandoned, not
-stopped. Its worker slot is freed at once so the host keeps its throughput; the stray thread
-is a daemon and is logged. This is the documented limit of in-process isolation (README).
+A plugin's job runs in the plugin's process; the thread here only waits for its answer. A
+job that outlives its time limit, or ignores a cancellation past the grace period, is
+stopped for good: the job function's ``abort(reason)`` kills the plugin's process (with
+everything it was doing), which is started again on next use. No thread is left running
+plugin code. The host's own jobs (scan, analysis) have no process to kill; they are only
+ever asked to stop.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from plugins_app.jobs.events import (
     publisher,
 )
 from plugins_app.kernel.runtime import get_runtime
+from plugins_app.manifest.tracebacks import summarise_exception
 from plugins_app.models import Job, JobState
 from plugins_app.sdk.errors import JobCancelled
 
@@ -215,7 +219,7 @@ class JobExecutor:
         )
         thread.daemon = True
         thread.start()
-        self._supervise(run, thread, manifest)
+        self._supervise(run, func, manifest)
 
     @staticmethod
     def _body(run: _Run, func: JobFunction, context: Any) -> None:
@@ -230,7 +234,15 @@ class JobExecutor:
             run.done.set()
             run.wake.set()
 
-    def _supervise(self, run: _Run, thread: threading.Thread, manifest: Any) -> None:
+    @staticmethod
+    def _abort(run: _Run, func: JobFunction, reason: str) -> None:
+        """Kill what runs the job (its plugin's process), then wait for the thread to end."""
+        abort = getattr(func, "abort", None)
+        if callable(abort):
+            abort(reason)
+            run.done.wait(5.0)
+
+    def _supervise(self, run: _Run, func: JobFunction, manifest: Any) -> None:
         start = time.monotonic()
         deadline = start + run.ticket.timeout
         next_poll = start + CANCEL_POLL_SECONDS
@@ -252,17 +264,21 @@ class JobExecutor:
                 cancel_deadline = now + conf.get().job_cancel_grace
             if cancel_deadline is not None and now >= cancel_deadline:
                 grace = conf.get().job_cancel_grace
-                log.warning("job %s ignored its cancellation; abandoned", run.ticket.job_id)
+                reason = f"job {run.ticket.job_id} ignored its cancellation for {grace:g} s"
+                log.warning("%s; its plugin process is stopped", reason)
+                self._abort(run, func, reason)
                 self._finish(
                     run,
                     JobState.CANCELLED,
-                    error=f"cancelled, but the job did not stop within {grace:g} s of the "
-                    "request: it was abandoned and its thread may still run",
+                    error=f"cancelled: the job did not stop within {grace:g} s of the "
+                    "request, so its plugin process was stopped",
                 )
                 return
             if now >= deadline:
                 run.cancel.set()
-                log.warning("job %s timed out; its thread is abandoned", run.ticket.job_id)
+                reason = f"job {run.ticket.job_id} ran past its {run.ticket.timeout:g} s limit"
+                log.warning("%s; its plugin process is stopped", reason)
+                self._abort(run, func, reason)
                 self._finish(
                     run,
                     JobState.FAILED,
@@ -271,8 +287,6 @@ class JobExecutor:
                 return
         kind, value = run.outcome
         if kind == "error":
-            from plugins_app.manifest.tracebacks import summarise_exception
-
             summary = (
                 summarise_exception(value, manifest)
                 if manifest

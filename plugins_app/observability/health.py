@@ -20,6 +20,7 @@ from typing import Any
 from django.db import connections
 from django.utils import timezone
 
+from plugins_app.kernel.processes import PluginProcessError
 from plugins_app.kernel.runtime import Runtime
 from plugins_app.manifest.tracebacks import summarise_exception
 from plugins_app.models import PluginStatus, StatusSource
@@ -28,6 +29,9 @@ from plugins_app.registry.status import set_status
 log = logging.getLogger("jupiter.health")
 # Shown to people at the start of the reason; who set the error is ``status_source``.
 HEALTH_PREFIX = "Health check failed: "
+# The hook's own time limit is enforced in its call (the plugin's process is killed past it);
+# waiting longer here leaves room for a process that has to start again first.
+START_ALLOWANCE = 15.0
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ class HealthMonitor:
             self._inflight[pid] = thread
             started.append((pid, thread, outcome, manifest.capabilities.health.timeout))
         for pid, thread, outcome, timeout in started:
-            thread.join(timeout)
+            thread.join(timeout + START_ALLOWANCE)
             if thread.is_alive():
                 results.append(HealthResult(pid, False, f"no answer within {timeout:g} s"))
             else:
@@ -146,6 +150,8 @@ class HealthMonitor:
 def _call(hook: Callable[[], Any], manifest: Any, outcome: dict[str, Any]) -> None:
     try:
         outcome["ok"], outcome["reason"] = interpret(hook())
+    except PluginProcessError as exc:  # it hung and was killed, or its process is down
+        outcome["ok"], outcome["reason"] = False, exc.reason
     except Exception as exc:
         outcome["ok"], outcome["reason"] = False, summarise_exception(exc, manifest)
     finally:
