@@ -161,6 +161,8 @@ JUPITER_PLUGIN_DIRS = [BASE_DIR / "plugins"] + [
     Path(p) for p in os.environ.get("JUPITER_PLUGIN_DIRS", "").split(os.pathsep) if p
 ]
 JUPITER_LOG_DIR = VAR_DIR / "logs"
+# Each plugin's private, writable folder (its process may write nowhere else but its projects).
+JUPITER_PLUGIN_DATA_DIR = Path(os.environ.get("JUPITER_PLUGIN_DATA_DIR", VAR_DIR / "plugin-data"))
 JUPITER_BUNDLED_PLUGIN_DIR = BASE_DIR / "plugins"
 JUPITER_INSTALL_DIR = Path(os.environ.get("JUPITER_INSTALL_DIR", VAR_DIR / "plugins"))
 

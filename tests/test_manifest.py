@@ -16,7 +16,6 @@ from plugins_app.manifest.dialects import parse_author
 from plugins_app.manifest.load import compatibility_issue, field_name, load_manifest, parse_manifest
 from plugins_app.manifest.model import (
     MANIFEST_FILENAME,
-    PLUGIN_SCHEMA,
     Author,
     ChangelogEntry,
     Dependency,
@@ -27,7 +26,12 @@ from plugins_app.manifest.model import (
 )
 from plugins_app.manifest.permissions import STANDARD_PERMISSIONS
 from plugins_app.manifest.safe_yaml import MAX_DEPTH, read_yaml
-from plugins_app.manifest.schema import _VALIDATOR, _accepts, _metaschema_validator
+from plugins_app.manifest.schema import (
+    _VALIDATOR,
+    PLUGIN_SCHEMA,
+    _accepts,
+    _metaschema_validator,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plugins" / "manifests"
 # Every valid plugin.yaml of the bundled plugins and the test fixtures.

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from plugins_app.config.store import set_plugin_overrides
 from plugins_app.config.transfer import SettingsIOError, export_settings, import_settings
-from plugins_app.kernel.loader import resolver
 from plugins_app.kernel.runtime import boot, get_runtime
 from plugins_app.lifecycle.installer import install, stage_archive
 from plugins_app.lifecycle.updates import UpdateFailed, update
@@ -50,9 +49,11 @@ def project(runtime_dirs, tmp_path: Path) -> Project:
 
 
 @pytest.fixture
-def counter(tmp_path: Path) -> Path:
-    """Each run of the v2 step appends one line here."""
-    return tmp_path / "steps-run.txt"
+def counter(settings, tmp_path: Path) -> Path:
+    """Each run of the v2 step appends one line here: in the plugin's own data folder, the
+    one place its (confined) process may write whatever the projects it is enabled in."""
+    settings.JUPITER_PLUGIN_DATA_DIR = tmp_path / "plugin-data"
+    return tmp_path / "plugin-data" / PLUGIN / "steps-run.txt"
 
 
 def _v2_body(counter: Path, register: str = "pass") -> str:
@@ -140,13 +141,13 @@ def test_an_older_export_is_migrated_by_the_same_steps(project, tmp_path, key, c
     old = {**export_settings(PLUGIN), "schema_version": 1, "values": {"greeting": "imported"}}
     before = _runs(counter)
 
-    import_settings(PLUGIN, old, code_of=resolver)
+    import_settings(PLUGIN, old, code_of=get_runtime().code_of)
     assert PluginConfig.objects.get(plugin__plugin_id=PLUGIN).values == {"salute": "imported"}
     assert _runs(counter) == before + 1
 
     exploding = {**old, "values": {"greeting": "explode"}}
     with pytest.raises(SettingsIOError) as failed:
-        import_settings(PLUGIN, exploding, code_of=resolver)
+        import_settings(PLUGIN, exploding, code_of=get_runtime().code_of)
     message = str(failed.value)
     assert "ValueError: cannot rename an exploding greeting (at main.py:" in message
     assert PluginConfig.objects.get(plugin__plugin_id=PLUGIN).values == {"salute": "imported"}

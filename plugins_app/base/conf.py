@@ -87,6 +87,7 @@ class JupiterSettings:
     developer_mode: bool
     allow_unsigned_local_plugins: bool
     log_dir: Path
+    plugin_data_dir: Path
     manifest_max_bytes: int
     job_workers: int
     job_timeout: float
@@ -110,6 +111,7 @@ def get() -> JupiterSettings:
         developer_mode=bool(_setting("JUPITER_DEVELOPER_MODE")),
         allow_unsigned_local_plugins=bool(_setting("JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS")),
         log_dir=Path(settings.JUPITER_LOG_DIR),
+        plugin_data_dir=Path(settings.JUPITER_PLUGIN_DATA_DIR),
         manifest_max_bytes=int(_setting("JUPITER_MANIFEST_MAX_BYTES")),
         job_workers=max(1, int(_setting("JUPITER_JOB_WORKERS"))),
         job_timeout=float(_setting("JUPITER_JOB_TIMEOUT")),

@@ -122,8 +122,10 @@ class PluginProcess:
         limits: ProcessLimits,
         on_event: Callable[[ProcessEvent], None],
         on_output: Callable[[str], None],
+        data_dir: Path,
     ) -> None:
         self.manifest = manifest
+        self.data_dir = data_dir
         self.confinement = confinement
         self.limits = limits
         self._handler = handler
@@ -198,6 +200,7 @@ class PluginProcess:
             bootstrap = {
                 "manifest": self.manifest.to_snapshot(),
                 "confinement": confinement_to_json(self.confinement),
+                "data_dir": str(self.data_dir),
             }
             write_frame(sock, bootstrap)
             answer = read_frame(sock)

@@ -42,7 +42,7 @@ from plugins_app.sdk.child import public_description
 from plugins_app.sdk.confinement import Confinement
 from plugins_app.sdk.errors import PluginUnavailable
 from plugins_app.sdk.protocol import RemoteError
-from plugins_app.services.provider import ServiceProvider
+from plugins_app.services.provider import ServiceProvider, plugin_data_dir
 
 __all__ = ["Supervisor", "confinement_for", "plugin_process_event"]
 
@@ -53,7 +53,8 @@ plugin_process_event = Signal()
 
 
 def confinement_for(manifest: Manifest, memory_mb: int) -> Confinement:
-    """The kernel policy a plugin's permissions earn: its projects, the network, nothing else."""
+    """The kernel policy a plugin's permissions earn: its projects, the network, its own data
+    folder, nothing else."""
     roots = [
         Path(root)
         for root in Project.objects.filter(
@@ -64,7 +65,10 @@ def confinement_for(manifest: Manifest, memory_mb: int) -> Confinement:
     return Confinement.for_plugin(
         manifest.root,
         project_roots_read=roots if {"fs_read", "fs_write"} & permissions else (),
-        project_roots_write=roots if "fs_write" in permissions else (),
+        project_roots_write=[
+            plugin_data_dir(manifest.id),
+            *(roots if "fs_write" in permissions else ()),
+        ],
         allow_network="network_outbound" in permissions,
         env=child_environment(),
         memory_bytes=max(4 * memory_mb, 2048) * 1024 * 1024,
@@ -83,7 +87,23 @@ class _Slot:
     stopped: bool = False
     next_start: float = 0.0
     prepare: Prepare | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+def _entrypoints(process_of: Callable[[], PluginProcess]) -> Resolve:
+    """``resolve(entrypoint)`` -> a callable that runs that entrypoint in the process."""
+
+    def resolve(entrypoint: str) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            params = {"name": entrypoint, "args": list(args), "kwargs": kwargs}
+            try:
+                return process_of().call("entrypoint.call", params, 60.0, entrypoint)
+            except RemoteError as exc:
+                raise plugin_error(exc) from None
+
+        return call
+
+    return resolve
 
 
 class Supervisor:
@@ -129,7 +149,9 @@ class Supervisor:
                 scratch._slots[manifest.id] = slot
                 scratch._spawn(slot).start()
                 try:
-                    return scratch.resolver(manifest.id)(entrypoint)(*args, **kwargs)
+                    return _entrypoints(lambda: scratch._running(manifest.id))(entrypoint)(
+                        *args, **kwargs
+                    )
                 finally:
                     scratch.close()
 
@@ -139,18 +161,7 @@ class Supervisor:
 
     def resolver(self, plugin_id: str) -> Resolve:
         """Entrypoints of the plugin's own code, run in its process (settings migrations)."""
-
-        def resolve(entrypoint: str) -> Callable[..., Any]:
-            def call(*args: Any, **kwargs: Any) -> Any:
-                params = {"name": entrypoint, "args": list(args), "kwargs": kwargs}
-                try:
-                    return self.call(plugin_id, "entrypoint.call", params, 60.0, entrypoint)
-                except RemoteError as exc:
-                    raise plugin_error(exc) from None
-
-            return call
-
-        return resolve
+        return _entrypoints(lambda: self._running(plugin_id))
 
     def _spawn(self, slot: _Slot) -> PluginProcess:
         manifest = slot.manifest
@@ -165,6 +176,7 @@ class Supervisor:
             limits,
             self._record,
             plugin_logger(manifest.id).info,
+            plugin_data_dir(manifest.id),
         )
         return slot.process
 
@@ -174,7 +186,7 @@ class Supervisor:
         try:
             process.start()
             if slot.prepare is not None:
-                slot.prepare(self.resolver(manifest.id))
+                slot.prepare(_entrypoints(lambda: process))
             description = process.register(plugin_logger(manifest.id).getEffectiveLevel())
         except PluginProcessError:
             slot.crashes.record()

@@ -221,9 +221,16 @@ class RemoteGraph:
 class RemoteServices:
     """``bridge.services`` in a plugin process: the host's services, over the protocol."""
 
-    def __init__(self, host: _HostCalls, manifest: Manifest, logger: logging.Logger) -> None:
+    def __init__(
+        self, host: _HostCalls, manifest: Manifest, logger: logging.Logger, data_dir: Path
+    ) -> None:
         self._host, self._manifest, self._logger = host, manifest, logger
+        self._data_dir = data_dir
         self.event_handlers: dict[str, list[EventHandler]] = {}
+
+    def get_data_dir(self) -> Path:
+        """The plugin's private folder: caches and state that survive a restart."""
+        return self._data_dir
 
     def get_logger(self) -> logging.Logger:
         return self._logger
@@ -400,6 +407,7 @@ class PluginProcess:
         self.registration: Registration | None = None
         self.services: RemoteServices | None = None
         self.jobs: dict[str, ChildJob] = {}
+        self.data_dir = Path()
         self.logger = logging.getLogger("jupiter.plugin")
 
     def handle(self, method: str, params: Mapping[str, Any]) -> Any:
@@ -427,7 +435,7 @@ class PluginProcess:
         manifest = self.manifest
         assert manifest is not None
         self.logger.setLevel(int(params.get("log_level") or logging.INFO))
-        self.services = RemoteServices(self.host, manifest, self.logger)
+        self.services = RemoteServices(self.host, manifest, self.logger, self.data_dir)
         bridge = PluginBridge(
             ChildHost(self.host, self.services), manifest, Registration(manifest.id)
         )
@@ -435,9 +443,10 @@ class PluginProcess:
         self.registration = bridge.registration
         return {"registration": describe(bridge.registration)}
 
-    def adopt(self, manifest: Manifest) -> None:
+    def adopt(self, manifest: Manifest, data_dir: Path) -> None:
         """The plugin this process runs, known from the bootstrap, before any of its code."""
         self.manifest = manifest
+        self.data_dir = data_dir
         self.logger = logging.getLogger(f"jupiter.plugin.{manifest.id}")
         forwarder = _LogForwarder(self.endpoint)
         forwarder.setFormatter(logging.Formatter("%(message)s"))
@@ -611,7 +620,7 @@ def main(argv: list[str] | None = None) -> None:
 
     endpoint = Endpoint(sock, handle)
     process = PluginProcess(endpoint)
-    process.adopt(manifest)
+    process.adopt(manifest, Path(bootstrap["data_dir"]))
     endpoint.start()
     endpoint.wait_closed()
     os._exit(0)

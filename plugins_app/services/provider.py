@@ -24,6 +24,14 @@ from plugins_app.services.history import GraphService, HistoryService
 from plugins_app.services.permissions import audit_refusal, require
 
 
+def plugin_data_dir(plugin_id: str) -> Path:
+    """The plugin's private folder (caches, state): the one place its process may always
+    write, whatever projects it is enabled in."""
+    folder = conf.get().plugin_data_dir / plugin_id
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
 class ProjectManager:
     """Read access to the projects that enabled the plugin, never to the others."""
 
@@ -75,6 +83,10 @@ class Services:
         plugin = InstalledPlugin.objects.select_related("config").get(plugin_id=self._manifest.id)
         scope = Project.objects.get(name=project) if project else None
         return dict(effective_config_for(plugin, scope).values)
+
+    def get_data_dir(self) -> Path:
+        """The plugin's private folder: caches and state that survive a restart."""
+        return plugin_data_dir(self._manifest.id)
 
     def get_project_manager(self) -> ProjectManager:
         return ProjectManager(self._manifest.id)

@@ -6,7 +6,6 @@ from django.urls import reverse
 
 from plugins_app.config.migrations import MigrationFailed, migrate, plan
 from plugins_app.config.store import set_plugin_overrides
-from plugins_app.kernel.loader import resolver
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.manifest.model import Migration
 from plugins_app.models import InstalledPlugin, PluginConfig, ProjectPlugin
@@ -37,7 +36,7 @@ def test_global_and_project_settings_are_migrated_together(project):
     _store_v1({"title": "glob"})
     plugin = InstalledPlugin.objects.get(plugin_id=PROBE)
     manifest = get_runtime().manifests[PROBE]
-    outcome = migrate(plugin, manifest, resolve=resolver(manifest))
+    outcome = migrate(plugin, manifest, resolve=get_runtime().code_of(manifest))
     assert outcome.state == "migrated"
     config = PluginConfig.objects.get(plugin=plugin)
     assert (config.schema_version, config.values) == (2, {"name": "glob"})
@@ -61,7 +60,7 @@ def test_a_result_the_new_schema_refuses_is_not_saved(project):
     _store_v1({"title": "NOT-lowercase"})
     plugin = InstalledPlugin.objects.get(plugin_id=PROBE)
     manifest = get_runtime().manifests[PROBE]
-    outcome = migrate(plugin, manifest, resolve=resolver(manifest))
+    outcome = migrate(plugin, manifest, resolve=get_runtime().code_of(manifest))
     assert outcome.state == "failed" and "do not fit version 2: name" in outcome.message
     assert PluginConfig.objects.get(plugin=plugin).schema_version == 1
 
