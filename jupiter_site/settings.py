@@ -56,8 +56,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "channels",
+    "django_tasks",
+    "django_tasks_db",
     "plugins_app",
 ]
+
+# Jobs are queued through Django's tasks API (the django-tasks backport of Django 6's
+# django.tasks), stored in this database by django-tasks-db, run by `manage.py jupiter_worker`.
+TASKS = {
+    "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["jupiter"]},
+}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

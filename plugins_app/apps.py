@@ -10,6 +10,6 @@ class PluginsAppConfig(AppConfig):
         # The admin lives with the rest of the web layer; the runtime connects itself to the
         # enable/disable signals. No plugin is loaded here: booting needs the database, which
         # is only safe once the server or command starts.
-        from plugins_app.kernel import runtime  # noqa: F401
+        from plugins_app.kernel import feed, runtime  # noqa: F401
         from plugins_app.observability import notifications  # noqa: F401
         from plugins_app.web import admin  # noqa: F401

@@ -38,3 +38,14 @@ def runtime_dirs(settings):
 def user(db):
     """An ordinary (non-staff) console user."""
     return get_user_model().objects.create_user("ada", password="pw-ada-123")
+
+
+@pytest.fixture
+def job_worker():
+    """A worker inside the test process (web processes only enqueue; workers run jobs).
+
+    Jobs then run on its threads and in the plugins' processes, as in ``jupiter_worker``.
+    """
+    from plugins_app.jobs.api import executor
+
+    return executor()

@@ -14,6 +14,8 @@ from plugins_app.models import InstalledPlugin, PluginStatus
 from plugins_app.projects.service import register_project, set_plugin_enabled
 from plugins_app.registry.discovery import discover
 
+pytestmark = pytest.mark.usefixtures("job_worker")
+
 BUNDLED = Path(settings.BASE_DIR) / "plugins"
 DEMO = Path(settings.BASE_DIR) / "examples" / "demo"
 

@@ -12,6 +12,8 @@ from django.conf import settings
 from plugins_app.authoring.testing import BridgeDouble, JobContextDouble, plugin_module
 from plugins_app.sdk.errors import JobCancelled
 
+pytestmark = pytest.mark.usefixtures("job_worker")
+
 BUNDLED = Path(settings.BASE_DIR) / "plugins"
 DEMO = Path(settings.BASE_DIR) / "examples" / "demo"
 analyzer = plugin_module(BUNDLED / "code_analyzer", "analyzer")

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from plugins_app.web.routing import websocket_urlpatterns
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("job_worker")]
 APP = URLRouter(websocket_urlpatterns)
 
 

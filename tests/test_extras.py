@@ -25,7 +25,7 @@ from plugins_app.observability import health, notifications
 from plugins_app.projects.service import register_project, set_plugin_enabled
 from tests.plugin_factory import write_plugin
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("job_worker")]
 
 SECRET_SCHEMA = """
 config_schema:

@@ -14,7 +14,7 @@ from plugins_app.kernel.runtime import boot
 from plugins_app.models import Job, JobState, PluginReloadRequest
 from plugins_app.projects.service import register_project, set_plugin_enabled
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("job_worker")]
 
 
 @pytest.fixture

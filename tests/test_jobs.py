@@ -9,13 +9,14 @@ import pytest
 from django.utils import timezone
 
 from plugins_app.jobs import breaker
-from plugins_app.jobs.api import JobRefused, cancel, executor, recover_jobs, submit
+from plugins_app.jobs.api import JobRefused, cancel, executor, submit
+from plugins_app.jobs.worker import reap_jobs
 from plugins_app.kernel.runtime import boot
 from plugins_app.models import AuditAction, AuditEvent, Job, JobState
 from plugins_app.projects.service import register_project, set_plugin_enabled
 from tests.plugin_control import PluginControl
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("job_worker")]
 WAIT = 20  # generous: a slow machine never fails a test, a hang still ends it
 
 
@@ -209,29 +210,50 @@ def test_jobs_are_refused_for_unknown_names_and_other_projects(project, tmp_path
         submit("hello", "say", project=other)
 
 
-def test_jobs_left_running_by_a_dead_process_are_failed_at_startup(project):
+def test_jobs_of_a_worker_that_stopped_are_retried_then_failed_without_tripping_the_breaker(
+    project, settings
+):
     enable(project, "hello")
-    orphan = Job.objects.create(
+    settings.JUPITER_BREAKER_THRESHOLD = 1
+    expired = timezone.now() - timedelta(seconds=1)
+    lost_once = Job.objects.create(
         plugin_id="hello",
         name="say",
         project=project,
         timeout=10,
         state=JobState.RUNNING,
-        runner=f"{__import__('socket').gethostname()}:999999",
+        runner="gone-host:1:abcd",
+        lease_until=expired,
+        attempts=1,
     )
-    elsewhere = Job.objects.create(
-        plugin_id="hello", name="say", timeout=10, state=JobState.RUNNING, runner="other-host:1"
+    lost_twice = Job.objects.create(
+        plugin_id="hello",
+        name="say",
+        project=project,
+        timeout=10,
+        state=JobState.RUNNING,
+        runner="gone-host:2:abcd",
+        lease_until=expired,
+        attempts=2,
     )
-    queued = Job.objects.create(plugin_id="hello", name="say", project=project, timeout=10)
-    assert recover_jobs() == (1, 1)
-    orphan.refresh_from_db()
-    assert orphan.state == JobState.FAILED
-    assert orphan.error.startswith("interrupted")
-    elsewhere.refresh_from_db()
-    assert elsewhere.state == JobState.RUNNING
-    assert executor().wait(str(queued.pk), WAIT)
-    queued.refresh_from_db()
-    assert queued.state == JobState.COMPLETED
+    alive = Job.objects.create(
+        plugin_id="hello",
+        name="say",
+        timeout=10,
+        state=JobState.RUNNING,
+        runner="other-host:1:abcd",
+        lease_until=timezone.now() + timedelta(seconds=10),
+    )
+    assert reap_jobs() == (1, 1)
+    lost_twice.refresh_from_db()
+    assert (lost_twice.state, lost_twice.lost_worker) == (JobState.FAILED, True)
+    assert lost_twice.error.startswith("its worker stopped")
+    alive.refresh_from_db()
+    assert alive.state == JobState.RUNNING
+    assert executor().wait(str(lost_once.pk), WAIT)
+    lost_once.refresh_from_db()
+    assert (lost_once.state, lost_once.attempts) == (JobState.COMPLETED, 2)
+    assert breaker.state_of("hello").status == breaker.CLOSED  # a lost worker is no plugin fault
 
 
 def test_an_http_client_needs_network_outbound(project):

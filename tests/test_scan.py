@@ -13,6 +13,8 @@ from plugins_app.models import HistoryKind, JobState
 from plugins_app.projects.service import register_project, set_plugin_enabled
 from plugins_app.services.history import graph_of, latest, timeline
 
+pytestmark = pytest.mark.usefixtures("job_worker")
+
 
 def write(root: Path, files: dict[str, str]) -> None:
     for name, text in files.items():

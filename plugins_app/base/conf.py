@@ -65,6 +65,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob("JUPITER_METRICS_TOKEN", "", str),
     Knob("JUPITER_PLUGIN_REGISTER_TIMEOUT", 10.0, float),
     Knob("JUPITER_PLUGIN_MEMORY_MB", 512, int),
+    Knob("JUPITER_WORKER_DRAIN", 600.0, float),
 )
 _DEFAULTS = {knob.name: knob.default for knob in KNOBS}
 
@@ -99,6 +100,7 @@ class JupiterSettings:
     metrics_token: str
     plugin_register_timeout: float
     plugin_memory_mb: int
+    worker_drain: float
 
 
 @functools.cache
@@ -123,6 +125,7 @@ def get() -> JupiterSettings:
         metrics_token=str(_setting("JUPITER_METRICS_TOKEN")),
         plugin_register_timeout=float(_setting("JUPITER_PLUGIN_REGISTER_TIMEOUT")),
         plugin_memory_mb=max(64, int(_setting("JUPITER_PLUGIN_MEMORY_MB"))),
+        worker_drain=float(_setting("JUPITER_WORKER_DRAIN")),
     )
 
 

@@ -46,8 +46,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,9 +57,9 @@ from plugins_app.base import conf
 from plugins_app.base.errors import BridgeError
 from plugins_app.config.store import effective_config_for
 from plugins_app.jobs import breaker
-from plugins_app.jobs.events import FINAL_EVENTS, JobEvent, publisher
-from plugins_app.jobs.executor import JobExecutor, JobTicket, _Run, current_executor, get_executor
+from plugins_app.jobs.executor import JobRunner, JobTicket, _Run
 from plugins_app.jobs.scan import HOST_JOBS
+from plugins_app.jobs.worker import JobWorker, announce_final, enqueue, this_worker
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.logs.hub import plugin_logger
 from plugins_app.manifest.model import Manifest
@@ -80,11 +78,11 @@ __all__ = [
     "JobContext",
     "JobRefused",
     "cancel",
-    "recover_jobs",
+    "executor",
+    "make_runner",
     "submit",
 ]
 log = logging.getLogger("jupiter.jobs")
-INTERRUPTED = "interrupted: the process running it stopped (restart or crash)"
 
 
 class JobRefused(BridgeError):
@@ -155,8 +153,19 @@ def _context(ticket: JobTicket, run: _Run) -> JobContext:
     return JobContext(ticket, run, manifest)
 
 
-def executor() -> JobExecutor:
-    return get_executor(_resolve, _context)
+def executor() -> JobWorker:
+    """A worker inside this process, started on first use: for tests and the command line.
+
+    Web processes never call it: they only enqueue, and ``jupiter_worker`` runs the jobs.
+    """
+    return get_runtime().component(
+        JobWorker, lambda: JobWorker(conf.get().job_workers, make_runner).start()
+    )
+
+
+def make_runner() -> JobRunner:
+    """The runner a worker uses: plugin jobs through the runtime, host jobs from the scan."""
+    return JobRunner(_resolve, _context)
 
 
 def _job_title(plugin_id: str, name: str) -> tuple[str, float | None]:
@@ -184,7 +193,7 @@ def submit(
     params: Mapping[str, Any] | None = None,
     actor: User | AnonymousUser | None = None,
 ) -> Job:
-    """Create a ``pending`` job and queue it in this process; ``plugin_id=""`` for host jobs.
+    """Create a ``pending`` job and queue it for the workers; ``plugin_id=""`` for host jobs.
 
     Raises ``JobRefused`` (cannot run) or ``breaker.CircuitOpen`` (paused after failures).
     """
@@ -213,38 +222,8 @@ def submit(
             timeout=timeout or conf.get().job_timeout,
             requested_by=user,
         )
-        transaction.on_commit(lambda: executor().enqueue(ticket_for(job)))
+        enqueue(job)
     return job
-
-
-def ticket_for(job: Job) -> JobTicket:
-    project = job.project
-    return JobTicket(
-        str(job.pk),
-        job.plugin_id,
-        job.name,
-        dict(job.params),
-        project.name if project else "",
-        project.root_path if project else "",
-        job.timeout,
-        job.seq,
-    )
-
-
-def _announce(job: Job) -> None:
-    """Send the final event of a job settled outside a worker (cancel, recovery)."""
-    publisher().publish(
-        JobEvent(
-            FINAL_EVENTS[job.state],
-            str(job.pk),
-            job.seq,
-            job.state,
-            job.progress,
-            job.message,
-            job.plugin_id,
-            job.project.name if job.project is not None else "",
-        )
-    )
 
 
 def _settle(job: Job, state: JobState, error: str) -> bool:
@@ -254,7 +233,7 @@ def _settle(job: Job, state: JobState, error: str) -> bool:
     )
     if updated:
         job.refresh_from_db()
-        _announce(job)
+        announce_final(job)
     return bool(updated)
 
 
@@ -267,45 +246,8 @@ def cancel(job: Job) -> Job:
     job.refresh_from_db()
     if job.state == JobState.RUNNING:
         Job.objects.filter(pk=job.pk).update(cancel_requested=True)
-        running_here = current_executor()
-        if running_here is not None:
-            running_here.request_cancel(str(job.pk))
+        worker = this_worker()
+        if worker is not None:  # running here: no need to wait for the next poll
+            worker.runner.request_cancel(str(job.pk))
         job.refresh_from_db()
     return job
-
-
-def _process_gone(runner: str) -> bool:
-    host, _, pid = runner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine's job: its own process recovers it
-    if int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def recover_jobs() -> tuple[int, int]:
-    """At startup: fail jobs left ``running`` by a dead process (SPEC J6), re-queue pending.
-
-    Returns (interrupted, requeued). Pending jobs are claimed with a conditional update, so a
-    job re-queued by two processes still runs once.
-    """
-    interrupted = 0
-    for job in Job.objects.filter(state=JobState.RUNNING).select_related("project"):
-        if (not job.runner or _process_gone(job.runner)) and _settle(
-            job, JobState.FAILED, INTERRUPTED
-        ):
-            interrupted += 1
-    pending = list(Job.objects.filter(state=JobState.PENDING).select_related("project"))
-    for job in pending:
-        executor().enqueue(ticket_for(job))
-    if interrupted or pending:
-        log.warning(
-            "%d interrupted jobs failed, %d pending jobs re-queued", interrupted, len(pending)
-        )
-    return interrupted, len(pending)

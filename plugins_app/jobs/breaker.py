@@ -7,7 +7,8 @@
   pending or running). Its success closes the breaker, its failure opens it again.
 
 The state is computed from ``Job`` rows rather than kept in memory, so every process of a
-scale-out deployment agrees and a restart forgets nothing. Cancelled jobs count neither way.
+scale-out deployment agrees and a restart forgets nothing. Cancelled jobs count neither way,
+nor do jobs failed because their worker stopped (not the plugin's fault).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def state_of(plugin_id: str, now: datetime | None = None) -> BreakerState:
     recent = list(
         Job.objects.filter(plugin_id=plugin_id, state__in=[JobState.COMPLETED, JobState.FAILED])
         .exclude(finished_at=None)
+        .exclude(lost_worker=True)
         .order_by("-finished_at")
         .values_list("state", "finished_at")[:threshold]
     )

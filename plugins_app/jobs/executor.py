@@ -1,9 +1,9 @@
-"""The embedded job executor: runs jobs off the request path, one process (SPEC J1-J5, X3).
+"""Running one job to its end, in a worker process (SPEC J1-J5, X3).
 
-A fixed set of worker threads (``JUPITER_JOB_WORKERS``, the global concurrency limit) takes
-tickets from a queue. For each job a worker claims the ``Job`` row (``pending`` ->
-``running``, a conditional update, so a job cancelled meanwhile or claimed by another process
-never runs twice), starts the job function in a thread of its own and supervises it:
+A worker thread (``jobs.worker``) claims the ``Job`` row (``pending`` -> ``running``, a
+conditional update under the deployment's concurrency limits, so a job cancelled meanwhile
+or claimed by another worker never runs twice), then the runner starts the job function in
+a thread of its own and supervises it:
 
 - the function returns: ``completed`` with its JSON-serialisable result (``cancelled`` if a
   cancel was requested meanwhile);
@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +34,6 @@ from django.db import connections
 from django.utils import timezone
 
 from plugins_app.base import conf
-from plugins_app.base.process import process_id
 from plugins_app.base.signals import send_on_commit
 from plugins_app.jobs.events import (
     FINAL_EVENTS,
@@ -46,7 +43,6 @@ from plugins_app.jobs.events import (
     job_finished,
     publisher,
 )
-from plugins_app.kernel.runtime import get_runtime
 from plugins_app.manifest.tracebacks import summarise_exception
 from plugins_app.models import Job, JobState
 from plugins_app.sdk.errors import JobCancelled
@@ -54,7 +50,6 @@ from plugins_app.sdk.errors import JobCancelled
 log = logging.getLogger("jupiter.jobs")
 CANCEL_POLL_SECONDS = 1.0
 PROGRESS_MIN_INTERVAL = 0.2
-_SETTLED_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -127,29 +122,22 @@ def _json_or_error(value: Any) -> tuple[Any, str]:
     return value, ""
 
 
-class JobExecutor:
-    def __init__(self, workers: int, resolve: Resolver, make_context: ContextFactory) -> None:
+Claim = Callable[[JobTicket, JobEvent], bool]
+
+
+class JobRunner:
+    """Runs one job at a time per calling thread, to its end (the worker's threads call it).
+
+    ``run`` claims the job through ``claim`` (the worker's conditional update, with its lease
+    and the concurrency limits), runs the job function in a thread of its own and supervises
+    it; it returns once the job is settled in the database.
+    """
+
+    def __init__(self, resolve: Resolver, make_context: ContextFactory) -> None:
         self._resolve = resolve
         self._make_context = make_context
-        self._queue: queue.Queue[JobTicket | None] = queue.Queue()
         self._running: dict[str, _Run] = {}
-        self._settled: OrderedDict[str, threading.Event] = OrderedDict()
         self._lock = threading.Lock()
-        self._threads = [
-            threading.Thread(target=self._work, name=f"jupiter-job-worker-{n}", daemon=True)
-            for n in range(workers)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    # -- public ------------------------------------------------------------------------
-
-    def enqueue(self, ticket: JobTicket) -> None:
-        with self._lock:
-            self._settled[ticket.job_id] = threading.Event()
-            while len(self._settled) > _SETTLED_KEPT:
-                self._settled.popitem(last=False)
-        self._queue.put(ticket)
 
     def request_cancel(self, job_id: str) -> bool:
         """Flag a job running in this process; False if it does not run here."""
@@ -162,52 +150,29 @@ class JobExecutor:
         run.wake.set()
         return True
 
-    def wait(self, job_id: str, timeout: float | None = None) -> bool:
-        """Block until the job enqueued here is settled (in any final state)."""
-        with self._lock:
-            event = self._settled.get(job_id)
-        return event.wait(timeout) if event is not None else True
-
     def running_ids(self) -> list[str]:
         with self._lock:
             return list(self._running)
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop the workers (the runtime's ``close``); running jobs' threads are abandoned."""
-        for _ in self._threads:
-            self._queue.put(None)
-        for thread in self._threads:
-            thread.join(timeout)
-
-    # -- workers -----------------------------------------------------------------------
-
-    def _work(self) -> None:
-        try:
-            while (ticket := self._queue.get()) is not None:
-                try:
-                    self._execute(ticket)
-                except Exception:
-                    log.exception("job %s could not be run", ticket.job_id)
-                finally:
-                    with self._lock:
-                        self._running.pop(ticket.job_id, None)
-                        settled = self._settled.get(ticket.job_id)
-                    if settled is not None:
-                        settled.set()
-        finally:
-            connections.close_all()
-
-    def _execute(self, ticket: JobTicket) -> None:
+    def run(self, ticket: JobTicket, claim: Claim) -> bool:
+        """Claim and run ``ticket``; False when it was not claimed (taken, cancelled, or no
+        free slot: the caller tries again later)."""
         run = _Run(ticket, ticket.seq)
         started = run.event(JOB_STARTED, JobState.RUNNING)
-        claimed = Job.objects.filter(pk=ticket.job_id, state=JobState.PENDING).update(
-            state=JobState.RUNNING, started_at=timezone.now(), runner=process_id(), seq=started.seq
-        )
-        if not claimed:
-            return  # cancelled before it started, or another process took it
+        if not claim(ticket, started):
+            return False
         with self._lock:
             self._running[ticket.job_id] = run
-        publisher().publish(started)
+        try:
+            publisher().publish(started)
+            self._execute(run)
+        finally:
+            with self._lock:
+                self._running.pop(ticket.job_id, None)
+        return True
+
+    def _execute(self, run: _Run) -> None:
+        ticket = run.ticket
         try:
             func, manifest = self._resolve(ticket)
         except LookupError as exc:
@@ -328,15 +293,3 @@ class JobExecutor:
             state=state,
             payload={**event.payload(), "name": run.ticket.name},
         )
-
-
-def get_executor(resolve: Resolver, make_context: ContextFactory) -> JobExecutor:
-    """This process's executor, started on first use (owned by the runtime)."""
-    return get_runtime().component(
-        JobExecutor, lambda: JobExecutor(conf.get().job_workers, resolve, make_context)
-    )
-
-
-def current_executor() -> JobExecutor | None:
-    """The executor if this process started one (a cancel never starts workers)."""
-    return get_runtime().existing(JobExecutor)

@@ -36,6 +36,7 @@ from plugins_app.base import conf
 from plugins_app.base.errors import JupiterError
 from plugins_app.base.keys import verify_bytes
 from plugins_app.base.version import JUPITER_VERSION
+from plugins_app.kernel.feed import PLUGINS, announce
 from plugins_app.kernel.runtime import boot
 from plugins_app.lifecycle.retained import (
     drop_from_project_files,
@@ -307,6 +308,7 @@ def install(token: str, *, actor: Actor = None) -> InstalledPlugin:
                     + (f"; {restored}" if restored else ""),
                 )
             reimport_project_files()
+            announce(PLUGINS, manifest.id)
         except BaseException:
             remove_tree(target)
             InstalledPlugin.objects.filter(plugin_id=manifest.id).delete()
@@ -367,4 +369,5 @@ def uninstall(plugin_id: str, *, purge: bool, actor: Actor = None) -> None:
         if purge:
             drop_from_project_files(plugin_id)
         boot()
+        announce(PLUGINS, plugin_id)
         remove_tree(trash)

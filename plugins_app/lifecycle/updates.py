@@ -28,6 +28,7 @@ from plugins_app.config.migrations import (
     restore_settings,
     stored_settings,
 )
+from plugins_app.kernel.feed import UPDATED, announce
 from plugins_app.kernel.processes import PluginProcessError
 from plugins_app.kernel.runtime import boot
 from plugins_app.kernel.supervisor import Supervisor
@@ -150,6 +151,7 @@ def update(token: str, plugin_id: str, *, actor: Actor = None) -> InstalledPlugi
             _audit(staged, actor, before, f"rolled back: {reason}")
             raise UpdateFailed(plugin_id, staged.manifest.version, reason) from exc
         _audit(staged, actor, before, f"updated from {staged.source}")
+        announce(UPDATED, plugin_id)  # the other processes restart it on the new code
         remove_tree(backup)
     return InstalledPlugin.objects.get(plugin_id=plugin_id)
 

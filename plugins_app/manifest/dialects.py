@@ -252,7 +252,10 @@ class _Normaliser:
                 "enabled": metrics.get("enabled", False),
                 "interval": _default(metrics_interval, DEFAULT_INTERVAL),
             },
-            "jobs": {"timeout": self.pick(jobs, (*path, "jobs"), timeout_names)},
+            "jobs": {
+                "timeout": self.pick(jobs, (*path, "jobs"), timeout_names),
+                "max_concurrent": jobs.get("max_concurrent"),
+            },
             "health": {
                 "interval": _default(health_interval, DEFAULT_INTERVAL),
                 "timeout": _default(health_timeout, DEFAULT_HEALTH_TIMEOUT),

@@ -64,9 +64,10 @@ class MetricsCapability:
 
 @dataclass(frozen=True, slots=True)
 class JobsCapability:
-    """`timeout` in seconds; None means the host's default."""
+    """`timeout` in seconds and `max_concurrent` jobs at once; None means the host's default."""
 
     timeout: float | None = None
+    max_concurrent: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

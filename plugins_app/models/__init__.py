@@ -6,6 +6,7 @@ every model through this face.
 """
 
 from plugins_app.models.audit import AuditAction, AuditEvent
+from plugins_app.models.deployment import ChangeEvent, Lease
 from plugins_app.models.history import HistoryEntry, HistoryKind, ProjectGraph
 from plugins_app.models.jobs import FINAL_JOB_STATES, Job, JobState
 from plugins_app.models.notifications import Notification, NotificationLevel
@@ -27,12 +28,14 @@ __all__ = [
     "FINAL_JOB_STATES",
     "AuditAction",
     "AuditEvent",
+    "ChangeEvent",
     "HistoryEntry",
     "HistoryKind",
     "InstalledPlugin",
     "Job",
     "JobState",
     "KeyPurpose",
+    "Lease",
     "MeetingPlan",
     "MeetingPlanStatus",
     "Notification",

@@ -45,7 +45,18 @@ class Job(models.Model):
     seq = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     runner = models.CharField(
-        max_length=128, blank=True, help_text="host:pid of the process that ran the job."
+        max_length=128, blank=True, help_text="The worker running the job (host:pid:token)."
+    )
+    lease_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Renewed by the worker's heartbeat; a running job past it lost its worker.",
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lost_worker = models.BooleanField(
+        default=False,
+        help_text="Failed because its worker stopped, not because of the plugin (the circuit "
+        "breaker does not count it).",
     )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

@@ -1,43 +1,28 @@
-"""What a server process runs beside its requests, started once by the ASGI entry point.
+"""What a web process runs beside its requests, started once by the ASGI entry point.
 
-It composes the layers below (jobs, health, hot reload) on the runtime's one scheduler, so no
-lower layer needs to know a server exists.
+A web process only follows the deployment (the change feed) and, in developer mode, the hot
+reload requests. The periodic work that must happen once per deployment (health checks,
+retrying the jobs of stopped workers, importing hand edits of project files) is the
+workers' (``management.worker``): web processes never run jobs.
 """
 
 from __future__ import annotations
 
 from plugins_app.base import conf
-from plugins_app.jobs.api import recover_jobs
+from plugins_app.kernel.feed import Follower
 from plugins_app.kernel.reload import ReloadWatcher
 from plugins_app.kernel.runtime import get_runtime
-from plugins_app.observability.health import HealthMonitor
-from plugins_app.projects.service import sync_all_from_files
 
-__all__ = [
-    "HEALTH_TICK_SECONDS",
-    "PROJECT_FILES_POLL_SECONDS",
-    "RELOAD_POLL_SECONDS",
-    "start_server_services",
-]
+__all__ = ["RELOAD_POLL_SECONDS", "start_server_services"]
 
-HEALTH_TICK_SECONDS = 1.0
 RELOAD_POLL_SECONDS = 1.0
-PROJECT_FILES_POLL_SECONDS = 2.0
 
 
 def start_server_services() -> None:
-    """For a server process, after ``runtime.boot()``: recover jobs, schedule, start.
-
-    Interrupted jobs are failed and pending ones re-queued (SPEC J6); health checks run at
-    each plugin's own interval (L2); hand edits of project files are imported every few
-    seconds, since pages never write; in developer mode, hot-reload requests made by the
-    CLI or another process are picked up (L6).
-    """
+    """For a web process, after ``runtime.boot()``: follow the feed; in developer mode,
+    pick up hot-reload requests made by the CLI or another process (L6)."""
     runtime = get_runtime()
-    recover_jobs()
-    scheduler = runtime.scheduler
-    scheduler.every("health", HEALTH_TICK_SECONDS, HealthMonitor.for_runtime(runtime).tick)
-    scheduler.every("project-files", PROJECT_FILES_POLL_SECONDS, sync_all_from_files)
+    runtime.component(Follower, lambda: Follower(runtime)).follow()
     if conf.get().developer_mode:
-        scheduler.every("reload-requests", RELOAD_POLL_SECONDS, ReloadWatcher(runtime).tick)
-    scheduler.start()
+        runtime.scheduler.every("reload-requests", RELOAD_POLL_SECONDS, ReloadWatcher(runtime).tick)
+    runtime.scheduler.start()
