@@ -23,8 +23,8 @@ migrate: $(STAMP)
 
 run: migrate
 	$(BIN)/python manage.py jupiter_bootstrap
-	@echo "Jupiter console: http://$(HOST):$(PORT)/"
-	$(BIN)/daphne -b $(HOST) -p $(PORT) jupiter_site.asgi:application
+	@echo "Jupiter console: http://$(HOST):$(PORT)/ (web server and worker: see Procfile)"
+	JUPITER_HOST=$(HOST) JUPITER_PORT=$(PORT) $(BIN)/honcho -f Procfile start
 
 # Debian's chromium drives the browser tests; Playwright never downloads a browser here.
 chromium:

@@ -22,7 +22,7 @@ from plugins_app.projects.service import register_project, set_plugin_enabled
 from plugins_app.registry.status import plugin_status_changed, set_status
 from tests.plugin_factory import signed_plugin
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("job_worker")]
 ERROR, READY, DISABLED = PluginStatus.ERROR, PluginStatus.READY, PluginStatus.DISABLED
 
 

@@ -19,6 +19,9 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import override_settings
 
+from plugins_app.jobs.api import executor
+from plugins_app.kernel.runtime import boot
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -99,6 +102,9 @@ def live_server_url(transactional_db: None, django_db_blocker, plugin_dir: Path)
             process.terminate()
             error = "" if process.errors.empty() else process.errors.get()[1]
             raise RuntimeError(f"Daphne did not start:\n{error}")
+        with django_db_blocker.unblock():  # jobs run in a worker, as beside a real server
+            boot()
+            executor()
         try:
             yield f"http://127.0.0.1:{process.port.value}"
         finally:
