@@ -160,6 +160,7 @@ globals().update(from_environment(os.environ))
 JUPITER_PLUGIN_DIRS = [BASE_DIR / "plugins"] + [
     Path(p) for p in os.environ.get("JUPITER_PLUGIN_DIRS", "").split(os.pathsep) if p
 ]
+JUPITER_VAR_DIR = VAR_DIR
 JUPITER_LOG_DIR = VAR_DIR / "logs"
 JUPITER_BUNDLED_PLUGIN_DIR = BASE_DIR / "plugins"
 JUPITER_INSTALL_DIR = Path(os.environ.get("JUPITER_INSTALL_DIR", VAR_DIR / "plugins"))

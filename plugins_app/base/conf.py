@@ -84,6 +84,7 @@ class JupiterSettings:
     plugin_dirs: tuple[Path, ...]
     developer_mode: bool
     allow_unsigned_local_plugins: bool
+    var_dir: Path
     log_dir: Path
     manifest_max_bytes: int
     job_workers: int
@@ -105,6 +106,7 @@ def get() -> JupiterSettings:
         ),
         developer_mode=bool(_setting("JUPITER_DEVELOPER_MODE")),
         allow_unsigned_local_plugins=bool(_setting("JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS")),
+        var_dir=Path(settings.JUPITER_VAR_DIR),
         log_dir=Path(settings.JUPITER_LOG_DIR),
         manifest_max_bytes=int(_setting("JUPITER_MANIFEST_MAX_BYTES")),
         job_workers=max(1, int(_setting("JUPITER_JOB_WORKERS"))),

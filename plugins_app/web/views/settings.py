@@ -90,10 +90,17 @@ def _respond(
     status: int = 200,
     template: str = TEMPLATE,
 ) -> HttpResponse:
-    """Render the settings partial; without ``form``, the stored values as they are now."""
+    """Render the settings partial; without ``form``, the stored values as they are now.
+
+    A re-rendered ``form`` (errors, conflict) shows what the person submitted, so it keeps
+    the token they submitted: those values are based on that version, and saving them again
+    must not pass over a change made since.
+    """
+    token = request.POST.get("token", "") if form is not None else None
     scope = SettingsScope(InstalledPlugin.objects.get(pk=scope.plugin.pk), scope.project)
     migration = migration_state(scope, request)
-    effective = scope.effective()
+    snapshot = scope.snapshot()  # one read: the token guards exactly the values shown
+    effective = snapshot.effective
     if form is None:
         errors: dict[str, list[str]] = {}
         for error in effective.errors:
@@ -109,7 +116,7 @@ def _respond(
         "plugin": scope.plugin,
         "project": scope.project,
         "form": form,
-        "token": scope.token(),
+        "token": snapshot.token if token is None else token,
         "urls": _urls(scope),
         "message": message,
         "problems": problems or [],
@@ -121,7 +128,8 @@ def _respond(
 
 
 def _save(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
-    effective = scope.effective()
+    snapshot = scope.snapshot()
+    effective = snapshot.effective
     submission = parse_submission(scope.schema, request.POST, effective.values)
     kind: Scope = "project" if scope.project else "global"
 
@@ -138,7 +146,7 @@ def _save(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
 
     if submission.errors:
         return again(submission.errors, 422)
-    layer = layer_from(submission.values, scope.inherited(), scope.layer())
+    layer = layer_from(submission.values, scope.inherited(), snapshot.layer)
     try:
         scope.save(layer, request.POST.get("token", ""), actor=request.user)
     except ConfigValidationError as exc:
