@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "plugins_app.web.middleware.ContentSecurityPolicyMiddleware",
+    "plugins_app.web.storage_errors.StorageErrorMiddleware",
 ]
 
 ROOT_URLCONF = "jupiter_site.urls"

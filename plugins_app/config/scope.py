@@ -65,8 +65,8 @@ class SettingsScope:
             layer = dict(values)
             effective = effective_config(self.schema, layer)
         else:
-            row = ProjectPlugin.objects.filter(project=self.project, plugin=self.plugin)
-            overrides, revision = row.values_list("overrides", "revision").first() or ({}, 0)
+            state = ProjectPlugin.objects.filter(project=self.project, plugin=self.plugin)
+            overrides, revision = state.values_list("overrides", "revision").first() or ({}, 0)
             layer = dict(overrides)
             effective = effective_config(self.schema, self._global_values(), layer)
         return SettingsSnapshot(effective, layer, str(revision))

@@ -346,8 +346,9 @@ def _update_state(
         if before == value:
             return state
         on_disk = _file_if_unchanged(locked, plugin.plugin_id, state)
+        changes: dict[str, Any] = {field: value, "revision": F("revision") + 1}
         changed = ProjectPlugin.objects.filter(pk=state.pk, revision=expected).update(
-            **{field: value}, revision=F("revision") + 1, updated_at=timezone.now()
+            **changes, updated_at=timezone.now()
         )
         if not changed:
             state.refresh_from_db(fields=["revision"])

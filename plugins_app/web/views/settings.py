@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from plugins_app.base.storage import storage_problem
 from plugins_app.config.errors import ConfigValidationError, StaleConfigError
 from plugins_app.config.migrations import MigrationOutcome, migrate, stored_and_target
 from plugins_app.config.scope import SettingsScope, validation_messages
@@ -156,8 +157,14 @@ def _save(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
     except ProjectFileConflict as exc:
         return again({}, 409, conflict=str(exc))
     except ProjectFileError as exc:
-        return again({}, 422, problems=[exc.detail])
+        return again({}, _file_error_status(exc), problems=[exc.detail])
     return _respond(request, scope, message="Settings saved.")
+
+
+def _file_error_status(exc: ProjectFileError) -> int:
+    """507/503 when the project file could not be written for lack of storage, else 422."""
+    problem = storage_problem(exc)
+    return problem.status if problem else 422
 
 
 @vary_on_headers("HX-Request")
@@ -189,8 +196,10 @@ def _reset(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
         return _respond(request, scope, conflict=STALE, status=409)
     except ConfigValidationError as exc:
         return _respond(request, scope, problems=validation_messages(exc.errors), status=422)
-    except (ProjectFileConflict, ProjectFileError) as exc:
+    except ProjectFileConflict as exc:
         return _respond(request, scope, conflict=str(exc), status=409)
+    except ProjectFileError as exc:
+        return _respond(request, scope, problems=[exc.detail], status=_file_error_status(exc))
     target = "global" if scope.project else "the default"
     return _respond(request, scope, message=f"{path} reset to {target}.")
 
