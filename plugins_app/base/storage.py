@@ -10,7 +10,9 @@ sentence instead of a bare 500; anything else is not a storage problem and stays
 from __future__ import annotations
 
 import errno
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.db import OperationalError
@@ -55,6 +57,9 @@ _ERRNO: dict[int, tuple[int, str, str]] = {
     errno.EIO: (SERVICE_UNAVAILABLE, "The disk failed to read or write", _IO),
 }
 
+# Below this, a file system counts as full: SQLite needs pages, not bytes, to open a database.
+NEARLY_FULL_BYTES = 1024 * 1024
+
 # SQLite's messages (PostgreSQL reports disk trouble as OSError-like text in the same way).
 _DATABASE: tuple[tuple[str, int, str, str], ...] = (
     ("database or disk is full", INSUFFICIENT_STORAGE, "The database's disk is full", _FULL),
@@ -84,11 +89,29 @@ def _direct(exc: BaseException) -> StorageProblem | None:
         text = str(exc).lower()
         for fragment, status, what, advice in _DATABASE:
             if fragment in text:
-                return StorageProblem(status, what, database_location(), advice)
+                where = database_location()
+                return _database_disk_state(where) or StorageProblem(status, what, where, advice)
         return None
     if isinstance(exc, OSError) and exc.errno in _ERRNO:
         status, what, advice = _ERRNO[exc.errno]
         return StorageProblem(status, what, str(exc.filename or ""), advice)
+    return None
+
+
+def _database_disk_state(where: str) -> StorageProblem | None:
+    """Why a SQLite file fails, seen from its file system: SQLite says "disk I/O error" or
+    "unable to open" when it cannot create its shared-memory file on a full or read-only
+    disk, which would send people to check a healthy disk."""
+    if "sqlite" not in settings.DATABASES["default"]["ENGINE"]:
+        return None
+    try:
+        stats = os.statvfs(Path(where).parent)
+    except OSError:
+        return None
+    if stats.f_flag & os.ST_RDONLY:
+        return StorageProblem(SERVICE_UNAVAILABLE, "The database is read-only", where, _READ_ONLY)
+    if stats.f_bavail * stats.f_frsize < NEARLY_FULL_BYTES:
+        return StorageProblem(INSUFFICIENT_STORAGE, "The database's disk is full", where, _FULL)
     return None
 
 
