@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/logs.py
 	$(BIN)/python bench/analyzers.py
 	$(BIN)/python bench/confinement.py
+	$(BIN)/python bench/faults.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

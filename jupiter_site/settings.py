@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "plugins_app.web.middleware.ContentSecurityPolicyMiddleware",
+    "plugins_app.web.storage_errors.StorageErrorMiddleware",
 ]
 
 ROOT_URLCONF = "jupiter_site.urls"
@@ -168,6 +169,7 @@ globals().update(from_environment(os.environ))
 JUPITER_PLUGIN_DIRS = [BASE_DIR / "plugins"] + [
     Path(p) for p in os.environ.get("JUPITER_PLUGIN_DIRS", "").split(os.pathsep) if p
 ]
+JUPITER_VAR_DIR = VAR_DIR
 JUPITER_LOG_DIR = VAR_DIR / "logs"
 # Each plugin's private, writable folder (its process may write nowhere else but its projects).
 JUPITER_PLUGIN_DATA_DIR = Path(os.environ.get("JUPITER_PLUGIN_DATA_DIR", VAR_DIR / "plugin-data"))

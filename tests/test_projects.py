@@ -14,7 +14,7 @@ from plugins_app.config import store as plugin_config
 from plugins_app.config.errors import ConfigValidationError, StaleConfigError
 from plugins_app.config.layering import remove_override
 from plugins_app.kernel.runtime import get_runtime
-from plugins_app.kernel.scheduler import Scheduler
+from plugins_app.management.worker import WorkerServices
 from plugins_app.manifest.model import ConfigSchema, Manifest
 from plugins_app.models import (
     AuditAction,
@@ -29,7 +29,6 @@ from plugins_app.projects import service as projects
 from plugins_app.projects.errors import ProjectError, ProjectFileConflict, ProjectPluginError
 from plugins_app.projects.projectfile import PluginEntry, ProjectFileError, read_project_file
 from plugins_app.projects.signals import project_plugins_changed
-from plugins_app.web import server
 
 SCHEMA = {
     "type": "object",
@@ -335,21 +334,16 @@ def test_sync_all_from_files_imports_only_the_edited_projects(project, plugin, t
 
 
 @pytest.mark.django_db
-def test_the_server_imports_hand_edits_every_few_seconds(project, plugin, monkeypatch) -> None:
-    now = [0.0]
-    fresh = Scheduler(clock=lambda: now[0])
-    monkeypatch.setattr(fresh, "start", lambda: None)
-    monkeypatch.setattr(get_runtime(), "scheduler", fresh)
-    server.start_server_services()
-    assert "project-files" in fresh.run_pending()
-
-    hand_edit(project, "plugins:\n  code_analyzer: {enabled: true}\n")
-    now[0] = server.PROJECT_FILES_POLL_SECONDS
-    assert "project-files" in fresh.run_pending()
-    assert ProjectPlugin.objects.get(project=project, plugin=plugin).enabled
-    event = AuditEvent.objects.latest("id")
-    assert event.actor is None and event.detail.startswith("hand edit imported")
-    assert ProjectPlugin.objects.get().enabled
+def test_the_scheduler_leader_imports_hand_edits_every_few_seconds(project, plugin) -> None:
+    services = WorkerServices(get_runtime(), threads=1)  # not started: its tasks run by hand
+    try:
+        hand_edit(project, "plugins:\n  code_analyzer: {enabled: true}\n")
+        assert "project-files" in services.scheduler.run_pending()
+        assert ProjectPlugin.objects.get(project=project, plugin=plugin).enabled
+        event = AuditEvent.objects.latest("id")
+        assert event.actor is None and event.detail.startswith("hand edit imported")
+    finally:
+        services.jobs.close()
 
 
 @pytest.mark.django_db

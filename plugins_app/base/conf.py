@@ -87,6 +87,7 @@ class JupiterSettings:
     plugin_dirs: tuple[Path, ...]
     developer_mode: bool
     allow_unsigned_local_plugins: bool
+    var_dir: Path
     log_dir: Path
     plugin_data_dir: Path
     manifest_max_bytes: int
@@ -112,6 +113,7 @@ def get() -> JupiterSettings:
         ),
         developer_mode=bool(_setting("JUPITER_DEVELOPER_MODE")),
         allow_unsigned_local_plugins=bool(_setting("JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS")),
+        var_dir=Path(settings.JUPITER_VAR_DIR),
         log_dir=Path(settings.JUPITER_LOG_DIR),
         plugin_data_dir=Path(settings.JUPITER_PLUGIN_DATA_DIR),
         manifest_max_bytes=int(_setting("JUPITER_MANIFEST_MAX_BYTES")),

@@ -2,22 +2,19 @@
 
 A settings form edits one layer: the global config (over the schema defaults) or one
 project's overrides (over defaults <- global). Both saves are optimistic (SPEC X7): the form
-carries a token read with the values (the global ``revision``, or a digest of the project's
-overrides), and a save whose token no longer matches is refused with ``StaleConfigError``
-instead of erasing the other person's change. Export and import files are
-``config.transfer``'s, shared with the command line.
+carries a token, the ``revision`` of the row holding the edited layer, read in the same
+SELECT as the values it guards (``snapshot``), so a token is never newer than the values
+shown. A save applies only through ``UPDATE ... WHERE revision = token``; one whose token no
+longer matches is refused with ``StaleConfigError`` instead of erasing the other person's
+change. Export and import files are ``config.transfer``'s, shared with the command line.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
-
-from plugins_app.base.canonical import canonical_json
 from plugins_app.config.errors import StaleConfigError
 from plugins_app.config.layering import (
     ConfigError,
@@ -27,19 +24,26 @@ from plugins_app.config.layering import (
     schema_defaults,
 )
 from plugins_app.config.store import (
-    effective_config_for,
-    global_values,
     plugin_config_schema,
     save_global_config,
     set_plugin_overrides,
 )
 from plugins_app.models import InstalledPlugin, PluginConfig, Project, ProjectPlugin
 from plugins_app.models.audit import Actor
+from plugins_app.projects.errors import StaleProjectPluginState
 
 
-def overrides_digest(overrides: Mapping[str, Any]) -> str:
-    """A short fingerprint of a project's overrides: the project form's staleness token."""
-    return hashlib.sha256(canonical_json(overrides)).hexdigest()[:20]
+@dataclass(frozen=True)
+class SettingsSnapshot:
+    """What a form shows and the token guarding it, from one read of the edited layer's row.
+
+    ``layer`` is the stored layer, ``effective`` the merge shown in the form, ``token`` the
+    row's revision ("0" when there is no row yet): the version of exactly ``layer``.
+    """
+
+    effective: EffectiveConfig
+    layer: dict[str, Any]
+    token: str
 
 
 @dataclass(frozen=True)
@@ -53,42 +57,52 @@ class SettingsScope:
     def schema(self) -> dict[str, Any] | None:
         return plugin_config_schema(self.plugin)
 
-    def effective(self) -> EffectiveConfig:
-        return effective_config_for(self.plugin, self.project)
+    def snapshot(self) -> SettingsSnapshot:
+        """The edited layer, its merge and its token, the layer and token from one row read."""
+        if self.project is None:
+            row = PluginConfig.objects.filter(plugin=self.plugin).values_list("values", "revision")
+            values, revision = row.first() or ({}, 0)
+            layer = dict(values)
+            effective = effective_config(self.schema, layer)
+        else:
+            state = ProjectPlugin.objects.filter(project=self.project, plugin=self.plugin)
+            overrides, revision = state.values_list("overrides", "revision").first() or ({}, 0)
+            layer = dict(overrides)
+            effective = effective_config(self.schema, self._global_values(), layer)
+        return SettingsSnapshot(effective, layer, str(revision))
 
     def inherited(self) -> Mapping[str, Any]:
         """What the edited layer sits on: defaults, or defaults <- global for a project."""
         if self.project is None:
             return schema_defaults(self.schema)
-        return effective_config(self.schema, global_values(self.plugin)).values
+        return effective_config(self.schema, self._global_values()).values
 
-    def layer(self) -> dict[str, Any]:
-        if self.project is None:
-            return dict(global_values(self.plugin))
-        row = ProjectPlugin.objects.filter(project=self.project, plugin=self.plugin).first()
-        return dict(row.overrides) if row else {}
-
-    def token(self) -> str:
-        if self.project is None:
-            config = PluginConfig.objects.filter(plugin=self.plugin).first()
-            return str(config.revision if config else 0)
-        return overrides_digest(self.layer())
+    def _global_values(self) -> Mapping[str, Any]:
+        row = PluginConfig.objects.filter(plugin=self.plugin).values_list("values", flat=True)
+        return row.first() or {}
 
     def save(self, layer: Mapping[str, Any], token: str, *, actor: Actor) -> None:
         """Store ``layer`` if nobody saved since ``token`` was read (else ``StaleConfigError``)."""
+        revision = int(token) if token.isdigit() else -1
         if self.project is None:
-            revision = int(token) if token.isdigit() else -1
             save_global_config(self.plugin, layer, expected_revision=revision, actor=actor)
             return
-        with transaction.atomic():
-            Project.objects.select_for_update().get(pk=self.project.pk)
-            if overrides_digest(self.layer()) != token:
-                raise StaleConfigError(self.plugin.plugin_id, 0, 0)
-            set_plugin_overrides(self.project, self.plugin.plugin_id, layer, actor=actor)
+        try:
+            set_plugin_overrides(
+                self.project,
+                self.plugin.plugin_id,
+                layer,
+                actor=actor,
+                expected_revision=revision,
+            )
+        except StaleProjectPluginState as exc:
+            raise StaleConfigError(
+                self.plugin.plugin_id, exc.expected_revision, exc.current_revision
+            ) from exc
 
     def reset(self, path: str, token: str, *, actor: Actor) -> None:
         """Drop one field from the layer: back to global (project) or to the default."""
-        self.save(remove_override(self.layer(), path), token, actor=actor)
+        self.save(remove_override(self.snapshot().layer, path), token, actor=actor)
 
 
 def validation_messages(errors: tuple[ConfigError, ...]) -> list[str]:

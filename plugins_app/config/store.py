@@ -101,21 +101,30 @@ def save_global_config(
 
 
 def set_plugin_overrides(
-    project: Project, plugin_id: str, overrides: Mapping[str, Any], *, actor: Actor = None
+    project: Project,
+    plugin_id: str,
+    overrides: Mapping[str, Any],
+    *,
+    actor: Actor = None,
+    expected_revision: int | None = None,
 ) -> ProjectPlugin:
     """Replace a plugin's per-project config overrides (the whole mapping), validated.
 
     The merged config (defaults <- global <- these overrides) must validate, else
     ``ConfigValidationError``; an unknown or core plugin raises ``ProjectPluginError``,
     conflicts and write failures behave as in ``projects.service.set_plugin_enabled``. To
-    reset one field to global, pass ``config.layering.remove_override(...)``.
+    reset one field to global, pass ``config.layering.remove_override(...)``. With
+    ``expected_revision`` (a form's token) a row changed since raises
+    ``StaleProjectPluginState`` and nothing is written.
     """
     plugin = toggleable_plugin(plugin_id)
     overrides = require_mapping(overrides)
     merged = effective_config(plugin_config_schema(plugin), global_values(plugin), overrides)
     if merged.errors:
         raise ConfigValidationError(merged.errors)
-    return write_plugin_overrides(project, plugin, overrides, actor=actor)
+    return write_plugin_overrides(
+        project, plugin, overrides, actor=actor, expected_revision=expected_revision
+    )
 
 
 def effective_config_for(

@@ -7,16 +7,27 @@ its length (log injection and terminal escapes, X6), then writes it to
 queues it for the live panel. Plugin records do not propagate to the console handler: a
 plugin logging 10,000 lines/s must not flood the server's output.
 
-The live feed is bounded everywhere: each plugin keeps at most ``PENDING_MAX`` unsent lines
-(older ones are counted as skipped), and ``flush_forever`` hands them to the channel layer as
-one numbered batch per plugin per tick. Batches are hints: a layer may drop them silently,
-so each carries the sequence range it covers and a consumer that sees a hole re-reads the
-file tail (``snapshot``), which is the truth.
+The live feed is bounded everywhere and coalesced per plugin before fan-out: each plugin
+keeps at most ``PENDING_MAX`` unsent lines, as many as one viewer may receive per tick
+(older ones are counted as skipped), and ``flush_forever`` hands them to the channel layer
+once per viewer tick as one numbered batch per plugin whose lines are already JSON text. A
+layer copies a message once per group member (the in-memory layer deep-copies it), so the
+copy is of a few small fields and one string, never of thousands of lists: a plugin logging
+50,000 lines/s to 20 viewers costs the event loop 10 small sends a second. Batches are
+hints: a layer may drop them silently, so each carries the sequence range it covers and a
+consumer that sees a hole re-reads the file tail (``snapshot``), which is the truth.
+
+Storage failures never stop the feed: a log file that cannot be written (disk full,
+read-only) is closed, counted and reopened a second later, and the publisher task survives
+any error of a tick with a growing pause, reporting both in ``log_health()`` for the
+storage status page.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import os
 import secrets
@@ -31,13 +42,18 @@ from plugins_app.base import conf
 
 LOGGER_ROOT = "jupiter.plugin"
 MAX_LINE = 2000
-PENDING_MAX = 2000
 FILE_MAX_BYTES = 10 * 1024 * 1024
-FLUSH_INTERVAL = 0.04
 TAIL_DEFAULT = 200
 # What one live viewer receives at most (the panel shows the cap), and the level filter.
 MESSAGES_PER_SECOND = 10
 LINES_PER_MESSAGE = 200
+# One group message per plugin per viewer tick, carrying what one viewer can take.
+FLUSH_INTERVAL = 1 / MESSAGES_PER_SECOND
+PENDING_MAX = LINES_PER_MESSAGE
+# A log file that failed is retried this long after; a failing publisher tick waits up to
+# FLUSH_BACKOFF_MAX seconds (doubling from FLUSH_INTERVAL) before the next.
+FILE_RETRY_SECONDS = 1.0
+FLUSH_BACKOFF_MAX = 5.0
 LEVELS = {"": 0, "DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
 # C0/C1 controls, DEL, line/paragraph separators and bidi overrides ("Trojan Source").
@@ -102,23 +118,91 @@ class Batch:
         return self.end - self.start + 1 - len(self.lines)
 
 
+@dataclass(frozen=True)
+class LogHealth:
+    """Whether plugin log files are being written and the live feed published, for people.
+
+    ``unwritten_lines`` counts lines that reached the live feed but not the files since the
+    process started; ``file_error``/``publish_error`` are the last failures ("" when the
+    latest attempt succeeded) and ``publish_failures`` counts failed publisher ticks.
+    """
+
+    log_dir: Path
+    file_error: str
+    unwritten_lines: int
+    publish_error: str
+    publish_failures: int
+
+
 class _File:
-    """An append-only file rotated to ``<name>.1`` past ``FILE_MAX_BYTES`` (bounded disk)."""
+    """An append-only file rotated to ``<name>.1`` past ``FILE_MAX_BYTES`` (bounded disk).
+
+    A write or flush that fails (disk full, read-only) closes the file and reports the error
+    to ``on_error``; the file is reopened ``FILE_RETRY_SECONDS`` later, so a freed disk is
+    picked up without a restart and a full one costs one failed open a second, not one per
+    line.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = path.open("a", encoding="utf-8")
-        self.size = self.handle.tell()
+        self.handle: Any = None
+        self.size = 0
+        self.retry_at = 0.0
+        self.error = ""
 
-    def write(self, text: str) -> None:
-        if self.size > FILE_MAX_BYTES:
-            self.handle.close()
-            os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+    def _open(self) -> bool:
+        if time.monotonic() < self.retry_at:
+            return False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.handle = self.path.open("a", encoding="utf-8")
-            self.size = 0
-        self.handle.write(text)
+        except OSError as exc:
+            self._failed(exc)
+            return False
+        self.size = self.handle.tell()
+        self.error = ""
+        return True
+
+    def _failed(self, exc: OSError) -> None:
+        if self.handle is not None:
+            # Its buffered lines are lost with the failing disk; the hub counts lost lines.
+            with contextlib.suppress(OSError):
+                self.handle.close()
+        self.handle = None
+        self.retry_at = time.monotonic() + FILE_RETRY_SECONDS
+        self.error = f"{self.path}: {exc.strerror or exc}"
+
+    def write(self, text: str) -> bool:
+        """Append ``text``; False when the file cannot be written now."""
+        if self.handle is None and not self._open():
+            return False
+        try:
+            if self.size > FILE_MAX_BYTES:
+                self.handle.close()
+                os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+                self.handle = self.path.open("a", encoding="utf-8")
+                self.size = 0
+            self.handle.write(text)
+        except OSError as exc:
+            self._failed(exc)
+            return False
         self.size += len(text)
+        return True
+
+    def flush(self) -> None:
+        if self.handle is not None:
+            try:
+                self.handle.flush()
+            except OSError as exc:
+                self._failed(exc)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            try:
+                self.handle.close()
+            except OSError as exc:
+                self._failed(exc)
+            self.handle = None
 
 
 class _Stream:
@@ -137,8 +221,9 @@ class LogHub:
         self.stream_id = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._lock = threading.Lock()
         self._streams: dict[str, _Stream] = {}
-        self._aggregate: _File | None = None
+        self._aggregate = _File(self.aggregate_file)
         self._dirty = False
+        self._unwritten = 0
 
     def plugin_file(self, plugin_id: str) -> Path:
         return self.log_dir / "plugins" / f"{plugin_id}.log"
@@ -156,10 +241,9 @@ class LogHub:
     def emit(self, plugin_id: str, level: int, line: str) -> None:
         with self._lock:
             stream = self._stream(plugin_id)
-            if self._aggregate is None:
-                self._aggregate = _File(self.aggregate_file)
-            stream.file.write(line + "\n")
-            self._aggregate.write(line + "\n")
+            written = stream.file.write(line + "\n")
+            if not (self._aggregate.write(line + "\n") and written):
+                self._unwritten += 1
             stream.seq += 1
             stream.pending.append((stream.seq, level, line))
             self._dirty = True
@@ -167,9 +251,8 @@ class LogHub:
     def _flush_files(self) -> None:
         if self._dirty:
             for stream in self._streams.values():
-                stream.file.handle.flush()
-            if self._aggregate is not None:
-                self._aggregate.handle.flush()
+                stream.file.flush()
+            self._aggregate.flush()
             self._dirty = False
 
     def drain(self) -> list[Batch]:
@@ -197,14 +280,19 @@ class LogHub:
                 stream.seq if stream else 0
             )
 
+    def file_health(self) -> tuple[str, int]:
+        """The latest file error ("" if every file is writable now) and the lines not written."""
+        with self._lock:
+            files = [self._aggregate, *(stream.file for stream in self._streams.values())]
+            errors = [file.error for file in files if file.error]
+            return (errors[0] if errors else ""), self._unwritten
+
     def close(self) -> None:
         with self._lock:
             for stream in self._streams.values():
-                stream.file.handle.close()
-            if self._aggregate is not None:
-                self._aggregate.handle.close()
+                stream.file.close()
+            self._aggregate.close()
             self._streams.clear()
-            self._aggregate = None
 
 
 _hub: LogHub | None = None
@@ -287,23 +375,63 @@ def group_name(plugin_id: str) -> str:
 
 
 def batch_message(batch: Batch) -> dict[str, Any]:
+    """The group message of a batch: its lines as one JSON text of ``[level, text]`` pairs.
+
+    ``first`` is the sequence number of the first line carried (the carried lines are
+    consecutive: the newest of the range). A string is shared, not copied, by the channel
+    layer's per-member copy, and a viewer without a filter forwards it as it is.
+    """
     return {
         "type": "log.batch",
         "stream": batch.stream,
         "start": batch.start,
         "end": batch.end,
-        "lines": [list(line) for line in batch.lines],
+        "first": batch.lines[0][0] if batch.lines else batch.end + 1,
+        "count": len(batch.lines),
+        "lines": json.dumps([[level, text] for _, level, text in batch.lines]),
     }
 
 
+@dataclass
+class _PublisherState:
+    """The publisher's failures, for ``log_health``; written by the one publisher task."""
+
+    error: str = ""
+    failures: int = 0
+
+
 _flusher: asyncio.Task[None] | None = None
+_publisher = _PublisherState()
+log = logging.getLogger("jupiter.logs")
 
 
 async def _flush_forever(layer: Any) -> None:
+    """Publish every tick; a failing tick (disk, channel layer) is reported, then retried
+    after a pause that doubles up to ``FLUSH_BACKOFF_MAX``, so the feed resumes by itself."""
+    pause = FLUSH_INTERVAL
     while True:
-        await asyncio.sleep(FLUSH_INTERVAL)
-        for batch in get_hub().drain():
-            await layer.group_send(group_name(batch.plugin_id), batch_message(batch))
+        await asyncio.sleep(pause)
+        try:
+            for batch in get_hub().drain():
+                await layer.group_send(group_name(batch.plugin_id), batch_message(batch))
+        except Exception as exc:  # any failure of a tick is retried, not fatal
+            pause = min(pause * 2, FLUSH_BACKOFF_MAX)
+            _publisher.failures += 1
+            if not _publisher.error:
+                log.error("live plugin logs not published (%s); retrying", exc, exc_info=exc)
+            _publisher.error = f"{type(exc).__name__}: {exc}"
+            continue
+        if _publisher.error:
+            log.warning("live plugin logs published again after: %s", _publisher.error)
+            _publisher.error = ""
+        pause = FLUSH_INTERVAL
+
+
+def log_health() -> LogHealth:
+    """Plugin log files and the live feed's publisher, as the storage status page shows them."""
+    hub = get_hub()
+    file_error, unwritten = hub.file_health()
+    return LogHealth(hub.log_dir, file_error, unwritten, _publisher.error, _publisher.failures)
 
 
 def ensure_flusher(layer: Any) -> None:

@@ -36,6 +36,9 @@ class ProjectPlugin(models.Model):
     )
     enabled = models.BooleanField(default=False)
     overrides = models.JSONField(default=dict, blank=True)
+    # Bumped by every change (console or file import): the staleness token of the project's
+    # settings form, checked by a conditional UPDATE so no save overwrites a newer one.
+    revision = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -55,3 +55,23 @@ class ProjectFileConflict(JupiterError):
         self.file_entry = file_entry
         self.console_entry = console_entry
         self.file_error = file_error
+
+
+class StaleProjectPluginState(JupiterError):
+    """The plugin's state in this project changed since ``expected_revision`` was read.
+
+    A save carrying an old revision would overwrite a newer change; nothing was written. The
+    config layer turns it into ``StaleConfigError`` for the settings form.
+    """
+
+    def __init__(
+        self, project_name: str, plugin_id: str, expected_revision: int, current_revision: int
+    ) -> None:
+        super().__init__(
+            f"{plugin_id} in {project_name} changed since you opened it (revision "
+            f"{current_revision}, you edited revision {expected_revision}); nothing was saved"
+        )
+        self.project_name = project_name
+        self.plugin_id = plugin_id
+        self.expected_revision = expected_revision
+        self.current_revision = current_revision

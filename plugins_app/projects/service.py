@@ -10,9 +10,20 @@ or wrote it, so a different hash on disk means a hand edit:
 - a console change first checks the file; if it was edited by hand and not yet imported, the
   change is refused with ``ProjectFileConflict`` and nothing is written: one side must not
   silently overwrite the other, ``resolve_conflict`` lets the person pick;
-- otherwise the row changes and the file is rewritten atomically inside the same transaction,
-  so a failed write rolls the database back. If the commit fails after the write, the file is
-  ahead of the database and the next sync imports it: both sides converge.
+- otherwise the row changes (a conditional UPDATE on its ``revision``, so a save made from a
+  stale form never overwrites a newer one) and the file is rewritten atomically inside the
+  same transaction, so a failed write rolls the database back. If the commit then fails
+  (disk full, database locked), the file's previous bytes are put back before the error is
+  reported: a change the person was told failed never comes back on the next import.
+
+Order of the two writes, and what a crash does: the file is written before the commit, so
+the only window where they disagree is a process killed between the rename and the commit.
+The file is then ahead of the database, its hash differs from ``Project.file_hash``, and the
+next sync (at start and every few seconds) imports it like a hand edit: **the file wins**,
+every time. The other order (file after commit) would leave the database ahead of an old file
+that looks unedited, so a crash there needs a second marker to tell "not written yet" from
+"edited back by hand"; the file is also what people edit and commit to version control, so
+the order that can only leave it ahead keeps one rule for both.
 
 Per-project overrides are stored as given: validating them against the plugin's settings
 schema is the config layer's job (``config.store.set_plugin_overrides``), so this module
@@ -21,8 +32,10 @@ never imports ``config``.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -30,8 +43,10 @@ from typing import Any, Literal, cast
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 
-from plugins_app.base.fsutil import sha256_of
+from plugins_app.base.fsutil import atomic_write_bytes, sha256_of, sweep_temp_files
 from plugins_app.models import (
     AuditAction,
     InstalledPlugin,
@@ -45,6 +60,7 @@ from plugins_app.projects.errors import (
     ProjectError,
     ProjectFileConflict,
     ProjectPluginError,
+    StaleProjectPluginState,
 )
 from plugins_app.projects.projectfile import (
     PluginEntry,
@@ -56,6 +72,7 @@ from plugins_app.projects.projectfile import (
 from plugins_app.projects.signals import notify_project_plugins_changed
 
 _NAME_MAX = cast(int, Project._meta.get_field("name").max_length)  # a SlugField: always set
+log = logging.getLogger("jupiter.projects")
 
 
 @dataclass(frozen=True)
@@ -124,10 +141,11 @@ def register_project(name: str, root_path: str | Path, *, actor: Actor = None) -
         except ProjectFileError as exc:
             raise ProjectError("root_path", f"{path.name}: {exc.detail}") from exc
     try:
-        with transaction.atomic():
-            project = Project.objects.create(name=name, root_path=str(root))
+        project = Project(name=name, root_path=str(root))
+        with _undone_on_failure(project) as file_write, transaction.atomic():
+            project.save(force_insert=True)
             if existing is None:
-                _store_hash(project, _write_file(project, None))
+                _store_hash(project, file_write.write(project, None))
                 detail = f"project registered; {path.name} created"
                 enabled: Iterable[str] = ()
             else:
@@ -198,20 +216,32 @@ def sync_all_from_files() -> int:
 
 
 def set_plugin_enabled(
-    project: Project, plugin_id: str, enabled: bool, *, actor: Actor = None
+    project: Project,
+    plugin_id: str,
+    enabled: bool,
+    *,
+    actor: Actor = None,
+    expected_revision: int | None = None,
 ) -> ProjectPlugin:
     """Enable or disable a plugin in a project, in the database and in the project file.
 
     Raises ``ProjectFileConflict`` (nothing changed) if the file has an unimported hand edit,
     ``ProjectPluginError`` for an unknown or core plugin, ``ProjectFileError`` if the file
-    cannot be written (the database change is rolled back).
+    cannot be written (the database change is rolled back), ``StaleProjectPluginState`` if
+    ``expected_revision`` is given and the row's revision moved on since it was read.
     """
     action = AuditAction.ENABLE if enabled else AuditAction.DISABLE
-    return _update_state(project, toggleable_plugin(plugin_id), "enabled", enabled, action, actor)
+    plugin = toggleable_plugin(plugin_id)
+    return _update_state(project, plugin, "enabled", enabled, action, actor, expected_revision)
 
 
 def write_plugin_overrides(
-    project: Project, plugin: InstalledPlugin, overrides: Mapping[str, Any], *, actor: Actor = None
+    project: Project,
+    plugin: InstalledPlugin,
+    overrides: Mapping[str, Any],
+    *,
+    actor: Actor = None,
+    expected_revision: int | None = None,
 ) -> ProjectPlugin:
     """Replace a plugin's per-project config overrides (the whole mapping) as given.
 
@@ -220,8 +250,9 @@ def write_plugin_overrides(
     migration, ``config.migrations``). Conflicts and write failures behave as in
     ``set_plugin_enabled``; ``plugin`` comes from ``toggleable_plugin``.
     """
+    action = AuditAction.CONFIG_CHANGE
     return _update_state(
-        project, plugin, "overrides", dict(overrides), AuditAction.CONFIG_CHANGE, actor
+        project, plugin, "overrides", dict(overrides), action, actor, expected_revision
     )
 
 
@@ -247,9 +278,9 @@ def resolve_conflict(
         on_disk: ProjectFileData | None = read_project_file(path)
     except ProjectFileError:
         on_disk = None
-    with transaction.atomic():
+    with _undone_on_failure(project) as file_write, transaction.atomic():
         locked = _locked(project)
-        _store_hash(project, _write_file(locked, on_disk, console_wins=True), locked)
+        _store_hash(project, file_write.write(locked, on_disk, console_wins=True), locked)
         audit.record(
             AuditAction.PROJECT_FILE,
             actor=actor,
@@ -297,18 +328,33 @@ def _update_state(
     value: Any,
     action: AuditAction,
     actor: Actor,
+    expected_revision: int | None,
 ) -> ProjectPlugin:
-    """Set one field of the plugin's row and rewrite the file, in one transaction."""
-    with transaction.atomic():
+    """Set one field of the plugin's row and rewrite the file, in one transaction.
+
+    The row changes only if its revision is still the one read (``expected_revision`` when
+    the caller showed a form, else the one read here): one conditional UPDATE, so of two
+    saves made from the same form exactly one applies, on every database.
+    """
+    with _undone_on_failure(project) as file_write, transaction.atomic():
         locked = _locked(project)
         state, _ = ProjectPlugin.objects.get_or_create(project=locked, plugin=plugin)
+        expected = state.revision if expected_revision is None else expected_revision
+        if state.revision != expected:
+            raise StaleProjectPluginState(project.name, plugin.plugin_id, expected, state.revision)
         before = getattr(state, field)
         if before == value:
             return state
         on_disk = _file_if_unchanged(locked, plugin.plugin_id, state)
-        setattr(state, field, value)
-        state.save(update_fields=[field, "updated_at"])
-        _store_hash(project, _write_file(locked, on_disk), locked)
+        changes: dict[str, Any] = {field: value, "revision": F("revision") + 1}
+        changed = ProjectPlugin.objects.filter(pk=state.pk, revision=expected).update(
+            **changes, updated_at=timezone.now()
+        )
+        if not changed:
+            state.refresh_from_db(fields=["revision"])
+            raise StaleProjectPluginState(project.name, plugin.plugin_id, expected, state.revision)
+        state.refresh_from_db()
+        _store_hash(project, file_write.write(locked, on_disk), locked)
         audit.record(
             action,
             actor=actor,
@@ -320,6 +366,64 @@ def _update_state(
         if field == "enabled":
             notify_project_plugins_changed(locked, {plugin.plugin_id})
     return state
+
+
+class _FileWrite:
+    """One save's write of the project file, undone if the save's commit then fails.
+
+    The file is written before the commit; a commit that fails afterwards (disk full,
+    database locked) must not leave the file holding a change the person was told failed,
+    or the next sync would import it. The previous bytes are read under the transaction's
+    lock, and put back only while the file still holds what this save wrote, so a later
+    save by someone else is never undone. If even that fails, the file stays ahead and the
+    next sync imports it, as after a crash (the module docstring's "file wins").
+    """
+
+    def __init__(self, project: Project) -> None:
+        self.path = project_file_path(project)
+        self._previous: bytes | None = None
+        self._written = ""
+
+    def write(
+        self, project: Project, on_disk: ProjectFileData | None, *, console_wins: bool = False
+    ) -> str:
+        try:
+            self._previous = self.path.read_bytes()
+        except FileNotFoundError:
+            self._previous = None
+        self._written = _write_file(project, on_disk, console_wins=console_wins)
+        return self._written
+
+    def undo(self) -> None:
+        if not self._written or sha256_of(self.path) != self._written:
+            return
+        try:
+            if self._previous is None:
+                self.path.unlink()
+            else:
+                atomic_write_bytes(self.path, self._previous)
+        except OSError as exc:
+            log.error(
+                "%s not restored after a failed save (%s): it wins at next sync", self.path, exc
+            )
+
+
+@contextlib.contextmanager
+def _undone_on_failure(project: Project) -> Iterator[_FileWrite]:
+    """A ``_FileWrite`` for the block, undone if the block (its commit included) fails."""
+    file_write = _FileWrite(project)
+    try:
+        yield file_write
+    except BaseException:
+        file_write.undo()
+        raise
+
+
+def sweep_project_temp_files() -> list[Path]:
+    """Temporary files of project-file writes interrupted by a crash, removed from every
+    registered project's root (at server start); returns what was removed."""
+    roots = {Path(root) for root in Project.objects.values_list("root_path", flat=True)}
+    return sweep_temp_files(sorted(roots))
 
 
 def _file_if_unchanged(
@@ -409,6 +513,7 @@ def _import(project: Project, data: ProjectFileData) -> SyncOutcome:
         elif row is None or old != new:
             row = row or ProjectPlugin(project=project, plugin=plugin)
             row.enabled, row.overrides = new.enabled, dict(new.overrides)
+            row.revision += 1  # a form opened before the import is stale now
             row.save()
     return SyncOutcome(
         imported=True,

@@ -8,16 +8,21 @@ workers' (``management.worker``): web processes never run jobs.
 
 from __future__ import annotations
 
+import logging
+
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from plugins_app.base import conf
+from plugins_app.base.fsutil import sweep_temp_files
 from plugins_app.jobs.relay import RELAY_SECONDS, JobRelay
 from plugins_app.kernel.feed import Follower
 from plugins_app.kernel.reload import ReloadWatcher
 from plugins_app.kernel.runtime import get_runtime
+from plugins_app.projects.service import sweep_project_temp_files
 
-__all__ = ["RELOAD_POLL_SECONDS", "start_server_services"]
+__all__ = ["RELOAD_POLL_SECONDS", "start_server_services", "sweep_interrupted_writes"]
 
+log = logging.getLogger("jupiter.server")
 RELOAD_POLL_SECONDS = 1.0
 
 
@@ -26,6 +31,7 @@ def start_server_services() -> None:
     the channel layer cannot carry the workers' own; in developer mode, pick up hot-reload
     requests made by the CLI or another process (L6)."""
     runtime = get_runtime()
+    sweep_interrupted_writes()
     runtime.component(Follower, lambda: Follower(runtime)).follow()
     if isinstance(get_channel_layer(), InMemoryChannelLayer):
         relay = runtime.component(JobRelay, JobRelay)
@@ -33,3 +39,17 @@ def start_server_services() -> None:
     if conf.get().developer_mode:
         runtime.scheduler.every("reload-requests", RELOAD_POLL_SECONDS, ReloadWatcher(runtime).tick)
     runtime.scheduler.start()
+
+
+def sweep_interrupted_writes() -> int:
+    """Remove what atomic writes killed mid-way left behind, in var/ and every project root.
+
+    Only a ``kill -9`` or a power loss between creating a temporary file and renaming it
+    leaves one (a normal error removes it); older than a minute, it belongs to no write in
+    flight in another server process. Returns how many were removed.
+    """
+    removed = sweep_temp_files([conf.get().var_dir], recursive=True)
+    removed += sweep_project_temp_files()
+    for path in removed:
+        log.warning("removed %s, left by a write interrupted by a crash", path)
+    return len(removed)

@@ -7,7 +7,17 @@ Where two paths share a name, ``reverse`` returns the later one (``/plugins/``,
 from django.urls import path
 
 from plugins_app.web.autoui_urls import urlpatterns as autoui_urlpatterns
-from plugins_app.web.views import api, audit, catalogue, extras, jobs, meeting, plugins, projects
+from plugins_app.web.views import (
+    api,
+    audit,
+    catalogue,
+    extras,
+    jobs,
+    meeting,
+    plugins,
+    projects,
+    status,
+)
 
 app_name = "plugins_app"
 
@@ -55,6 +65,7 @@ urlpatterns = [
     path("meeting/<int:pk>/", meeting.meeting_detail, name="meeting-detail"),
     path("meeting/<int:pk>/decide/", meeting.meeting_decide, name="meeting-decide"),
     path("audit/", audit.audit_list, name="audit"),
+    path("status/storage/", status.storage_status, name="storage-status"),
     # Jobs, scan and analysis, hot reload (issue 4).
     path("jobs/", jobs.job_list, name="job-list"),
     path("jobs/<uuid:job_id>/", jobs.job_detail, name="job-detail"),

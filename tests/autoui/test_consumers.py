@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from plugins_app.logs.hub import get_hub, group_name, plugin_logger
+from plugins_app.logs.hub import Batch, batch_message, get_hub, group_name, plugin_logger
 from plugins_app.models import InstalledPlugin
 from plugins_app.web.consumers import logs as consumers
 from plugins_app.web.routing import websocket_urlpatterns
@@ -113,16 +113,8 @@ async def test_a_lost_batch_triggers_a_resync_from_the_file(logdir):
     plugin_logger("streamer").warning("kept in the file")
     await _collect(communicator, 1)
     layer = get_channel_layer()
-    await layer.group_send(
-        group_name("streamer"),
-        {
-            "type": "log.batch",
-            "stream": get_hub().stream_id,
-            "start": 500,
-            "end": 500,
-            "lines": [[500, 20, "a line whose predecessors were lost"]],
-        },
-    )
+    lost = Batch("streamer", get_hub().stream_id, 500, 500, ((500, 20, "predecessors lost"),))
+    await layer.group_send(group_name("streamer"), batch_message(lost))
     message = await communicator.receive_json_from(timeout=5)
     assert message["type"] == "snapshot" and message["reason"] == "gap"
     assert message["lines"][-1].endswith("WARNING [streamer] kept in the file")

@@ -10,7 +10,6 @@ from playwright.sync_api import Page, expect
 from plugins_app.models import Project
 from plugins_app.projects.projectfile import read_project_file
 from plugins_app.projects.service import project_file_path, register_project
-from plugins_app.web import server
 
 pytestmark = pytest.mark.e2e
 
@@ -31,16 +30,6 @@ def _shoot(page: Page, name: str) -> None:
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(SCREENSHOTS / f"jupiter-{name}-{width}.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
-
-
-@pytest.fixture(autouse=True)
-def _no_periodic_import(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The forked server imports hand edits every few seconds; here only clicks may.
-
-    Set before the server forks (autouse fixtures come first), so a hand edit made by a test
-    stays unimported until the test clicks, whatever the timing of the scheduler's ticks.
-    """
-    monkeypatch.setattr(server, "PROJECT_FILES_POLL_SECONDS", 3600.0)
 
 
 @pytest.fixture

@@ -6,6 +6,12 @@ rejections are logged. Everything is bounded: lines from the channel layer wait 
 queue, and at most ``MESSAGES_PER_SECOND`` messages of at most ``LINES_PER_MESSAGE`` lines
 leave per second; what does not fit is counted and the count is shown, never buffered.
 
+The hub already coalesces a plugin's lines to what one viewer can take per tick, as JSON
+text (``logs.hub.batch_message``). A viewer without a level filter that receives one such
+batch per tick (the usual case, also under a flood) forwards that text inside its message
+as it is: no decoding, filtering or encoding per viewer. Only a filtered viewer, a batch
+overlapping a re-sync or several batches in one tick take the decoding path.
+
 Every message to the browser carries ``seq`` (1, 2, 3... per connection). The panel
 re-syncs on a gap or a reconnect; the consumer itself re-syncs (a ``snapshot`` of the file
 tail) when the channel layer lost a batch, which it sees as a hole in the batch ranges.
@@ -17,6 +23,7 @@ import asyncio
 import json
 import logging
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -38,6 +45,21 @@ from plugins_app.models import InstalledPlugin
 log = logging.getLogger("jupiter.consumers")
 
 QUEUE_MAX = 1000
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Lines waiting for the next message: JSON text of ``[level, text]`` pairs as the hub
+    encoded them (``encoded``), or already decoded and filtered (``lines``)."""
+
+    count: int
+    encoded: str = ""
+    lines: tuple[tuple[int, str], ...] = ()
+
+    def decoded(self) -> list[tuple[int, str]]:
+        if not self.encoded:
+            return list(self.lines)
+        return [(level, text) for level, text in json.loads(self.encoded)]
 
 
 @database_sync_to_async
@@ -63,7 +85,8 @@ class PluginLogConsumer(AsyncJsonWebsocketConsumer):
         self.paused = False
         self.seq = 0
         self.dropped = 0
-        self.queue: deque[tuple[int, str]] = deque(maxlen=QUEUE_MAX)
+        self.queue: deque[_Part] = deque()
+        self.queued = 0
         self.next_line: dict[str, int] = {}
         self.group = group_name(self.plugin_id)
         await self.accept()
@@ -88,6 +111,7 @@ class PluginLogConsumer(AsyncJsonWebsocketConsumer):
         lines, last = await sync_to_async(hub.snapshot)(self.plugin_id, TAIL_DEFAULT, self.level)
         self.next_line[hub.stream_id] = last + 1
         self.queue.clear()
+        self.queued = 0
         await self.send_message("snapshot", reason=reason, lines=lines)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
@@ -116,13 +140,24 @@ class PluginLogConsumer(AsyncJsonWebsocketConsumer):
         self.next_line[stream] = max(expected, end + 1)
         if self.paused or end < expected:
             return
-        fresh = [line for line in event["lines"] if line[0] >= expected]
-        self.dropped += end - max(start, expected) + 1 - len(fresh)  # skipped at the source
-        for _, level, text in fresh:
-            if level >= self.level:
-                if len(self.queue) == QUEUE_MAX:
-                    self.dropped += 1
-                self.queue.append((level, text))
+        first, count, encoded = event["first"], event["count"], event["lines"]
+        skip = max(0, expected - first)  # lines already in a snapshot sent meanwhile
+        self.dropped += end - max(start, expected) + 1 - max(0, count - skip)  # at the source
+        if skip or self.level:
+            pairs = json.loads(encoded)[skip:]
+            kept = tuple((lvl, text) for lvl, text in pairs if lvl >= self.level)
+            self._enqueue(_Part(len(kept), lines=kept))
+        elif count:
+            self._enqueue(_Part(count, encoded=encoded))
+
+    def _enqueue(self, part: _Part) -> None:
+        """Queue ``part``; beyond ``QUEUE_MAX`` lines the oldest parts are counted as dropped."""
+        self.queue.append(part)
+        self.queued += part.count
+        while self.queued > QUEUE_MAX and len(self.queue) > 1:
+            oldest = self.queue.popleft()
+            self.queued -= oldest.count
+            self.dropped += oldest.count
 
     async def pace(self) -> None:
         """Send what is queued, at most ``MESSAGES_PER_SECOND`` times a second."""
@@ -130,14 +165,22 @@ class PluginLogConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.sleep(1 / MESSAGES_PER_SECOND)
             if not self.queue and not self.dropped:
                 continue
-            lines = list(self.queue)
+            parts, queued = list(self.queue), self.queued
             self.queue.clear()
-            if len(lines) > LINES_PER_MESSAGE:  # keep the newest: the panel is a live tail
-                self.dropped += len(lines) - LINES_PER_MESSAGE
-                lines = lines[-LINES_PER_MESSAGE:]
+            self.queued = 0
+            if len(parts) == 1 and parts[0].encoded and queued <= LINES_PER_MESSAGE:
+                encoded = parts[0].encoded  # the hub's text, forwarded as it is
+            else:
+                lines = [line for part in parts for line in part.decoded()]
+                if len(lines) > LINES_PER_MESSAGE:  # keep the newest: the panel is a live tail
+                    self.dropped += len(lines) - LINES_PER_MESSAGE
+                    lines = lines[-LINES_PER_MESSAGE:]
+                encoded = json.dumps([[lvl, text] for lvl, text in lines])
             dropped, self.dropped = self.dropped, 0
-            await self.send_message(
-                "lines", lines=[[lvl, text] for lvl, text in lines], dropped=dropped
+            self.seq += 1
+            await self.send(
+                text_data=f'{{"type": "lines", "seq": {self.seq}, "dropped": {dropped}, '
+                f'"lines": {encoded}}}'
             )
 
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from plugins_app.base.storage import storage_problem
 from plugins_app.config.errors import ConfigValidationError, StaleConfigError
 from plugins_app.config.migrations import MigrationOutcome, migrate, stored_and_target
 from plugins_app.config.scope import SettingsScope, validation_messages
@@ -89,10 +90,17 @@ def _respond(
     status: int = 200,
     template: str = TEMPLATE,
 ) -> HttpResponse:
-    """Render the settings partial; without ``form``, the stored values as they are now."""
+    """Render the settings partial; without ``form``, the stored values as they are now.
+
+    A re-rendered ``form`` (errors, conflict) shows what the person submitted, so it keeps
+    the token they submitted: those values are based on that version, and saving them again
+    must not pass over a change made since.
+    """
+    token = request.POST.get("token", "") if form is not None else None
     scope = SettingsScope(InstalledPlugin.objects.get(pk=scope.plugin.pk), scope.project)
     migration = migration_state(scope, request)
-    effective = scope.effective()
+    snapshot = scope.snapshot()  # one read: the token guards exactly the values shown
+    effective = snapshot.effective
     if form is None:
         errors: dict[str, list[str]] = {}
         for error in effective.errors:
@@ -108,7 +116,7 @@ def _respond(
         "plugin": scope.plugin,
         "project": scope.project,
         "form": form,
-        "token": scope.token(),
+        "token": snapshot.token if token is None else token,
         "urls": _urls(scope),
         "message": message,
         "problems": problems or [],
@@ -120,7 +128,8 @@ def _respond(
 
 
 def _save(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
-    effective = scope.effective()
+    snapshot = scope.snapshot()
+    effective = snapshot.effective
     submission = parse_submission(scope.schema, request.POST, effective.values)
     kind: Scope = "project" if scope.project else "global"
 
@@ -137,7 +146,7 @@ def _save(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
 
     if submission.errors:
         return again(submission.errors, 422)
-    layer = layer_from(submission.values, scope.inherited(), scope.layer())
+    layer = layer_from(submission.values, scope.inherited(), snapshot.layer)
     try:
         scope.save(layer, request.POST.get("token", ""), actor=request.user)
     except ConfigValidationError as exc:
@@ -147,8 +156,14 @@ def _save(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
     except ProjectFileConflict as exc:
         return again({}, 409, conflict=str(exc))
     except ProjectFileError as exc:
-        return again({}, 422, problems=[exc.detail])
+        return again({}, _file_error_status(exc), problems=[exc.detail])
     return _respond(request, scope, message="Settings saved.")
+
+
+def _file_error_status(exc: ProjectFileError) -> int:
+    """507/503 when the project file could not be written for lack of storage, else 422."""
+    problem = storage_problem(exc)
+    return problem.status if problem else 422
 
 
 @vary_on_headers("HX-Request")
@@ -180,8 +195,10 @@ def _reset(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
         return _respond(request, scope, conflict=STALE, status=409)
     except ConfigValidationError as exc:
         return _respond(request, scope, problems=validation_messages(exc.errors), status=422)
-    except (ProjectFileConflict, ProjectFileError) as exc:
+    except ProjectFileConflict as exc:
         return _respond(request, scope, conflict=str(exc), status=409)
+    except ProjectFileError as exc:
+        return _respond(request, scope, problems=[exc.detail], status=_file_error_status(exc))
     target = "global" if scope.project else "the default"
     return _respond(request, scope, message=f"{path} reset to {target}.")
 

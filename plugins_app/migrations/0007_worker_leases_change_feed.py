@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('plugins_app', '0005_status_source'),
+        ('plugins_app', '0006_project_plugin_revision'),
     ]
 
     operations = [
