@@ -50,7 +50,7 @@ from django.test import Client  # noqa: E402
 
 from plugins_app.base.fsutil import sha256_of, sweep_temp_files  # noqa: E402
 from plugins_app.config.scope import SettingsScope  # noqa: E402
-from plugins_app.manifest.model import load_manifest  # noqa: E402
+from plugins_app.manifest.load import load_manifest  # noqa: E402
 from plugins_app.models import InstalledPlugin, PluginConfig, Project  # noqa: E402
 from plugins_app.projects.service import (  # noqa: E402
     project_file_path,

@@ -31,7 +31,7 @@ from django.db import connections  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from plugins_app.logs.hub import close_hub, get_hub, plugin_logger  # noqa: E402
-from plugins_app.manifest.model import load_manifest  # noqa: E402
+from plugins_app.manifest.load import load_manifest  # noqa: E402
 from plugins_app.models import InstalledPlugin, PluginConfig, Project, ProjectPlugin  # noqa: E402
 from plugins_app.projects.service import register_project, sync_from_file  # noqa: E402
 

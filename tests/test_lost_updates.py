@@ -20,7 +20,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from plugins_app.manifest.model import load_manifest
+from plugins_app.manifest.load import load_manifest
 from plugins_app.models import InstalledPlugin, PluginConfig, ProjectPlugin
 from plugins_app.projects.projectfile import read_project_file
 from plugins_app.projects.service import project_file_path, register_project

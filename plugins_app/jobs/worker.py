@@ -337,7 +337,7 @@ def announce_final(job: Job) -> None:
             job.progress,
             job.message,
             job.plugin_id,
-            job.project.name if job.project_id else "",
+            job.project.name if job.project is not None else "",
         )
     )
 

@@ -88,8 +88,9 @@ def reload_plugin(runtime: Runtime, plugin_id: str) -> ReloadReport:
         runtime.reconcile()
         loaded = runtime.bridge.registration(plugin_id)
         if loaded is not None:
-            fresh_pid = runtime.supervisor.process(plugin_id).pid
-            step(f"started a new process (pid {fresh_pid}), re-registered ({_describe(loaded)})")
+            started = runtime.supervisor.process(plugin_id)
+            pid = started.pid if started is not None else None
+            step(f"started a new process (pid {pid}), re-registered ({_describe(loaded)})")
         else:
             row = InstalledPlugin.objects.filter(plugin_id=plugin_id).first()
             step(f"failed to load again: {row.status_reason if row else 'unknown plugin'}")

@@ -15,7 +15,7 @@ import base64
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.http import HttpRequest, HttpResponse
 
@@ -36,10 +36,7 @@ from plugins_app.sdk.values import PluginRequest
 from plugins_app.services.permissions import require
 from plugins_app.services.provider import Services
 
-if TYPE_CHECKING:
-    from plugins_app.kernel.supervisor import Supervisor
-
-__all__ = ["HostServices", "PluginCodeError", "remote_registration"]
+__all__ = ["HostServices", "PluginCodeError", "Supervisor", "remote_registration"]
 
 log = logging.getLogger("jupiter.remote")
 CANCEL_POLL = 0.2
@@ -49,6 +46,42 @@ CLI_TIMEOUT = 300.0
 ACTION_TIMEOUT = 60.0
 HOOK_TIMEOUTS = {"on_config_changed": 10.0, "metrics": 2.0}
 LONG_HOOK_TIMEOUT = 600.0
+
+
+class Supervisor(Protocol):
+    """What the proxies and the host services need of the supervisor (``supervisor.py``)."""
+
+    def call(
+        self,
+        plugin_id: str,
+        method: str,
+        params: Mapping[str, Any],
+        timeout: float | None,
+        late: str,
+    ) -> Any: ...
+
+    def notify(self, plugin_id: str, method: str, params: Mapping[str, Any]) -> None: ...
+
+    def kill(self, plugin_id: str, reason: str) -> None: ...
+
+    def follow_job(self, job_id: str, context: Any) -> None: ...
+
+    def unfollow_job(self, job_id: str) -> None: ...
+
+    def job_progress(self, job_id: str, params: Mapping[str, Any]) -> None: ...
+
+    def subscribe(self, plugin_id: str, topic: str) -> None: ...
+
+    def describe_for(self, requester: Manifest, target: str) -> dict[str, Any]: ...
+
+    def call_public(
+        self,
+        requester: Manifest,
+        target: str,
+        name: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+    ) -> Any: ...
 
 
 class PluginCodeError(sdk_errors.BridgeError):

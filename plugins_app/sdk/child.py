@@ -389,7 +389,7 @@ class _LogForwarder(logging.Handler):
     def _ship(self) -> None:
         while True:
             time.sleep(LOG_BATCH_SECONDS)
-            lines = []
+            lines: list[tuple[int, str, str]] = []
             while not self._queue.empty() and len(lines) < 2000:
                 lines.append(self._queue.get_nowait())
             dropped, self._dropped = self._dropped, 0
@@ -493,9 +493,12 @@ class PluginProcess:
             for pattern, handlers in self.services.event_handlers.items():
                 if pattern == topic or (pattern.endswith("*") and topic.startswith(pattern[:-1])):
                     for handler in handlers:
-                        self._guard(lambda h=handler: h(topic, payload))
+                        self._deliver(handler, topic, payload)
             return True
         raise LookupError(f"unknown method {method!r}")
+
+    def _deliver(self, handler: EventHandler, topic: str, payload: dict[str, Any]) -> None:
+        self._guard(lambda: handler(topic, payload))
 
     def _run_job(self, params: Mapping[str, Any]) -> Any:
         assert self.registration is not None
@@ -588,7 +591,9 @@ def confinement_to_json(confinement: Confinement) -> dict[str, Any]:
 
 def confinement_from_json(data: Mapping[str, Any]) -> Confinement:
     fields = {f.name for f in dataclasses.fields(Confinement)}
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in fields}
+    values: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in fields
+    }
     return Confinement(**values)
 
 

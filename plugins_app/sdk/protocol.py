@@ -249,7 +249,8 @@ def _error_reply(call_id: Any, code: int, failure: RemoteFailure) -> dict[str, A
 def _error_of(error: Any) -> RemoteError:
     if not isinstance(error, dict):
         return RemoteError(RemoteFailure("ProtocolError", "malformed error object"))
-    data = error.get("data") if isinstance(error.get("data"), dict) else {}
+    raw = error.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
     return RemoteError(
         RemoteFailure(
             type=str(data.get("type") or "Error"),
