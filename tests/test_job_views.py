@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from plugins_app.jobs.api import executor
-from plugins_app.kernel.runtime import boot
+from plugins_app.kernel.runtime import boot, get_runtime
 from plugins_app.models import Job, JobState, PluginReloadRequest
 from plugins_app.projects.service import register_project, set_plugin_enabled
 
@@ -127,11 +126,12 @@ def test_reload_button_in_developer_mode_reimports_and_reports_each_step(
     user_client, project, settings
 ):
     settings.JUPITER_DEVELOPER_MODE = True
-    first = sys.modules["jupiter_plugins.hello.hello"]
+    first = get_runtime().supervisor.process("hello").pid
     response = user_client.post("/plugins/hello/reload/", follow=True)
-    assert sys.modules["jupiter_plugins.hello.hello"] is not first
+    assert get_runtime().supervisor.process("hello").pid != first
     text = response.content.decode()
-    for step in ("unregistered (1 jobs", "unloaded 2 modules", "manifest re-read", "re-registered"):
+    steps = ("unregistered (1 jobs", f"stopped its process (pid {first})", "manifest re-read")
+    for step in (*steps, "re-registered in a new process"):
         assert step in text
     assert PluginReloadRequest.objects.get().ok is True
 

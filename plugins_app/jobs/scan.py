@@ -15,7 +15,6 @@ one file. ``.git`` is always skipped; symlinks are not followed, so the walk sta
 from __future__ import annotations
 
 import ast
-import inspect
 import json
 import os
 from collections import Counter
@@ -173,24 +172,9 @@ def _hooks(project: Project, hook: str) -> list[tuple[str, Callable[..., Any], A
     return found
 
 
-def _fitting(func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The leading ``args`` the hook accepts: old hooks take ``on_scan(root)`` only."""
-    try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError):
-        return args
-    for count in range(len(args), -1, -1):
-        try:
-            signature.bind(*args[:count])
-        except TypeError:
-            continue
-        return args[:count]
-    return args
-
-
 def _call(func: Callable[..., Any], manifest: Any, *args: Any) -> dict[str, Any]:
     try:
-        return {"result": _plain(func(*_fitting(func, args))), "error": ""}
+        return {"result": _plain(func(*args)), "error": ""}
     except Exception as exc:
         error = summarise_exception(exc, manifest) if manifest else f"{type(exc).__name__}: {exc}"
         return {"result": None, "error": error}

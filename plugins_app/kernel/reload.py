@@ -90,7 +90,7 @@ def reload_plugin(runtime: Runtime, plugin_id: str) -> ReloadReport:
         if loaded is not None:
             started = runtime.supervisor.process(plugin_id)
             pid = started.pid if started is not None else None
-            step(f"started a new process (pid {pid}), re-registered ({_describe(loaded)})")
+            step(f"re-imported and re-registered in a new process, pid {pid} ({_describe(loaded)})")
         else:
             row = InstalledPlugin.objects.filter(plugin_id=plugin_id).first()
             step(f"failed to load again: {row.status_reason if row else 'unknown plugin'}")

@@ -36,7 +36,14 @@ from plugins_app.sdk.values import PluginRequest
 from plugins_app.services.permissions import require
 from plugins_app.services.provider import Services
 
-__all__ = ["HostServices", "PluginCodeError", "Supervisor", "remote_registration"]
+__all__ = [
+    "HostServices",
+    "PluginCodeError",
+    "Supervisor",
+    "error_name",
+    "error_text",
+    "remote_registration",
+]
 
 log = logging.getLogger("jupiter.remote")
 CANCEL_POLL = 0.2
@@ -90,6 +97,16 @@ class PluginCodeError(sdk_errors.BridgeError):
     def __init__(self, failure: RemoteFailure) -> None:
         super().__init__(f"{failure.type}: {failure.message}{failure.where}")
         self.failure = failure
+
+
+def error_name(exc: BaseException) -> str:
+    """The class name of what the plugin raised, whether here or in its process."""
+    return exc.failure.type if isinstance(exc, PluginCodeError) else type(exc).__name__
+
+
+def error_text(exc: BaseException) -> str:
+    """The message of what the plugin raised, without the host's wrapping."""
+    return exc.failure.message if isinstance(exc, PluginCodeError) else str(exc)
 
 
 def plugin_error(exc: RemoteError) -> Exception:

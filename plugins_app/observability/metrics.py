@@ -22,6 +22,7 @@ from typing import Any
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from plugins_app.kernel.remote import error_name, error_text
 from plugins_app.kernel.runtime import get_runtime
 
 COLLECT_TIMEOUT = 2.0
@@ -121,7 +122,8 @@ class MetricsCollector:
                     plugin_id, interval, previous.values, previous.collected_at, now, error
                 )
             elif run.error is not None:
-                error = f"the metrics hook raised {type(run.error).__name__}: {run.error}"
+                name, text = error_name(run.error), error_text(run.error)
+                error = f"the metrics hook raised {name}: {text}"
                 sample = MetricsSample(
                     plugin_id, interval, previous.values, previous.collected_at, now, error
                 )

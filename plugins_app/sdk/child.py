@@ -37,7 +37,7 @@ from plugins_app.sdk.confinement import (
 )
 from plugins_app.sdk.errors import JobCancelled, PermissionRefused
 from plugins_app.sdk.events import EventHandler
-from plugins_app.sdk.loading import register_plugin, resolve
+from plugins_app.sdk.loading import fitting_args, register_plugin, resolve
 from plugins_app.sdk.protocol import Endpoint, RemoteError, RemoteFailure, read_frame, write_frame
 from plugins_app.sdk.sandbox import CommandResult, HttpClient
 from plugins_app.sdk.values import Graph, PluginRequest, PluginResponse, ProjectInfo
@@ -471,7 +471,9 @@ class PluginProcess:
         if method == "job.run":
             return self._run_job(params)
         if method == "hook":
-            return _checked(self._guard(lambda: registration.hooks[name](*args, **kwargs)))
+            hook = registration.hooks[name]
+            fitted = fitting_args(hook, tuple(args))
+            return _checked(self._guard(lambda: hook(*fitted, **kwargs)))
         if method == "ui.render":
             return _checked(self._guard(lambda: registration.ui[name].render(*args)))
         if method == "api.call":

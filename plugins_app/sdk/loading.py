@@ -12,6 +12,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import inspect
 import sys
 import types
 from collections.abc import Callable
@@ -213,3 +214,19 @@ def register_plugin(manifest: Manifest, bridge: PluginBridge) -> bool:
             bridge.register_hook(hook, resolve(manifest, manifest.entrypoints[hook]))
     bridge.registration.legacy = legacy
     return legacy
+
+
+def fitting_args(func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The leading ``args`` a hook accepts: old hooks take ``on_scan(root)`` only, newer
+    ones ``on_scan(root, graph)``; the host passes all it has."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return args
+    for count in range(len(args), -1, -1):
+        try:
+            signature.bind(*args[:count])
+        except TypeError:
+            continue
+        return args[:count]
+    return args

@@ -10,9 +10,11 @@ from django.http import HttpRequest
 from plugins_app.models import (
     AuditAction,
     AuditEvent,
+    ChangeEvent,
     HistoryEntry,
     InstalledPlugin,
     Job,
+    Lease,
     MeetingPlan,
     Notification,
     PluginConfig,
@@ -192,6 +194,17 @@ class NotificationAdmin(RecordAdmin):
     list_display = ("created_at", "level", "plugin_id", "title")
     list_filter = ("level", "plugin_id")
     search_fields = ("title", "body", "topic")
+
+
+@admin.register(Lease)
+class LeaseAdmin(RecordAdmin):
+    list_display = ("name", "holder", "expires_at")
+
+
+@admin.register(ChangeEvent)
+class ChangeEventAdmin(RecordAdmin):
+    list_display = ("created_at", "topic", "plugin_id", "project", "origin")
+    list_filter = ("topic",)
 
 
 @admin.register(PluginDebugMode)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -17,12 +15,34 @@ from .conftest import PROBE
 
 @pytest.fixture
 def probe_module(project):
-    module = sys.modules[f"jupiter_plugins.{PROBE}.probe"]
-    module.BEHAVIOUR.update(mode="ok", calls=0)
-    module.RELEASE.clear()
+    module = ProbeControl()
     get_runtime().provide(MetricsCollector(timeout=0.5))
     yield module
-    module.RELEASE.set()
+    module.release()
+
+
+class _Behaviour:
+    def __init__(self, api) -> None:
+        self._api = api
+
+    def __getitem__(self, key: str):
+        return self._api["state"]()[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        self._api["set_state"](key, value)
+
+
+class ProbeControl:
+    """The probe's ``BEHAVIOUR``, in its own process, through its public API."""
+
+    def __init__(self) -> None:
+        self._api = get_runtime().bridge.registration(PROBE).public_api
+        self.BEHAVIOUR = _Behaviour(self._api)
+
+    def release(self) -> None:
+        process = get_runtime().supervisor.process(PROBE)
+        if process is not None and process.alive:
+            self._api["release"]()
 
 
 def test_numbers_keeps_finite_numbers_with_safe_names():

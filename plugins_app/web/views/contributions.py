@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 
 from plugins_app.config.secrets import without_secrets
 from plugins_app.config.store import effective_config_for, plugin_config_schema
+from plugins_app.kernel.remote import error_name
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.logs.hub import get_hub, plugin_logger
 from plugins_app.manifest.model import UiContributions
@@ -166,7 +167,7 @@ def plugin_api_route(request: HttpRequest, plugin_id: str, route: str) -> HttpRe
         return JsonResponse(result, safe=False)
     except Exception as exc:
         plugin_logger(plugin_id).exception("API route %s failed", route)
-        return JsonResponse({"error": f"{type(exc).__name__} in the plugin's route"}, status=500)
+        return JsonResponse({"error": f"{error_name(exc)} in the plugin's route"}, status=500)
 
 
 @require_GET
