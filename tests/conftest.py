@@ -38,3 +38,13 @@ def runtime_dirs(settings):
 def user(db):
     """An ordinary (non-staff) console user."""
     return get_user_model().objects.create_user("ada", password="pw-ada-123")
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached page fragments never leak from one test into another (ids are reused)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
