@@ -396,6 +396,35 @@ def run_scan(job: Any, span: tuple[float, float] = (0, 100)) -> dict[str, Any]:
     return summary
 
 
+FINDINGS_PAGE = 20
+
+
+def _scalars(value: Any) -> list[tuple[str, Any]]:
+    if not isinstance(value, dict):
+        return []
+    return [
+        (str(k), v)
+        for k, v in value.items()
+        if v is None or isinstance(v, str | int | float | bool)
+    ]
+
+
+def analysis_overview(plugins: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What the project page shows of each plugin's outcome, stored beside the outcomes so
+    the page never decodes them: the error, the finding count, the first page of findings,
+    and the result's scalar entries when there are no findings."""
+    overview = {}
+    for plugin_id, outcome in plugins.items():
+        findings = outcome.get("findings") or []
+        overview[plugin_id] = {
+            "error": outcome.get("error", ""),
+            "count": len(findings),
+            "first": findings[:FINDINGS_PAGE],
+            "scalars": [] if findings else _scalars(outcome.get("result")),
+        }
+    return overview
+
+
 def run_analysis(job: Any) -> dict[str, Any]:
     """The analysis job: every enabled plugin's ``on_analyze`` on the latest scan."""
     project = Project.objects.get(name=job.project.name)
@@ -423,7 +452,7 @@ def run_analysis(job: Any) -> dict[str, Any]:
         kind=HistoryKind.ANALYSIS,
         summary=f"{total} finding{pluralize(total)} from {count} plugin{pluralize(count)}"
         + (f"; failed: {', '.join(errors)}" if errors else ""),
-        data={"plugins": plugins},
+        data={"plugins": plugins, "overview": analysis_overview(plugins)},
         job_id=job.id,
     )
     job.progress(100, "Analysis recorded")
