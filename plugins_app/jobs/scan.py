@@ -24,7 +24,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pathspec
@@ -46,6 +46,9 @@ class HostJob:
     func: Callable[..., Any]
 
 
+_UNNAMED = re.compile(r"\(\?P<\w+>")
+
+
 class _Rules:
     """One ignore file's rules, matched against paths relative to its directory.
 
@@ -55,18 +58,21 @@ class _Rules:
     own last-match-wins logic.
     """
 
-    __slots__ = ("_regexes", "_spec")
+    __slots__ = ("_regex", "_spec")
 
     def __init__(self, spec: pathspec.GitIgnoreSpec) -> None:
         patterns = [p for p in spec.patterns if p.include is not None]
         plain = all(p.include for p in patterns)
         self._spec = None if plain else spec
-        self._regexes = tuple(p.regex for p in patterns) if plain else ()
+        # One alternation of the patterns' regexes (their named groups made plain, as the
+        # same name may not appear twice); matches nothing when the file has no patterns.
+        alternatives = [_UNNAMED.sub("(?:", p.regex.pattern) for p in patterns] or ["(?!)"]
+        self._regex = re.compile("|".join(f"(?:{a})" for a in alternatives))
 
     def match(self, path: str) -> bool:
         if self._spec is not None:
-            return self._spec.match_file(path)
-        return any(regex.match(path) for regex in self._regexes)
+            return bool(self._spec.match_file(path))
+        return self._regex.match(path) is not None
 
 
 def _rules(directory: str, names: tuple[str, ...]) -> _Rules | None:
@@ -368,7 +374,7 @@ def run_scan(job: Any, span: tuple[float, float] = (0, 100)) -> dict[str, Any]:
         step(0.8 + 0.15 * n / len(hooks), f"on_scan of {plugin_id}")
         plugins[plugin_id] = _call(func, manifest, str(root), list(files))
         job.raise_if_cancelled()
-    by_extension = Counter(PurePosixPath(f).suffix or "(none)" for f in files)
+    by_extension = Counter(os.path.splitext(f.rpartition("/")[2])[1] or "(none)" for f in files)
     summary = {
         "project": project.name,
         "root": str(root),
