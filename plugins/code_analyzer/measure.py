@@ -81,18 +81,20 @@ def analyse_source(source: str, path: str = "<string>") -> FileStats:
 
 
 def python_files(root: Path, exclude: list[str], include_tests: bool) -> Iterator[Path]:
-    """The ``.py`` files under ``root``, sorted; excluded and hidden folders are pruned, not
-    entered (a ``.venv`` or ``build`` holds more files than the project)."""
+    """The ``.py`` files under ``root`` in path order; excluded and hidden folders are pruned,
+    not entered (a ``.venv`` or ``build`` holds more files than the project). Walked as
+    strings: a ``Path`` is built only for each file yielded."""
     skipped = set(exclude)
-    found = []
-    for directory, folders, names in os.walk(root):
+    found: list[list[str]] = []
+    top = str(root)
+    for directory, folders, names in os.walk(top):
         folders[:] = [f for f in folders if f not in skipped and not f.startswith(".")]
-        found += [Path(directory, name) for name in names if name.endswith(".py")]
-    for path in sorted(found):
-        parts = path.relative_to(root).parts
+        base = os.path.relpath(directory, top).split(os.sep) if directory != top else []
+        found += [[*base, name] for name in names if name.endswith(".py")]
+    for parts in sorted(found):
         if not include_tests and (parts[0] == "tests" or parts[-1].startswith("test_")):
             continue
-        yield path
+        yield root.joinpath(*parts)
 
 
 def plain(stats: FileStats) -> dict[str, Any]:

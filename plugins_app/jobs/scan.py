@@ -353,6 +353,13 @@ def _call(func: Callable[..., Any], manifest: Any, *args: Any) -> dict[str, Any]
         return {"result": None, "error": error}
 
 
+def _extension(path: str) -> str:
+    """``PurePosixPath(path).suffix or "(none)"`` without building a path per file."""
+    name = path[path.rfind("/") + 1 :]
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else "(none)"
+
+
 def run_scan(job: Any, span: tuple[float, float] = (0, 100)) -> dict[str, Any]:
     """The scan job: walk, graph, plugins' ``on_scan``; returns the summary it records."""
     low, high = span
@@ -374,7 +381,7 @@ def run_scan(job: Any, span: tuple[float, float] = (0, 100)) -> dict[str, Any]:
         step(0.8 + 0.15 * n / len(hooks), f"on_scan of {plugin_id}")
         plugins[plugin_id] = _call(func, manifest, str(root), list(files))
         job.raise_if_cancelled()
-    by_extension = Counter(os.path.splitext(f.rpartition("/")[2])[1] or "(none)" for f in files)
+    by_extension = Counter(_extension(f) for f in files)
     summary = {
         "project": project.name,
         "root": str(root),
