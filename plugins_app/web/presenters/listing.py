@@ -142,39 +142,53 @@ def enabled_projects(plugins: Sequence[InstalledPlugin]) -> dict[int, list[str]]
     return found
 
 
-def _row_key(plugin: InstalledPlugin, projects: list[str]) -> str:
+def revision(plugin: InstalledPlugin) -> str:
+    """What identifies a plugin row's content: every status or sync write bumps updated_at."""
     stamp = plugin.updated_at.isoformat() if plugin.updated_at else ""
-    return f"jupiter:plugin-row:v1:{plugin.pk}:{plugin.plugin_id}:{stamp}:{','.join(projects)}"
+    return f"{plugin.pk}:{plugin.plugin_id}:{stamp}"
+
+
+def _row_key(plugin: InstalledPlugin, projects: list[str]) -> str:
+    return f"jupiter:plugin-row:v1:{revision(plugin)}:{','.join(projects)}"
+
+
+def cached_html(keys: Sequence[str], render: Callable[[list[int]], list[str]]) -> list[SafeString]:
+    """HTML fragments by cache key: one ``get_many``, ``render`` for the indexes missing (in
+    one go, so it loads its template once), one ``set_many``."""
+    found: dict[str, str] = cache.get_many(keys)
+    missing = [n for n, key in enumerate(keys) if key not in found]
+    if missing:
+        fresh = dict(zip((keys[n] for n in missing), render(missing), strict=True))
+        cache.set_many(fresh, ROW_CACHE_SECONDS)
+        found.update(fresh)
+    # Each string was rendered by an autoescaping template, so it is HTML already.
+    return [mark_safe(found[key]) for key in keys]  # noqa: S308
 
 
 def plugin_rows(plugins: Sequence[InstalledPlugin]) -> list[SafeString]:
     """The plugin list's rows as HTML, from the cache where the plugin has not changed.
 
-    One ``get_many`` for the page, one template render per row that changed, one
-    ``set_many``. The rows carry no per-user value (no CSRF token), so they are shared.
+    Keyed by the plugin's ``updated_at`` and the projects enabling it; the rows carry no
+    per-user value (no CSRF token), so every visitor shares them.
     """
     projects = enabled_projects(plugins)
-    keys = [_row_key(p, projects[p.pk]) for p in plugins]
-    found: dict[str, str] = cache.get_many(keys)
-    missing = [(key, p) for key, p in zip(keys, plugins, strict=True) if key not in found]
-    if missing:
+
+    def render(indexes: list[int]) -> list[str]:
         template = get_template("plugins_app/partials/plugin_row.html")
         detail_url = url_maker("plugins_app:plugin-detail")
         project_url = url_maker("plugins_app:project-detail")
-        fresh = {
-            key: template.render(
+        return [
+            template.render(
                 {
-                    "plugin": plugin,
-                    "detail_url": detail_url(plugin.plugin_id),
-                    "projects": [(name, project_url(name)) for name in projects[plugin.pk]],
+                    "plugin": plugins[n],
+                    "detail_url": detail_url(plugins[n].plugin_id),
+                    "projects": [(name, project_url(name)) for name in projects[plugins[n].pk]],
                 }
             )
-            for key, plugin in missing
-        }
-        cache.set_many(fresh, ROW_CACHE_SECONDS)
-        found.update(fresh)
-    # Each string was rendered by an autoescaping template, so it is HTML already.
-    return [mark_safe(found[key]) for key in keys]  # noqa: S308
+            for n in indexes
+        ]
+
+    return cached_html([_row_key(p, projects[p.pk]) for p in plugins], render)
 
 
 @dataclass(frozen=True)

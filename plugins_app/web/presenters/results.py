@@ -5,7 +5,8 @@ few numbers and one page of findings per plugin. So the rows are read with ``dat
 and only the keys shown are extracted by the database (``KeyTransform``): the scan's counts,
 the analysis's ``overview`` (each plugin's error, finding count and first page, written by
 ``jobs.scan.analysis_overview``). Only asking for a later page of one plugin's findings
-decodes that plugin's list.
+decodes that plugin's list. History entries are never changed once written, so what is
+extracted from one is cached by its primary key.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models.fields.json import KeyTransform
 
@@ -59,26 +61,37 @@ class AnalysisView:
     groups: tuple[FindingGroup, ...]
 
 
-def _latest(project: Project, kind: HistoryKind, **keys: KeyTransform) -> Any:
-    rows = HistoryEntry.objects.filter(project=project, kind=kind).defer("data")
-    return rows.annotate(**keys).first()
+def _latest(project: Project, kind: HistoryKind) -> HistoryEntry | None:
+    rows = HistoryEntry.objects.filter(project=project, kind=kind)
+    return rows.only("pk", "created_at", "summary").first()
+
+
+def _extracted(entry: HistoryEntry, keys: dict[str, KeyTransform]) -> dict[str, Any]:
+    """``keys`` extracted from the entry's data by the database, cached by entry."""
+    cache_key = f"jupiter:history-keys:v1:{entry.pk}:{','.join(sorted(keys))}"
+    found: dict[str, Any] | None = cache.get(cache_key)
+    if found is None:
+        found = HistoryEntry.objects.filter(pk=entry.pk).values(**keys).first() or {}
+        cache.set(cache_key, found, 3600)
+    return found
 
 
 def scan_facts(project: Project) -> ScanFacts | None:
-    row = _latest(
-        project, HistoryKind.SCAN, **{f"fact_{k}": KeyTransform(k, "data") for k in SCAN_FACTS}
-    )
+    row = _latest(project, HistoryKind.SCAN)
     if row is None:
         return None
-    extensions = row.fact_by_extension if isinstance(row.fact_by_extension, Mapping) else {}
-    modules = row.fact_external_modules if isinstance(row.fact_external_modules, list) else []
+    facts = _extracted(row, {f"fact_{k}": KeyTransform(k, "data") for k in SCAN_FACTS})
+    extensions = facts.get("fact_by_extension")
+    extensions = extensions if isinstance(extensions, Mapping) else {}
+    modules = facts.get("fact_external_modules")
+    modules = modules if isinstance(modules, list) else []
     return ScanFacts(
         row.created_at,
         row.summary,
-        int(row.fact_files or 0),
-        int(row.fact_ignored or 0),
+        int(facts.get("fact_files") or 0),
+        int(facts.get("fact_ignored") or 0),
         tuple(list(extensions.items())[:SHOWN_EXTENSIONS]),
-        int(row.fact_internal_imports or 0),
+        int(facts.get("fact_internal_imports") or 0),
         tuple(modules[:SHOWN_MODULES]),
         len(modules),
     )
@@ -94,10 +107,10 @@ def _findings_page(entry_id: int, plugin_id: str, number: int) -> tuple[Any, int
 
 def analysis_view(project: Project, params: Mapping[str, str]) -> AnalysisView | None:
     """The latest analysis; ``findings_plugin`` and ``findings_page`` pick a later page."""
-    row = _latest(project, HistoryKind.ANALYSIS, overview=KeyTransform("overview", "data"))
+    row = _latest(project, HistoryKind.ANALYSIS)
     if row is None:
         return None
-    overview = row.overview
+    overview = _extracted(row, {"overview": KeyTransform("overview", "data")}).get("overview")
     if not isinstance(overview, Mapping):  # recorded before overviews were stored
         plugins = HistoryEntry.objects.filter(pk=row.pk).values_list(
             KeyTransform("plugins", "data"), flat=True

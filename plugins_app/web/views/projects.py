@@ -41,7 +41,14 @@ from plugins_app.projects.service import (
     sync_from_file,
 )
 from plugins_app.web.decorators import plugin_or_404
-from plugins_app.web.presenters.listing import PluginFilters, page_of, url_maker, user_plugins
+from plugins_app.web.presenters.listing import (
+    PluginFilters,
+    cached_html,
+    page_of,
+    revision,
+    url_maker,
+    user_plugins,
+)
 from plugins_app.web.views import JupiterRequest
 
 CONFLICT_TARGET = "#project-conflict"
@@ -186,38 +193,55 @@ def mounts(project: Project) -> list[str]:
     ]
 
 
+CSRF_PLACEHOLDER = "__jupiter_csrf_token__"
+
+
 def project_rows(
     request: HttpRequest, project: Project, plugins: list[InstalledPlugin]
 ) -> list[SafeString]:
-    """A page of the project's plugin rows, from one loaded template and one ``reverse()``
-    per link name. Not cached: each row's form carries the visitor's CSRF token."""
+    """A page of the project's plugin rows, cached by plugin revision and enabled state.
+
+    Rows are cached with a placeholder where the form's CSRF token goes, and the visitor's
+    token replaces it on the way out, so the cached HTML is shared by every visitor.
+    """
     enabled = set(
         ProjectPlugin.objects.filter(project=project, enabled=True, plugin__in=plugins).values_list(
             "plugin_id", flat=True
         )
     )
-    template = get_template("plugins_app/partials/project_plugin_row.html")
-    detail = url_maker("plugins_app:plugin-detail")
-    toggle = url_maker("plugins_app:project-plugin-toggle", 2)
-    settings = url_maker("plugins_app:project-plugin-settings", 2)
+    keys = [
+        f"jupiter:project-row:v1:{project.pk}:{project.name}:{revision(p)}:{p.pk in enabled}"
+        for p in plugins
+    ]
+
+    def render(indexes: list[int]) -> list[str]:
+        template = get_template("plugins_app/partials/project_plugin_row.html")
+        detail = url_maker("plugins_app:plugin-detail")
+        toggle = url_maker("plugins_app:project-plugin-toggle", 2)
+        settings = url_maker("plugins_app:project-plugin-settings", 2)
+        rows = []
+        for plugin in (plugins[n] for n in indexes):
+            permissions = getattr(plugin, "permission_list", None)
+            has_settings = getattr(plugin, "settings_version", None) is not None
+            context = {
+                "project": project,
+                "plugin": plugin,
+                "enabled": plugin.pk in enabled,
+                "detail_url": detail(plugin.plugin_id),
+                "toggle_url": toggle(project.name, plugin.plugin_id),
+                "settings_url": settings(project.name, plugin.plugin_id) if has_settings else "",
+                "permissions": permissions if isinstance(permissions, list) else [],
+                "csrf_token": CSRF_PLACEHOLDER,
+            }
+            rows.append(template.render(context))
+        return rows
+
     token = get_token(request)
-    rows = []
-    for plugin in plugins:
-        permissions = getattr(plugin, "permission_list", None)
-        has_settings = getattr(plugin, "settings_version", None) is not None
-        context = {
-            "project": project,
-            "plugin": plugin,
-            "enabled": plugin.pk in enabled,
-            "detail_url": detail(plugin.plugin_id),
-            "toggle_url": toggle(project.name, plugin.plugin_id),
-            "settings_url": settings(project.name, plugin.plugin_id) if has_settings else "",
-            "permissions": permissions if isinstance(permissions, list) else [],
-            "csrf_token": token,
-        }
-        # Rendered by an autoescaping template: HTML already.
-        rows.append(mark_safe(template.render(context)))  # noqa: S308
-    return rows
+    return [
+        # The token is Django's own alphanumeric value: HTML-safe as it is.
+        mark_safe(row.replace(CSRF_PLACEHOLDER, token))  # noqa: S308
+        for row in cached_html(keys, render)
+    ]
 
 
 def toggle_plugin(
