@@ -51,6 +51,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/jobs.py
 	$(BIN)/python bench/logs.py
 	$(BIN)/python bench/analyzers.py
+	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/scan.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -29,8 +29,10 @@ from typing import Any
 
 import pathspec
 from django.template.defaultfilters import pluralize
+from pathspec.pattern import RegexPattern
 
 from plugins_app.base import conf
+from plugins_app.base.errors import JupiterError
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.manifest.tracebacks import summarise_exception
 from plugins_app.models import HistoryEntry, HistoryKind, Project, ProjectGraph, ProjectPlugin
@@ -61,7 +63,9 @@ class _Rules:
     __slots__ = ("_regex", "_spec")
 
     def __init__(self, spec: pathspec.GitIgnoreSpec) -> None:
-        patterns = [p for p in spec.patterns if p.include is not None]
+        patterns = [
+            p for p in spec.patterns if isinstance(p, RegexPattern) and p.include is not None
+        ]
         plain = all(p.include for p in patterns)
         self._spec = None if plain else spec
         # One alternation of the patterns' regexes (their named groups made plain, as the
@@ -86,7 +90,7 @@ def _rules(directory: str, names: tuple[str, ...]) -> _Rules | None:
     return _Rules(pathspec.GitIgnoreSpec.from_lines(lines)) if lines else None
 
 
-class _Truncated(Exception):
+class _Truncated(JupiterError):
     """Internal: the walk reached ``max_files``."""
 
 

@@ -71,7 +71,7 @@ def _extracted(entry: HistoryEntry, keys: dict[str, KeyTransform]) -> dict[str, 
     cache_key = f"jupiter:history-keys:v1:{entry.pk}:{','.join(sorted(keys))}"
     found: dict[str, Any] | None = cache.get(cache_key)
     if found is None:
-        found = HistoryEntry.objects.filter(pk=entry.pk).values(**keys).first() or {}
+        found = dict(HistoryEntry.objects.filter(pk=entry.pk).values(**keys).first() or {})
         cache.set(cache_key, found, 3600)
     return found
 

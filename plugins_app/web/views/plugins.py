@@ -35,7 +35,7 @@ from plugins_app.web.views.projects import toggle_plugin
 
 @vary_on_headers("HX-Request")
 @require_GET
-def plugin_list(request: HttpRequest) -> HttpResponse:
+def plugin_list(request: JupiterRequest) -> HttpResponse:
     """Core plugins as part of Jupiter, then one page of the user-facing plugins, searched
     and filtered on the server, grouped in their two categories (SPEC K1, U1).
 
