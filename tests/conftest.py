@@ -49,3 +49,13 @@ def job_worker():
     from plugins_app.jobs.api import executor
 
     return executor()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached page fragments never leak from one test into another (ids are reused)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from plugins_app.jobs.api import executor, submit
-from plugins_app.jobs.scan import walk
+from plugins_app.jobs.scan import ImportCache, raw_imports, walk
 from plugins_app.kernel.runtime import boot
 from plugins_app.models import HistoryKind, JobState
 from plugins_app.projects.service import register_project, set_plugin_enabled
@@ -86,3 +87,64 @@ def test_scan_records_history_builds_the_graph_and_runs_legacy_hooks(tmp_path, r
     assert graph.imports_of("src/app/core.py") == ["os", "src/app/__init__.py", "src/app/util.py"]
     assert graph.imported_by("src/app/util.py") == ["src/app/core.py"]
     assert {item.kind for item in timeline(project)} == {"job", "scan"}
+
+
+def test_only_import_statements_are_parsed_wherever_they_are() -> None:
+    source = b'''"""Module.
+
+import not_this
+from the docs, nothing
+"""
+import os, json as j
+from . import util
+from ..pkg.mod import (
+    a,
+    b,  # comment (
+)
+if TYPE_CHECKING:
+    from typing import Any
+def f():
+    import inner \\
+        as alias
+    text = """
+from fake import nothing
+"""
+'''
+    assert raw_imports(source) == (
+        ("os", 0, ()),
+        ("json", 0, ()),
+        ("", 1, ("util",)),
+        ("pkg.mod", 2, ("a", "b")),
+        ("typing", 0, ("Any",)),
+        ("inner", 0, ()),
+    )
+
+
+def test_imports_fall_back_to_the_whole_file_and_never_fail() -> None:
+    tricky = b"x = '''\nfrom here on\n''' + \"\"\"\"\"\"\nimport real\n"
+    assert raw_imports(tricky) == (("real", 0, ()),)
+    assert raw_imports(b"import (\n") == ()
+    # Only the import lines are parsed: a syntax error elsewhere no longer hides them.
+    assert raw_imports(b"def (:\nimport os\n") == (("os", 0, ()),)
+    assert raw_imports(b"x = 1\n") == ()
+
+
+def test_import_cache_parses_a_file_once_until_it_changes(tmp_path: Path, monkeypatch) -> None:
+    from plugins_app.jobs import scan
+
+    calls: list[bytes] = []
+    original = scan.raw_imports
+    monkeypatch.setattr(scan, "raw_imports", lambda b: calls.append(b) or original(b))
+    cache = ImportCache()
+    file = tmp_path / "m.py"
+    file.write_text("import os\n")
+    twin = tmp_path / "twin.py"
+    twin.write_text("import os\n")
+    assert cache.imports(str(file)) == (("os", 0, ()),)
+    assert cache.imports(str(file)) == (("os", 0, ()),)
+    assert cache.imports(str(twin)) == (("os", 0, ()),)  # same bytes: same digest
+    assert len(calls) == 1
+    file.write_text("import sys\n")
+    os.utime(file, ns=(1, 1))
+    assert cache.imports(str(file)) == (("sys", 0, ()),)
+    assert len(calls) == 2

@@ -15,18 +15,23 @@ one file. ``.git`` is always skipped; symlinks are not followed, so the walk sta
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
+import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pathspec
 from django.template.defaultfilters import pluralize
+from pathspec.pattern import RegexPattern
 
 from plugins_app.base import conf
+from plugins_app.base.errors import JupiterError
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.manifest.tracebacks import summarise_exception
 from plugins_app.models import HistoryEntry, HistoryKind, Project, ProjectGraph, ProjectPlugin
@@ -42,49 +47,98 @@ class HostJob:
     func: Callable[..., Any]
 
 
-def _spec(directory: Path, names: tuple[str, ...]) -> pathspec.GitIgnoreSpec | None:
+_UNNAMED = re.compile(r"\(\?P<\w+>")
+
+
+class _Rules:
+    """One ignore file's rules, matched against paths relative to its directory.
+
+    ``GitIgnoreSpec.match_file`` normalises the path and walks every pattern in Python on each
+    call; a file without negations is ignored as soon as one pattern's regex matches, so that
+    case runs the compiled regexes directly (the walk's hot loop). Negations keep pathspec's
+    own last-match-wins logic.
+    """
+
+    __slots__ = ("_regex", "_spec")
+
+    def __init__(self, spec: pathspec.GitIgnoreSpec) -> None:
+        patterns = [
+            p for p in spec.patterns if isinstance(p, RegexPattern) and p.include is not None
+        ]
+        plain = all(p.include for p in patterns)
+        self._spec = None if plain else spec
+        # One alternation of the patterns' regexes (their named groups made plain, as the
+        # same name may not appear twice); matches nothing when the file has no patterns.
+        alternatives = [_UNNAMED.sub("(?:", p.regex.pattern) for p in patterns] or ["(?!)"]
+        self._regex = re.compile("|".join(f"(?:{a})" for a in alternatives))
+
+    def match(self, path: str) -> bool:
+        if self._spec is not None:
+            return bool(self._spec.match_file(path))
+        return self._regex.match(path) is not None
+
+
+def _rules(directory: str, names: tuple[str, ...]) -> _Rules | None:
     lines: list[str] = []
     for name in names:
-        path = directory / name
-        if path.is_file():
-            lines += path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+        try:
+            with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as file:
+                lines += file.read().splitlines()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            continue
+    return _Rules(pathspec.GitIgnoreSpec.from_lines(lines)) if lines else None
+
+
+class _Truncated(JupiterError):
+    """Internal: the walk reached ``max_files``."""
 
 
 def walk(root: Path, max_files: int) -> tuple[list[str], int, bool]:
-    """Root-relative POSIX paths of the files kept, the count ignored, and whether truncated."""
-    root = root.resolve()
-    specs: list[tuple[PurePosixPath, pathspec.GitIgnoreSpec]] = []
+    """Root-relative POSIX paths of the files kept, the count ignored, and whether truncated.
+
+    ``os.scandir`` on plain strings, depth first, names sorted: each directory's files, then
+    its subdirectories. Ignored directories are pruned, never entered (an ignored directory
+    counts once). Each rule file applies to paths relative to its own directory.
+    """
+    top = str(root.resolve())
     kept: list[str] = []
     ignored = 0
 
-    def is_ignored(rel: PurePosixPath, is_dir: bool) -> bool:
-        for base, spec in specs:
-            if base == PurePosixPath(".") or base in rel.parents:
-                inner = rel.relative_to(base).as_posix() + ("/" if is_dir else "")
-                if spec.match_file(inner):
-                    return True
-        return False
+    def ignored_by(rules: list[tuple[int, _Rules]], rel: str) -> bool:
+        return any(r.match(rel[cut:]) for cut, r in rules)
 
-    for directory, dirnames, filenames in os.walk(root, followlinks=False):
-        here = Path(directory)
-        rel_dir = PurePosixPath(here.relative_to(root).as_posix())
-        spec = _spec(here, IGNORE_FILES if here == root else IGNORE_FILES[:1])
-        if spec is not None:
-            specs.append((rel_dir, spec))
-        for name in sorted(dirnames):
-            if name in ALWAYS_SKIPPED or is_ignored(rel_dir / name, True):
-                dirnames.remove(name)
+    def visit(directory: str, prefix: str, rules: list[tuple[int, _Rules]]) -> None:
+        nonlocal ignored
+        own = _rules(directory, IGNORE_FILES if not prefix else IGNORE_FILES[:1])
+        if own is not None:
+            rules = [*rules, (len(prefix), own)]
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            return
+        subdirectories = []
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name in ALWAYS_SKIPPED or ignored_by(rules, rel + "/"):
+                    ignored += 1
+                else:
+                    subdirectories.append(entry)
+            elif entry.is_symlink():
+                ignored += not entry.is_dir()
+            elif ignored_by(rules, rel):
                 ignored += 1
-        dirnames.sort()
-        for name in sorted(filenames):
-            rel = rel_dir / name
-            if (here / name).is_symlink() or is_ignored(rel, False):
-                ignored += 1
-                continue
-            if len(kept) >= max_files:
-                return kept, ignored, True
-            kept.append(rel.as_posix())
+            else:
+                if len(kept) >= max_files:
+                    raise _Truncated
+                kept.append(rel)
+        for entry in subdirectories:
+            visit(entry.path, prefix + entry.name + "/", rules)
+
+    try:
+        visit(top, "", [])
+    except _Truncated:
+        return kept, ignored, True
     return kept, ignored, False
 
 
@@ -94,7 +148,7 @@ def _module_index(python_files: list[str]) -> dict[str, str]:
     index: dict[str, str] = {}
     ambiguous: set[str] = set()
     for path in python_files:
-        parts = list(PurePosixPath(path).with_suffix("").parts)
+        parts = path[:-3].split("/")
         if parts[-1] == "__init__":
             parts.pop()
         for start in range(len(parts)):
@@ -107,24 +161,128 @@ def _module_index(python_files: list[str]) -> dict[str, str]:
     return index
 
 
-def _imports(source: str, path: str) -> Iterator[tuple[str, bool]]:
+# An import statement at the start of a line (any indentation): ``from x import (...)`` up to
+# its closing parenthesis, otherwise the logical line, backslash continuations included.
+_IMPORT_STATEMENT = re.compile(
+    rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*\([^)]*\)"
+    rb"|(?:import|from)[ \t](?:[^\n\\]|\\(?:.|\n))*)",
+    re.MULTILINE,
+)
+_NESTED_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+
+# (module, level, names): ``import a.b`` is ("a.b", 0, ()); ``from ..x import y`` ("x", 2, ("y",)).
+RawImport = tuple[str, int, tuple[str, ...]]
+
+
+def _import_nodes(statements: list[ast.stmt]) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Import statements at any depth, visiting statement bodies only (not expressions)."""
+    stack = list(reversed(statements))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+            continue
+        for name in _NESTED_BODIES:
+            stack.extend(reversed(getattr(node, name, ())))
+
+
+def _raw(statements: list[ast.stmt]) -> tuple[RawImport, ...]:
+    found: list[RawImport] = []
+    for node in _import_nodes(statements):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, 0, ()) for alias in node.names]
+        else:
+            found.append((node.module or "", node.level, tuple(a.name for a in node.names)))
+    return tuple(found)
+
+
+def raw_imports(source: bytes) -> tuple[RawImport, ...]:
+    """The imports of a Python file, parsing only its import statements.
+
+    A regex finds lines that start an import outside triple-quoted strings (an odd count of
+    either kind of triple quote before a line means it is inside one); only those statements go to
+    ``ast.parse``, a few hundred bytes instead of the whole file. When they do not parse on
+    their own (prose starting with "from" in a string, say) the whole file is parsed, walking
+    statement bodies only. A file has no imports only when neither parses: a syntax error away
+    from its import lines no longer hides them.
+    """
+    statements: list[bytes] = []
+    doubles = singles = position = 0
+    for match in _IMPORT_STATEMENT.finditer(source):
+        start = match.start()
+        doubles += source.count(b'"""', position, start)
+        singles += source.count(b"'''", position, start)
+        position = start
+        if not doubles % 2 and not singles % 2:
+            statements.append(match.group().strip())
+    if not statements:
+        return ()
+    try:
+        return _raw(ast.parse(b"\n".join(statements)).body)
+    except (SyntaxError, ValueError):
+        pass
+    try:
+        return _raw(ast.parse(source).body)
+    except (SyntaxError, ValueError):
+        return ()
+
+
+def _resolved(path: str, raw: tuple[RawImport, ...]) -> Iterator[tuple[str, bool]]:
     """(dotted name, optional) per import, relative imports resolved. Optional names are
     ``from x import y`` targets, which are modules only if they resolve to a file."""
-    try:
-        tree = ast.parse(source, filename=path)
-    except (SyntaxError, ValueError):
-        return
-    package = list(PurePosixPath(path).parent.parts)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            yield from ((alias.name, False) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                prefix = package[: len(package) - node.level + 1]
-                base = ".".join([*prefix, base] if base else prefix)
-            yield base, bool(node.level)
-            yield from ((f"{base}.{alias.name}", True) for alias in node.names)
+    package = path.split("/")[:-1]
+    for module, level, names in raw:
+        if not level and not names and module:
+            yield module, False
+            continue
+        base = module
+        if level:
+            prefix = package[: len(package) - level + 1]
+            base = ".".join([*prefix, module] if module else prefix)
+        yield base, bool(level)
+        yield from ((f"{base}.{name}", True) for name in names)
+
+
+class ImportCache:
+    """Each file's imports, kept across scans: by path while its size and mtime are the same,
+    else by the SHA-1 of its bytes, so an unchanged file is never parsed twice (nor read
+    twice while its stat holds). Process-wide and bounded: cleared when it grows past
+    ``limit`` entries, which costs one cold scan."""
+
+    def __init__(self, limit: int = 500_000) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._by_stat: dict[str, tuple[int, int, bytes]] = {}
+        self._by_digest: dict[bytes, tuple[RawImport, ...]] = {}
+
+    def imports(self, file: str) -> tuple[RawImport, ...] | None:
+        """``file``'s raw imports; None when it is too large to parse (``MAX_PARSED_BYTES``)."""
+        stat = os.stat(file)
+        if stat.st_size > MAX_PARSED_BYTES:
+            return None
+        with self._lock:
+            known = self._by_stat.get(file)
+            if known is not None and known[:2] == (stat.st_size, stat.st_mtime_ns):
+                cached = self._by_digest.get(known[2])
+                if cached is not None:
+                    return cached
+        with open(file, "rb") as handle:
+            source = handle.read()
+        digest = hashlib.sha1(source, usedforsecurity=False).digest()
+        with self._lock:
+            found = self._by_digest.get(digest)
+        if found is None:
+            found = raw_imports(source)
+        with self._lock:
+            if len(self._by_stat) > self._limit:
+                self._by_stat.clear()
+                self._by_digest.clear()
+            self._by_stat[file] = (stat.st_size, stat.st_mtime_ns, digest)
+            self._by_digest[digest] = found
+        return found
+
+
+IMPORTS = ImportCache()
 
 
 def build_graph(
@@ -136,13 +294,16 @@ def build_graph(
     index = _module_index(python)
     nodes = [{"path": f, "language": "python" if f.endswith(".py") else ""} for f in files]
     edges: list[dict[str, Any]] = []
+    top = str(root)
+    every = max(1, len(python) // 100)
     for n, path in enumerate(python, 1):
-        progress(n / len(python), path)
-        file = root / path
-        if file.stat().st_size > MAX_PARSED_BYTES:
+        if n % every == 0:
+            progress(n / len(python), path)
+        raw = IMPORTS.imports(os.path.join(top, path))
+        if raw is None:
             continue
         seen = {path}
-        for name, optional in _imports(file.read_text(encoding="utf-8", errors="replace"), path):
+        for name, optional in _resolved(path, raw):
             target = index.get(name)
             if target is None and (optional or not name):
                 continue
@@ -180,6 +341,13 @@ def _call(func: Callable[..., Any], manifest: Any, *args: Any) -> dict[str, Any]
         return {"result": None, "error": error}
 
 
+def _extension(path: str) -> str:
+    """``PurePosixPath(path).suffix or "(none)"`` without building a path per file."""
+    name = path[path.rfind("/") + 1 :]
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else "(none)"
+
+
 def run_scan(job: Any, span: tuple[float, float] = (0, 100)) -> dict[str, Any]:
     """The scan job: walk, graph, plugins' ``on_scan``; returns the summary it records."""
     low, high = span
@@ -201,7 +369,7 @@ def run_scan(job: Any, span: tuple[float, float] = (0, 100)) -> dict[str, Any]:
         step(0.8 + 0.15 * n / len(hooks), f"on_scan of {plugin_id}")
         plugins[plugin_id] = _call(func, manifest, str(root), list(files))
         job.raise_if_cancelled()
-    by_extension = Counter(PurePosixPath(f).suffix or "(none)" for f in files)
+    by_extension = Counter(_extension(f) for f in files)
     summary = {
         "project": project.name,
         "root": str(root),
@@ -227,6 +395,35 @@ def run_scan(job: Any, span: tuple[float, float] = (0, 100)) -> dict[str, Any]:
     )
     step(1, "Scan recorded")
     return summary
+
+
+FINDINGS_PAGE = 20
+
+
+def _scalars(value: Any) -> list[tuple[str, Any]]:
+    if not isinstance(value, dict):
+        return []
+    return [
+        (str(k), v)
+        for k, v in value.items()
+        if v is None or isinstance(v, str | int | float | bool)
+    ]
+
+
+def analysis_overview(plugins: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What the project page shows of each plugin's outcome, stored beside the outcomes so
+    the page never decodes them: the error, the finding count, the first page of findings,
+    and the result's scalar entries when there are no findings."""
+    overview = {}
+    for plugin_id, outcome in plugins.items():
+        findings = outcome.get("findings") or []
+        overview[plugin_id] = {
+            "error": outcome.get("error", ""),
+            "count": len(findings),
+            "first": findings[:FINDINGS_PAGE],
+            "scalars": [] if findings else _scalars(outcome.get("result")),
+        }
+    return overview
 
 
 def run_analysis(job: Any) -> dict[str, Any]:
@@ -256,7 +453,7 @@ def run_analysis(job: Any) -> dict[str, Any]:
         kind=HistoryKind.ANALYSIS,
         summary=f"{total} finding{pluralize(total)} from {count} plugin{pluralize(count)}"
         + (f"; failed: {', '.join(errors)}" if errors else ""),
-        data={"plugins": plugins},
+        data={"plugins": plugins, "overview": analysis_overview(plugins)},
         job_id=job.id,
     )
     job.progress(100, "Analysis recorded")

@@ -13,7 +13,8 @@ The signal is sent on commit, only when the status, reason or source actually ch
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -25,6 +26,35 @@ from plugins_app.models import InstalledPlugin, PluginStatus, StatusSource
 
 # Sent with sender=InstalledPlugin and the keyword arguments listed in the module docstring.
 plugin_status_changed = Signal()
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One status ``set_statuses`` should write: what ``set_status`` takes, as a value."""
+
+    plugin_id: str
+    status: PluginStatus
+    reason: str
+    source: StatusSource
+
+
+def _announce(
+    plugin_id: str,
+    wanted: tuple[str, str, str],
+    previous_status: str,
+    previous_source: str,
+) -> None:
+    status, reason, source = wanted
+    send_on_commit(
+        plugin_status_changed,
+        InstalledPlugin,
+        plugin_id=plugin_id,
+        status=PluginStatus(status),
+        reason=reason,
+        source=StatusSource(source),
+        previous_status=PluginStatus(previous_status),
+        previous_source=StatusSource(previous_source),
+    )
 
 
 def set_status(
@@ -66,14 +96,34 @@ def set_status(
         if written:
             rows.update(**written)
         if changed:
-            send_on_commit(
-                plugin_status_changed,
-                InstalledPlugin,
-                plugin_id=plugin_id,
-                status=PluginStatus(status),
-                reason=reason,
-                source=StatusSource(source),
-                previous_status=PluginStatus(previous_status),
-                previous_source=StatusSource(previous_source),
-            )
+            _announce(plugin_id, (status, reason, source), previous_status, previous_source)
     return changed
+
+
+def set_statuses(changes: Iterable[StatusChange]) -> list[str]:
+    """Unconditional ``set_status`` for many plugins at once: one locked SELECT, one
+    ``bulk_update`` of the rows that actually change, one announcement per changed row.
+
+    The sync sets every refused or vanished plugin's status on each boot; with nothing
+    changed this reads once and writes nothing. Returns the ids whose status changed.
+    """
+    wanted = {change.plugin_id: change for change in changes}
+    if not wanted:
+        return []
+    with transaction.atomic():
+        rows = list(InstalledPlugin.objects.select_for_update().filter(plugin_id__in=wanted))
+        changed = []
+        now = timezone.now()
+        for row in rows:
+            change = wanted[row.plugin_id]
+            target = (str(change.status), change.reason, str(change.source))
+            if (row.status, row.status_reason, row.status_source) == target:
+                continue
+            _announce(row.plugin_id, target, row.status, row.status_source)
+            row.status, row.status_reason, row.status_source = target
+            row.updated_at = now
+            changed.append(row)
+        InstalledPlugin.objects.bulk_update(
+            changed, ["status", "status_reason", "status_source", "updated_at"]
+        )
+    return sorted(row.plugin_id for row in changed)

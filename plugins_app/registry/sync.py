@@ -4,6 +4,11 @@ Discovery reads manifests only; this module turns its results into installed-plu
 the status each one can have before any code runs: ``error`` for a bad manifest, ``disabled``
 for an incompatible Jupiter version or a refused trust level, ``error`` for a plugin whose
 files no longer match its signature (SPEC M3, M4, X2).
+
+Every boot syncs every plugin, so the sync is written for the common case of nothing having
+changed: one SELECT of the stored rows (and one of the config rows), a compare in Python, then
+``bulk_create``/``bulk_update`` of only the rows that differ and one ``set_statuses`` for the
+refusals. An unchanged installation is read, never written.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from plugins_app.base.version import JUPITER_VERSION
 from plugins_app.manifest.load import compatibility_issue
@@ -26,10 +33,22 @@ from plugins_app.models import (
 )
 from plugins_app.registry.core import CORE_PLUGINS
 from plugins_app.registry.discovery import DiscoveredPlugin
-from plugins_app.registry.status import set_status
+from plugins_app.registry.status import StatusChange, set_statuses
 from plugins_app.trust.policy import assess
 
 log = logging.getLogger("jupiter.sync")
+
+# The InstalledPlugin columns the sync owns; everything else (status, legacy) has its writer.
+SYNCED_FIELDS = (
+    "name",
+    "version",
+    "kind",
+    "description",
+    "source_path",
+    "manifest",
+    "warnings",
+    "trust_level",
+)
 
 
 @dataclass(frozen=True)
@@ -41,39 +60,42 @@ class SyncReport:
     missing: tuple[str, ...] = ()
 
 
-def _record_invalid(found: DiscoveredPlugin) -> str:
+@dataclass(frozen=True)
+class _Planned:
+    """What one discovered plugin's row should hold, and the status it must have, if any."""
+
+    plugin_id: str
+    fields: dict[str, Any]
+    schema_version: int | None = None  # of the config row to create; None: no config row
+    status: StatusChange | None = None
+
+
+def _plan_invalid(found: DiscoveredPlugin) -> _Planned:
     reason = "; ".join(str(e) for e in found.result.errors)
-    InstalledPlugin.objects.update_or_create(
-        plugin_id=found.id,
-        defaults={
-            "name": found.id,
-            "source_path": str(found.path),
-            "warnings": [str(w) for w in found.result.warnings],
-        },
+    fields = {
+        "name": found.id,
+        "source_path": str(found.path),
+        "warnings": [str(w) for w in found.result.warnings],
+    }
+    status = StatusChange(
+        found.id, PluginStatus.ERROR, f"invalid plugin.yaml: {reason}", StatusSource.MANIFEST
     )
-    set_status(
-        found.id, PluginStatus.ERROR, f"invalid plugin.yaml: {reason}", source=StatusSource.MANIFEST
-    )
-    return reason
+    return _Planned(found.id, fields, status=status)
 
 
-def _record_valid(found: DiscoveredPlugin, manifest: Manifest) -> str | None:
+def _plan_valid(found: DiscoveredPlugin, manifest: Manifest) -> _Planned:
     assessment = assess(found.path, manifest.id, manifest.version)
-    plugin, _ = InstalledPlugin.objects.update_or_create(
-        plugin_id=manifest.id,
-        defaults={
-            "name": manifest.name,
-            "version": manifest.version,
-            "kind": PluginKind(manifest.kind),
-            "description": manifest.description,
-            "source_path": str(found.path),
-            "manifest": manifest.to_snapshot(),
-            "warnings": [str(w) for w in found.result.warnings],
-            "trust_level": assessment.level,
-        },
-    )
+    fields = {
+        "name": manifest.name,
+        "version": manifest.version,
+        "kind": PluginKind(manifest.kind),
+        "description": manifest.description,
+        "source_path": str(found.path),
+        "manifest": manifest.to_snapshot(),
+        "warnings": [str(w) for w in found.result.warnings],
+        "trust_level": assessment.level,
+    }
     schema_version = manifest.config_schema.version if manifest.config_schema else 1
-    PluginConfig.objects.get_or_create(plugin=plugin, defaults={"schema_version": schema_version})
     incompatible = compatibility_issue(manifest, JUPITER_VERSION)
     if assessment.tampered:
         refusal, status, source = assessment.refusal, PluginStatus.ERROR, StatusSource.TRUST
@@ -81,19 +103,53 @@ def _record_valid(found: DiscoveredPlugin, manifest: Manifest) -> str | None:
         refusal, status, source = incompatible, PluginStatus.DISABLED, StatusSource.COMPATIBILITY
     else:
         refusal, status, source = assessment.refusal, PluginStatus.DISABLED, StatusSource.TRUST
-    if refusal:
-        set_status(manifest.id, status, refusal, source=source)
-    return refusal
+    change = StatusChange(manifest.id, status, refusal, source) if refusal else None
+    return _Planned(manifest.id, fields, schema_version, change)
 
 
-def _note_duplicate(found: DiscoveredPlugin) -> None:
+def _note_duplicates(planned: dict[str, _Planned], duplicates: list[DiscoveredPlugin]) -> None:
     """Keep the first folder's row; tell its page another folder claims the same id."""
-    note = f"another folder, {found.path}, also declares this id and was ignored"
-    plugin = InstalledPlugin.objects.filter(source_path=str(found.duplicate_of)).first()
-    if plugin is not None and note not in plugin.warnings:
-        plugin.warnings = [*plugin.warnings, note]
-        plugin.save(update_fields=["warnings", "updated_at"])
-    log.warning("%s: %s", found.duplicate_of, note)
+    by_path = {plan.fields["source_path"]: plan for plan in planned.values()}
+    for found in duplicates:
+        note = f"another folder, {found.path}, also declares this id and was ignored"
+        plan = by_path.get(str(found.duplicate_of))
+        if plan is not None and note not in plan.fields["warnings"]:
+            plan.fields["warnings"].append(note)
+        log.warning("%s: %s", found.duplicate_of, note)
+
+
+def _write_rows(planned: dict[str, _Planned]) -> None:
+    """Create the new rows and update the changed ones, one statement per batch."""
+    stored = {row.plugin_id: row for row in InstalledPlugin.objects.filter(plugin_id__in=planned)}
+    created, updated = [], []
+    now = timezone.now()
+    for plugin_id, plan in planned.items():
+        row = stored.get(plugin_id)
+        if row is None:
+            created.append(InstalledPlugin(plugin_id=plugin_id, **plan.fields))
+        elif any(getattr(row, name) != value for name, value in plan.fields.items()):
+            for name, value in plan.fields.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            updated.append(row)
+    InstalledPlugin.objects.bulk_create(created)
+    InstalledPlugin.objects.bulk_update(updated, [*SYNCED_FIELDS, "updated_at"])
+    configured = set(
+        PluginConfig.objects.filter(plugin__plugin_id__in=planned).values_list(
+            "plugin__plugin_id", flat=True
+        )
+    )
+    unconfigured = [
+        pid
+        for pid, plan in planned.items()
+        if plan.schema_version is not None and pid not in configured
+    ]
+    if unconfigured:
+        rows = InstalledPlugin.objects.filter(plugin_id__in=unconfigured).only("pk", "plugin_id")
+        PluginConfig.objects.bulk_create(
+            PluginConfig(plugin=row, schema_version=planned[row.plugin_id].schema_version or 1)
+            for row in rows
+        )
 
 
 @transaction.atomic
@@ -105,7 +161,7 @@ def sync_installed_plugins(discovered: Iterable[DiscoveredPlugin]) -> SyncReport
     """
     loadable: dict[str, Manifest] = {}
     refused: dict[str, str] = {}
-    seen: set[str] = set()
+    planned: dict[str, _Planned] = {}
     duplicates: list[DiscoveredPlugin] = []
     for found in discovered:
         manifest = found.result.manifest
@@ -116,22 +172,28 @@ def sync_installed_plugins(discovered: Iterable[DiscoveredPlugin]) -> SyncReport
         if found.duplicate_of is not None:
             duplicates.append(found)
             continue
-        seen.add(found.id)
-        if manifest is None:
-            refused[found.id] = _record_invalid(found)
-        elif refusal := _record_valid(found, manifest):
-            refused[manifest.id] = refusal
-        else:
+        plan = _plan_invalid(found) if manifest is None else _plan_valid(found, manifest)
+        planned[plan.plugin_id] = plan
+        if plan.status is not None:
+            refused[plan.plugin_id] = plan.status.reason
+        elif manifest is not None:
             loadable[manifest.id] = manifest
-    for found in duplicates:
-        _note_duplicate(found)
-    gone = InstalledPlugin.objects.exclude(plugin_id__in=seen)
-    missing = tuple(gone.values_list("plugin_id", flat=True))
-    for plugin in gone:
-        set_status(
-            plugin.plugin_id,
-            PluginStatus.ERROR,
-            f"plugin folder is missing: {plugin.source_path}",
-            source=StatusSource.FOLDER,
+    _note_duplicates(planned, duplicates)
+    _write_rows(planned)
+    gone = list(
+        InstalledPlugin.objects.exclude(plugin_id__in=planned).values_list(
+            "plugin_id", "source_path"
         )
-    return SyncReport(loadable, refused, missing)
+    )
+    changes = [plan.status for plan in planned.values() if plan.status is not None]
+    changes += [
+        StatusChange(
+            plugin_id,
+            PluginStatus.ERROR,
+            f"plugin folder is missing: {source_path}",
+            StatusSource.FOLDER,
+        )
+        for plugin_id, source_path in gone
+    ]
+    set_statuses(changes)
+    return SyncReport(loadable, refused, tuple(plugin_id for plugin_id, _ in gone))

@@ -37,11 +37,18 @@ class TimelineItem:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
-def timeline(project: Project, limit: int = 50) -> list[TimelineItem]:
-    """The project's recent history, newest first, across scans, jobs and config changes."""
+def timeline(project: Project, limit: int = 50, *, with_data: bool = True) -> list[TimelineItem]:
+    """The project's recent history, newest first, across scans, jobs and config changes.
+
+    Pages pass ``with_data=False``: an entry's data can be megabytes (a 20,000-file analysis)
+    and a timeline line shows only its summary.
+    """
+    entries = HistoryEntry.objects.filter(project=project)
+    if not with_data:
+        entries = entries.defer("data")
     items = [
-        TimelineItem(e.created_at, e.kind, e.summary, e.plugin_id, e.data)
-        for e in HistoryEntry.objects.filter(project=project)[:limit]
+        TimelineItem(e.created_at, e.kind, e.summary, e.plugin_id, e.data if with_data else {})
+        for e in entries[:limit]
     ]
     jobs = Job.objects.filter(project=project, state__in=FINAL_JOB_STATES).order_by("-finished_at")[
         :limit

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, cast
 from plugins_app.base import conf
 from plugins_app.jobs import breaker
 from plugins_app.kernel.runtime import get_runtime
-from plugins_app.models import HistoryKind, InstalledPlugin, Job, Project, ProjectPlugin
+from plugins_app.models import InstalledPlugin, Job, Project, ProjectPlugin
 from plugins_app.observability.health import HealthMonitor
-from plugins_app.services.history import graph_of, latest, timeline
+from plugins_app.web.presenters.results import project_results_context
 
 if TYPE_CHECKING:
     from plugins_app.sdk.bridge import Registration
@@ -117,23 +117,9 @@ def plugin_runtime_context(plugin: InstalledPlugin) -> dict[str, Any]:
     }
 
 
-def project_results_context(project: Project) -> dict[str, Any]:
-    scan = latest(project, HistoryKind.SCAN)
-    analysis = latest(project, HistoryKind.ANALYSIS)
-    graph = graph_of(project)
-    return {
-        "project": project,
-        "scan": scan,
-        "analysis": analysis,
-        "analysis_plugins": sorted((analysis.data.get("plugins") or {}).items())
-        if analysis
-        else [],
-        "graph": graph,
-        "timeline": timeline(project, limit=8),
-    }
-
-
-def project_jobs_context(project: Project) -> dict[str, Any]:
+def project_jobs_context(
+    project: Project, params: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     active = (
         Job.objects.filter(project=project, plugin_id="", state__in=["pending", "running"])
         .select_related("project")
@@ -143,5 +129,5 @@ def project_jobs_context(project: Project) -> dict[str, Any]:
         "project": project,
         "current": active,
         "actions": [("scan", "Scan", True), ("analyze", "Analyse", False)],
-        **project_results_context(project),
+        **project_results_context(project, params),
     }

@@ -1,22 +1,31 @@
-"""The plugin list as JSON (SPEC L1): what the console and scripts poll to grey out plugins."""
+"""The plugin list as JSON (SPEC L1): what the console and scripts poll to grey out plugins.
+
+Paged like the plugin list (``page``, ``per_page`` up to 500, default 50) with the same
+filters (``q``, ``kind``, ``status``, ``trust``, ``project``); ``count``, ``page``,
+``pages`` and ``next`` (the next page's URL, or null) say where a client is.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from plugins_app.base.version import JUPITER_VERSION
+from plugins_app.models import InstalledPlugin
 from plugins_app.registry.core import core_plugin_infos
-from plugins_app.web.views.plugins import installed_plugins
+from plugins_app.web.presenters.listing import (
+    PluginFilters,
+    enabled_projects,
+    page_of,
+    user_plugins,
+)
 
-if TYPE_CHECKING:
-    from plugins_app.web.views.plugins import PluginWithStates
 
-
-def plugin_payload(plugin: PluginWithStates) -> dict[str, Any]:
-    """One plugin; expects ``enabled_states`` prefetched by ``installed_plugins()``."""
+def plugin_payload(plugin: InstalledPlugin, projects: list[str]) -> dict[str, Any]:
+    """One plugin of ``user_plugins()`` (its ``permission_list`` read as a JSON key)."""
+    permissions = getattr(plugin, "permission_list", None)
     return {
         "id": plugin.plugin_id,
         "name": plugin.name,
@@ -26,9 +35,9 @@ def plugin_payload(plugin: PluginWithStates) -> dict[str, Any]:
         "reason": plugin.status_reason,
         "legacy": plugin.legacy,
         "trust_level": plugin.trust_level,
-        "permissions": plugin.permissions,
+        "permissions": list(permissions) if isinstance(permissions, list) else [],
         "warnings": list(plugin.warnings),
-        "enabled_projects": [state.project.name for state in plugin.enabled_states],
+        "enabled_projects": projects,
     }
 
 
@@ -38,6 +47,16 @@ def plugins_json(request: HttpRequest) -> JsonResponse:
 
     Polled by scripts and the console, so it only reads: the database's state, no import.
     """
+    filters = PluginFilters.of(request.GET)
+    page = page_of(filters.apply(user_plugins()).order_by("name", "plugin_id"), request.GET)
+    plugins = list(page.object_list)
+    projects = enabled_projects(plugins)
+    next_url = None
+    if page.has_next():
+        extra = {"page": str(page.next_page_number())}
+        if "per_page" in request.GET:
+            extra["per_page"] = str(page.paginator.per_page)
+        next_url = f"{request.path}?{filters.query(**extra)}"
     return JsonResponse(
         {
             "jupiter_version": JUPITER_VERSION,
@@ -45,6 +64,10 @@ def plugins_json(request: HttpRequest) -> JsonResponse:
                 {"id": core.id, "name": core.name, "version": core.version}
                 for core in core_plugin_infos()
             ],
-            "plugins": [plugin_payload(plugin) for plugin in installed_plugins()],
+            "count": page.paginator.count,
+            "page": page.number,
+            "pages": page.paginator.num_pages,
+            "next": next_url,
+            "plugins": [plugin_payload(p, projects[p.pk]) for p in plugins],
         }
     )

@@ -23,7 +23,8 @@ from plugins_app.jobs.breaker import CircuitOpen
 from plugins_app.kernel.reload import ReloadRefused, request_reload
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import InstalledPlugin, Job, JobState, Project
-from plugins_app.web.presenters.jobs import extenders_of, project_results_context
+from plugins_app.web.presenters.jobs import extenders_of
+from plugins_app.web.presenters.results import project_results_context
 from plugins_app.web.views import JupiterRequest
 
 PAGE_SIZE = 50
@@ -170,7 +171,9 @@ def plugin_job_run(request: JupiterRequest, plugin_id: str, job_name: str) -> Ht
 def project_results(request: HttpRequest, name: str) -> HttpResponse:
     project = get_object_or_404(Project, name=name)
     return render(
-        request, "plugins_app/partials/project_results.html", project_results_context(project)
+        request,
+        "plugins_app/partials/project_results.html",
+        project_results_context(project, request.GET),
     )
 
 

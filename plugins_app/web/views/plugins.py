@@ -6,64 +6,69 @@ from the typed manifest; templates only ever autoescape it (third parties wrote 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from plugins_app.models import InstalledPlugin, PluginKind, Project, ProjectPlugin
+from plugins_app.models import (
+    PluginStatus,
+    Project,
+    ProjectPlugin,
+    TrustLevel,
+)
 from plugins_app.registry.core import core_plugin_infos
 from plugins_app.web.decorators import plugin_or_404
+from plugins_app.web.presenters.listing import (
+    CATEGORIES,
+    CategorisedPage,
+    PluginFilters,
+    page_of,
+    user_plugins,
+)
 from plugins_app.web.presenters.plugins import ManifestFacts
 from plugins_app.web.views import JupiterRequest
 from plugins_app.web.views.projects import toggle_plugin
 
-if TYPE_CHECKING:
-    from typing import TypeAlias, TypedDict
 
-    from django_stubs_ext import WithAnnotations
-
-    class _EnabledStates(TypedDict):
-        enabled_states: list[ProjectPlugin]
-
-    # What ``installed_plugins()`` yields: plugins with their enabled project states prefetched.
-    PluginWithStates: TypeAlias = WithAnnotations[InstalledPlugin, _EnabledStates]
-
-
-def installed_plugins() -> QuerySet[PluginWithStates]:
-    """Non-core plugins, each with ``enabled_states`` prefetched (no query per row)."""
-    enabled = (
-        ProjectPlugin.objects.filter(enabled=True)
-        .select_related("project")
-        .order_by("project__name")
-    )
-    return (
-        InstalledPlugin.objects.exclude(kind=PluginKind.CORE)
-        .prefetch_related(Prefetch("project_states", queryset=enabled, to_attr="enabled_states"))
-        .order_by("name", "plugin_id")
-    )
-
-
+@vary_on_headers("HX-Request")
 @require_GET
-def plugin_list(request: HttpRequest) -> HttpResponse:
-    """Core plugins as part of Jupiter, then the two user-facing categories (SPEC K1, U1).
+def plugin_list(request: JupiterRequest) -> HttpResponse:
+    """Core plugins as part of Jupiter, then one page of the user-facing plugins, searched
+    and filtered on the server, grouped in their two categories (SPEC K1, U1).
 
     The database's state only: hand edits of project files are imported elsewhere (a click on
-    the project page or the server's periodic task), never while a page is shown.
+    the project page or the server's periodic task), never while a page is shown. An HTMX
+    request from the filter form gets the results partial alone.
     """
-    plugins = list(installed_plugins())
-    categories = [
-        (label, [p for p in plugins if p.kind == kind])
-        for kind, label in ((PluginKind.SYSTEM, "System"), (PluginKind.TOOL, "Tool"))
-    ]
+    filters = PluginFilters.of(request.GET)
+    matching = filters.apply(user_plugins())
+    counts = dict(matching.order_by().values_list("kind").annotate(n=Count("pk")))
+    page = page_of(matching.order_by("kind", "name", "plugin_id"), request.GET)
+    context = {
+        "filters": filters,
+        "listing": CategorisedPage(page, counts),
+        "page": page,
+        "query": filters.query(),
+        "previous_label": "Previous",
+        "next_label": "Next",
+    }
+    if request.htmx and request.htmx.target == "plugin-results":
+        return render(request, "plugins_app/partials/plugin_results.html", context)
     return render(
         request,
         "plugins_app/plugin_list.html",
-        {"core_plugins": core_plugin_infos(), "categories": categories},
+        {
+            **context,
+            "core_plugins": core_plugin_infos(),
+            "list_url": reverse("plugins_app:plugin-list"),
+            "kinds": CATEGORIES,
+            "statuses": PluginStatus.choices,
+            "trust_levels": TrustLevel.choices,
+            "project_names": Project.objects.order_by("name").values_list("name", flat=True),
+        },
     )
 
 
