@@ -28,6 +28,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.dispatch import Signal
 
 from plugins_app.kernel.runtime import get_runtime
+from plugins_app.models import JobEventRecord
 
 log = logging.getLogger("jupiter.jobs.events")
 
@@ -76,8 +77,11 @@ class EventPublisher:
         with self._lock:
             self._loop = loop
 
-    def publish(self, event: JobEvent) -> None:
-        """Send ``event`` to its job's group and its project's group; never raises."""
+    def publish(self, event: JobEvent, *, relayed: bool = False) -> None:
+        """Send ``event`` to its job's group and its project's group; never raises.
+
+        ``relayed`` events come from the records (``jobs.relay``): never recorded again.
+        """
         layer = get_channel_layer()
         if layer is None:
             return
@@ -91,7 +95,11 @@ class EventPublisher:
         with self._lock:
             loop = self._loop
         if loop is None and isinstance(layer, InMemoryChannelLayer):
-            return  # no consumer ever connected in this process: nobody could receive it
+            # No consumer here (a worker) and no layer reaching the web processes: leave the
+            # event where their relay reads it.
+            if not relayed:
+                JobEventRecord.objects.create(payload=event.payload())
+            return
         try:
             if loop is not None and loop.is_running():
                 asyncio.run_coroutine_threadsafe(send(), loop)

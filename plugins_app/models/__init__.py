@@ -8,7 +8,7 @@ every model through this face.
 from plugins_app.models.audit import AuditAction, AuditEvent
 from plugins_app.models.deployment import ChangeEvent, Lease
 from plugins_app.models.history import HistoryEntry, HistoryKind, ProjectGraph
-from plugins_app.models.jobs import FINAL_JOB_STATES, Job, JobState
+from plugins_app.models.jobs import FINAL_JOB_STATES, Job, JobEventRecord, JobState
 from plugins_app.models.notifications import Notification, NotificationLevel
 from plugins_app.models.plugins import (
     InstalledPlugin,
@@ -33,6 +33,7 @@ __all__ = [
     "HistoryKind",
     "InstalledPlugin",
     "Job",
+    "JobEventRecord",
     "JobState",
     "KeyPurpose",
     "Lease",

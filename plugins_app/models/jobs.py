@@ -78,3 +78,18 @@ class Job(models.Model):
 
 
 FINAL_JOB_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
+
+
+class JobEventRecord(models.Model):
+    """A job event kept for web processes the channel layer cannot reach (no Redis).
+
+    Written by a worker whose process has no WebSocket consumers, read and relayed by the web
+    processes (``jobs.relay``), and pruned after a few minutes: events are hints, the
+    ``Job`` row is the truth.
+    """
+
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.payload.get('type')} of job {self.payload.get('job')}"

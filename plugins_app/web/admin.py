@@ -14,6 +14,7 @@ from plugins_app.models import (
     HistoryEntry,
     InstalledPlugin,
     Job,
+    JobEventRecord,
     Lease,
     MeetingPlan,
     Notification,
@@ -194,6 +195,11 @@ class NotificationAdmin(RecordAdmin):
     list_display = ("created_at", "level", "plugin_id", "title")
     list_filter = ("level", "plugin_id")
     search_fields = ("title", "body", "topic")
+
+
+@admin.register(JobEventRecord)
+class JobEventRecordAdmin(RecordAdmin):
+    list_display = ("created_at", "payload")
 
 
 @admin.register(Lease)
