@@ -272,10 +272,13 @@ class JobWorker:
     # -- waiting and stopping --------------------------------------------------------
 
     def wait(self, job_id: str, timeout: float | None = None) -> bool:
-        """Until the job is settled (tests and the command line); False on timeout."""
+        """Until the job is settled and, if it ran here, its ending fully announced (tests and
+        the command line); False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while deadline is None or time.monotonic() < deadline:
-            if Job.objects.filter(pk=job_id, state__in=list(FINAL_EVENTS)).exists():
+            if job_id not in self.runner.running_ids() and (
+                Job.objects.filter(pk=job_id, state__in=list(FINAL_EVENTS)).exists()
+            ):
                 return True
             time.sleep(0.01)
         return False
