@@ -5,6 +5,13 @@ The database models what is installed (globally) and what each project enables; 
 every model through this face.
 """
 
+from plugins_app.models.access import (
+    ROLE_RANK,
+    ApiToken,
+    ProjectMembership,
+    ProjectRole,
+    TokenScope,
+)
 from plugins_app.models.audit import AuditAction, AuditEvent
 from plugins_app.models.history import HistoryEntry, HistoryKind, ProjectGraph
 from plugins_app.models.jobs import FINAL_JOB_STATES, Job, JobState
@@ -25,6 +32,8 @@ from plugins_app.models.trust import KeyPurpose, MeetingPlan, MeetingPlanStatus,
 
 __all__ = [
     "FINAL_JOB_STATES",
+    "ROLE_RANK",
+    "ApiToken",
     "AuditAction",
     "AuditEvent",
     "HistoryEntry",
@@ -44,9 +53,12 @@ __all__ = [
     "PluginStatus",
     "Project",
     "ProjectGraph",
+    "ProjectMembership",
     "ProjectPlugin",
+    "ProjectRole",
     "RetainedPluginConfig",
     "StatusSource",
+    "TokenScope",
     "TrustLevel",
     "TrustedKey",
 ]

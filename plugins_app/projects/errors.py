@@ -55,3 +55,18 @@ class ProjectFileConflict(JupiterError):
         self.file_entry = file_entry
         self.console_entry = console_entry
         self.file_error = file_error
+
+
+class MembershipError(JupiterError, ValueError):
+    """A project role cannot be granted or removed (unknown role, last owner)."""
+
+
+class NeedsConfirmation(JupiterError):
+    """The folder's project file enables plugins: the person must see them and agree first.
+
+    ``plugin_ids`` are the installed plugins the file would enable.
+    """
+
+    def __init__(self, plugin_ids: tuple[str, ...]) -> None:
+        super().__init__("the project file enables " + ", ".join(plugin_ids))
+        self.plugin_ids = plugin_ids

@@ -7,7 +7,18 @@ Where two paths share a name, ``reverse`` returns the later one (``/plugins/``,
 from django.urls import path
 
 from plugins_app.web.autoui_urls import urlpatterns as autoui_urlpatterns
-from plugins_app.web.views import api, audit, catalogue, extras, jobs, meeting, plugins, projects
+from plugins_app.web.views import (
+    api,
+    audit,
+    catalogue,
+    extras,
+    jobs,
+    meeting,
+    members,
+    plugins,
+    projects,
+    tokens,
+)
 
 app_name = "plugins_app"
 
@@ -35,6 +46,10 @@ urlpatterns = [
         name="project-resolve-conflict",
     ),
     path("projects/<slug:name>/import/", projects.project_import, name="project-import"),
+    path("projects/<slug:name>/members/", members.project_members, name="project-members"),
+    # API tokens for scripts and scrapers (SPEC X4): each user's own.
+    path("tokens/", tokens.token_list, name="token-list"),
+    path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token-revoke"),
     # Trust, catalogue, Meeting and audit (SPEC X2, X5, MK1-MK3, MT1): staff only.
     path("catalogue/", catalogue.catalogue, name="catalogue"),
     path("catalogue/stage/", catalogue.stage, name="catalogue-stage"),

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import TYPE_CHECKING, Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 from plugins_app.base.version import JUPITER_VERSION
+from plugins_app.models import TokenScope
+from plugins_app.projects.roles import projects_visible_to
 from plugins_app.registry.core import core_plugin_infos
+from plugins_app.web.decorators import token_scope
+from plugins_app.web.views import JupiterRequest
 from plugins_app.web.views.plugins import installed_plugins
 
 if TYPE_CHECKING:
     from plugins_app.web.views.plugins import PluginWithStates
 
 
-def plugin_payload(plugin: PluginWithStates) -> dict[str, Any]:
-    """One plugin; expects ``enabled_states`` prefetched by ``installed_plugins()``."""
+def plugin_payload(plugin: PluginWithStates, visible: Container[int]) -> dict[str, Any]:
+    """One plugin; expects ``enabled_states`` prefetched by ``installed_plugins()``. Only the
+    projects in ``visible`` (ids) are named."""
     return {
         "id": plugin.plugin_id,
         "name": plugin.name,
@@ -28,16 +34,20 @@ def plugin_payload(plugin: PluginWithStates) -> dict[str, Any]:
         "trust_level": plugin.trust_level,
         "permissions": plugin.permissions,
         "warnings": list(plugin.warnings),
-        "enabled_projects": [state.project.name for state in plugin.enabled_states],
+        "enabled_projects": [
+            state.project.name for state in plugin.enabled_states if state.project_id in visible
+        ],
     }
 
 
+@token_scope(TokenScope.READ)
 @require_GET
-def plugins_json(request: HttpRequest) -> JsonResponse:
+def plugins_json(request: JupiterRequest) -> JsonResponse:
     """Core plugins are listed apart: they are part of Jupiter and have no per-project state.
 
     Polled by scripts and the console, so it only reads: the database's state, no import.
     """
+    visible = set(projects_visible_to(request.user).values_list("pk", flat=True))
     return JsonResponse(
         {
             "jupiter_version": JUPITER_VERSION,
@@ -45,6 +55,6 @@ def plugins_json(request: HttpRequest) -> JsonResponse:
                 {"id": core.id, "name": core.name, "version": core.version}
                 for core in core_plugin_infos()
             ],
-            "plugins": [plugin_payload(plugin) for plugin in installed_plugins()],
+            "plugins": [plugin_payload(plugin, visible) for plugin in installed_plugins()],
         }
     )

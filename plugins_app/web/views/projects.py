@@ -16,17 +16,24 @@ from typing import Literal, cast
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh, reswap, retarget
 
 from plugins_app.models import InstalledPlugin, PluginKind, Project, ProjectPlugin
-from plugins_app.projects.errors import ProjectError, ProjectFileConflict, ProjectPluginError
+from plugins_app.projects.errors import (
+    NeedsConfirmation,
+    ProjectError,
+    ProjectFileConflict,
+    ProjectPluginError,
+)
 from plugins_app.projects.projectfile import ProjectFileError
+from plugins_app.projects.roles import MANAGE_MEMBERS, OPERATE, projects_visible_to
 from plugins_app.projects.service import (
     SyncOutcome,
     check_file,
@@ -36,7 +43,8 @@ from plugins_app.projects.service import (
     set_plugin_enabled,
     sync_from_file,
 )
-from plugins_app.web.decorators import plugin_or_404
+from plugins_app.web.decorators import plugin_or_404, project_for
+from plugins_app.web.presenters.plugins import ManifestFacts
 from plugins_app.web.views import JupiterRequest
 
 CONFLICT_TARGET = "#project-conflict"
@@ -60,13 +68,23 @@ class ProjectForm(forms.Form):
         ),
     )
 
+    accepted = forms.CharField(required=False, widget=forms.HiddenInput)
+
     def register(self, actor: User | AnonymousUser) -> Project | None:
-        """Register the project, or attach the service's error to its field and return None."""
+        """Register the project, or attach the service's error to its field and return None.
+
+        ``NeedsConfirmation`` propagates: the view then asks about the plugins it names.
+        ``accepted`` carries the plugin ids the person saw and agreed to enable.
+        """
         if not self.is_valid():
             return None
+        accepted = {pid for pid in self.cleaned_data["accepted"].split(",") if pid}
         try:
             return register_project(
-                self.cleaned_data["name"], self.cleaned_data["root_path"], actor=actor
+                self.cleaned_data["name"],
+                self.cleaned_data["root_path"],
+                actor=actor,
+                accepted_plugins=accepted,
             )
         except ProjectError as exc:
             self.add_error(exc.field if exc.field in self.fields else None, exc.message)
@@ -111,7 +129,7 @@ def _enabled_flag(request: HttpRequest) -> bool | None:
 
 
 def _project_page(
-    request: HttpRequest,
+    request: JupiterRequest,
     project: Project,
     *,
     conflict: ProjectFileConflict | None = None,
@@ -130,6 +148,8 @@ def _project_page(
         "plugins_app/project_detail.html",
         {
             "project": project,
+            "can_operate": request.user.has_perm(OPERATE, project),
+            "can_manage": request.user.has_perm(MANAGE_MEMBERS, project),
             "file_path": project_file_path(project),
             "file_state": file_state(project),
             "rows": [(plugin, plugin.pk in enabled) for plugin in plugins],
@@ -182,7 +202,13 @@ def toggle_plugin(
     return render(
         request,
         row_template,
-        {"project": project, "plugin": plugin, "enabled": state, "error": error},
+        {
+            "project": project,
+            "plugin": plugin,
+            "enabled": state,
+            "error": error,
+            "can_operate": True,
+        },
         status=422 if error else 200,
     )
 
@@ -190,10 +216,17 @@ def toggle_plugin(
 @vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
 def project_list(request: JupiterRequest) -> HttpResponse:
-    """List projects; a POST registers one, answering HTMX with the form and inline errors."""
+    """The projects the user has a role in (all, for staff); a staff POST registers one,
+    answering HTMX with the form and inline errors. A folder whose project file enables
+    plugins is registered only once the person saw them and their permissions."""
     form = ProjectForm(request.POST or None)
     if request.method == "POST":
-        project = form.register(request.user)
+        if not request.user.is_staff:
+            raise PermissionDenied("registering projects is for staff")
+        try:
+            project = form.register(request.user)
+        except NeedsConfirmation as asked:
+            return _confirm_registration(request, form, asked)
         if project is not None:
             url = reverse("plugins_app:project-detail", args=[project.name])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
@@ -201,7 +234,7 @@ def project_list(request: JupiterRequest) -> HttpResponse:
             return render(
                 request, "plugins_app/partials/project_form.html", {"form": form}, status=422
             )
-    projects = Project.objects.annotate(
+    projects = projects_visible_to(request.user).annotate(
         enabled_count=Count("plugin_states", filter=Q(plugin_states__enabled=True))
     )
     return render(
@@ -212,11 +245,27 @@ def project_list(request: JupiterRequest) -> HttpResponse:
     )
 
 
+def _confirm_registration(
+    request: JupiterRequest, form: ProjectForm, asked: NeedsConfirmation
+) -> HttpResponse:
+    """Ask before a registration enables plugins: which ones, and what they may do."""
+    plugins = InstalledPlugin.objects.filter(plugin_id__in=asked.plugin_ids).order_by("plugin_id")
+    context = {
+        "name": form.cleaned_data["name"],
+        "root_path": form.cleaned_data["root_path"],
+        "accepted": ",".join(asked.plugin_ids),
+        "plugins": [(plugin, ManifestFacts.of(plugin.typed_manifest)) for plugin in plugins],
+    }
+    template = "plugins_app/partials/project_confirm.html"
+    if request.htmx:
+        return render(request, template, context)
+    return render(request, "plugins_app/project_confirm.html", context)
+
+
 @require_GET
-def project_detail(request: HttpRequest, name: str) -> HttpResponse:
+def project_detail(request: JupiterRequest, name: str) -> HttpResponse:
     """The database's state, and whether the file on disk holds hand edits not imported yet."""
-    project = get_object_or_404(Project, name=name)
-    return _project_page(request, project)
+    return _project_page(request, project_for(request.user, name))
 
 
 @vary_on_headers("HX-Request")
@@ -226,7 +275,7 @@ def project_import(request: JupiterRequest, name: str) -> HttpResponse:
 
     Importing may enable plugins and so load their code: it needs a POST, never a page view.
     """
-    project = get_object_or_404(Project, name=name)
+    project = project_for(request.user, name, OPERATE)
     outcome = sync_from_file(project, actor=request.user)
     if outcome.error is not None:
         file_name = project_file_path(project).name
@@ -244,7 +293,7 @@ def project_import(request: JupiterRequest, name: str) -> HttpResponse:
 @require_POST
 def project_plugin_toggle(request: JupiterRequest, name: str, plugin_id: str) -> HttpResponse:
     """Enable/disable from the project page: the plugin's row swaps, status included."""
-    project = get_object_or_404(Project, name=name)
+    project = project_for(request.user, name, OPERATE)
     plugin = plugin_or_404(plugin_id)
     return toggle_plugin(
         request,
@@ -259,7 +308,7 @@ def project_plugin_toggle(request: JupiterRequest, name: str, plugin_id: str) ->
 @require_POST
 def project_resolve_conflict(request: JupiterRequest, name: str) -> HttpResponse:
     """Keep the file's or the console's version; the page then reloads to show the result."""
-    project = get_object_or_404(Project, name=name)
+    project = project_for(request.user, name, OPERATE)
     keep = request.POST.get("keep")
     if keep not in ("file", "console"):
         return HttpResponseBadRequest("keep must be 'file' or 'console'")
