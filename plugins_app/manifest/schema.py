@@ -124,6 +124,9 @@ def _accepts(validator: Validator, schema: Any, instance: Any, root: Any) -> boo
         elif keyword == "$ref" and value == "#":
             if not _accepts(validator, root, instance, root):
                 return False
+        elif keyword == "not":  # small subschemas (relativePath's): jsonschema decides
+            if validator.evolve(schema=value).is_valid(instance):
+                return False
         elif keyword in validator.VALIDATORS:
             return False
     return True

@@ -178,9 +178,8 @@ def plugin_job_run(request: JupiterRequest, plugin_id: str, job_name: str) -> Ht
     """Start a plugin's job (or one an extending plugin added to this page) in a project."""
     host = get_object_or_404(InstalledPlugin, plugin_id=plugin_id)
     owner = request.POST.get("owner") or plugin_id
-    project = projects_visible_to(request.user).filter(name=request.POST.get("project", "")).first()
-    if project is not None and not request.user.has_perm(OPERATE, project):
-        raise PermissionDenied(f"your role in {project.name} does not allow running jobs")
+    chosen = request.POST.get("project", "")
+    project = project_for(request.user, chosen, OPERATE) if chosen else None
     if owner != plugin_id and owner not in extenders_of(plugin_id):
         job, error = None, f"plugin '{owner}' adds no job to this page"
     elif project is None:
