@@ -35,7 +35,8 @@ def check_root(root: Path) -> None:
             raise ProjectError("root_path", f"{root} is inside the plugin folder {folder}")
     for folder in policy.protected:
         if _within(folder, root) or (
-            _within(root, folder) and not any(_within(base, folder) for base in bases)
+            _within(root, folder)
+            and not any(base != folder and _within(base, folder) for base in bases)
         ):
             raise ProjectError(
                 "root_path", f"{root} overlaps Jupiter's own files ({folder}); choose another"

@@ -140,7 +140,7 @@ def plugin_asset(request: HttpRequest, plugin_id: str, asset: str) -> HttpRespon
     """A file from the plugin's ``assets/`` folder only; CSS only when scoped (U5, X6)."""
     plugin = plugin_or_404(plugin_id)
     content_type = ASSET_TYPES.get(Path(asset).suffix.lower())
-    if content_type is None or "\x00" in asset:
+    if content_type is None:
         return HttpResponse(
             "this kind of file is not served\n", status=404, content_type="text/plain"
         )
