@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "channels",
     "django_tasks",
     "django_tasks_db",
+    "rules",
+    "axes",
     "plugins_app",
 ]
 
@@ -67,6 +69,14 @@ TASKS = {
     "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["jupiter"]},
 }
 
+# Object permissions (project roles) come from ``rules`` predicates; ``axes`` first, so a
+# locked-out client is refused before any password is checked (SPEC X4).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "rules.permissions.ObjectPermissionBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -74,12 +84,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "plugins_app.web.middleware.ApiTokenMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "plugins_app.web.middleware.ContentSecurityPolicyMiddleware",
     "plugins_app.web.storage_errors.StorageErrorMiddleware",
+    "axes.middleware.AxesMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "jupiter_site.urls"
@@ -125,6 +138,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+    # Shared counters (rate limits) must be shared by every process of a scale-out.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -175,6 +192,27 @@ JUPITER_LOG_DIR = VAR_DIR / "logs"
 JUPITER_PLUGIN_DATA_DIR = Path(os.environ.get("JUPITER_PLUGIN_DATA_DIR", VAR_DIR / "plugin-data"))
 JUPITER_BUNDLED_PLUGIN_DIR = BASE_DIR / "plugins"
 JUPITER_INSTALL_DIR = Path(os.environ.get("JUPITER_INSTALL_DIR", VAR_DIR / "plugins"))
+JUPITER_VAR_DIR = VAR_DIR
+JUPITER_SOURCE_DIR = BASE_DIR
+# Where projects may be rooted: the user's home and the repository's examples/ by default.
+JUPITER_PROJECT_ROOTS = [
+    Path(p)
+    for p in os.environ.get(
+        "JUPITER_PROJECT_ROOTS", os.pathsep.join([str(Path.home()), str(BASE_DIR / "examples")])
+    ).split(os.pathsep)
+    if p
+]
+
+# Login throttling (django-axes): 5 failures per user name and address lock them out for
+# 15 minutes; the admin's login goes through the same backend.
+AXES_FAILURE_LIMIT = int(os.environ.get("JUPITER_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("JUPITER_LOGIN_COOLOFF_HOURS", "0.25"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "429.html"
+AXES_VERBOSE = False
+# django-ratelimit answers 429 through this view instead of raising.
+RATELIMIT_VIEW = "plugins_app.web.views.errors.too_many_requests"
 
 LOGGING = {
     "version": 1,

@@ -12,4 +12,5 @@ class PluginsAppConfig(AppConfig):
         # is only safe once the server or command starts.
         from plugins_app.kernel import feed, runtime  # noqa: F401
         from plugins_app.observability import notifications  # noqa: F401
+        from plugins_app.projects import roles  # noqa: F401 - registers the role permissions
         from plugins_app.web import admin  # noqa: F401

@@ -27,6 +27,13 @@ def _install_dir(settings, tmp_path_factory):
     return settings.JUPITER_INSTALL_DIR
 
 
+@pytest.fixture(autouse=True)
+def _project_roots(settings, tmp_path_factory):
+    """Projects registered by a test live in its tmp folders: allow those (and only those)."""
+    settings.JUPITER_PROJECT_ROOTS = [tmp_path_factory.getbasetemp()]
+    return settings.JUPITER_PROJECT_ROOTS
+
+
 @pytest.fixture
 def runtime_dirs(settings):
     """Point discovery at the test plugins (good, hostile and odd ones) only."""

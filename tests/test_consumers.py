@@ -31,7 +31,7 @@ def make_user():
 
 
 @database_sync_to_async
-def make_project(root: Path):
+def make_project(root: Path, owner=None):
     from plugins_app.kernel.runtime import boot
     from plugins_app.projects.service import register_project
 
@@ -39,7 +39,7 @@ def make_project(root: Path):
     (root / "a.py").write_text("import b\n")
     (root / "b.py").write_text("")
     boot()
-    return register_project("proj", root)
+    return register_project("proj", root, actor=owner)
 
 
 @database_sync_to_async
@@ -63,7 +63,7 @@ async def test_unknown_streams_are_refused():
 
 async def test_a_project_stream_carries_every_event_of_a_scan_in_sequence(tmp_path):
     user = await make_user()
-    project = await make_project(tmp_path / "proj")
+    project = await make_project(tmp_path / "proj", owner=user)
     communicator, connected, _ = await open_socket("/ws/jobs/project/proj/", user)
     assert connected
     job = await start_scan(project)

@@ -10,7 +10,8 @@ from django.core.management.base import CommandError
 
 from plugins_app.jobs.api import executor
 from plugins_app.kernel.runtime import boot, get_runtime
-from plugins_app.models import Job, JobState, PluginReloadRequest
+from plugins_app.models import Job, JobState, PluginReloadRequest, ProjectRole
+from plugins_app.projects.roles import grant
 from plugins_app.projects.service import register_project, set_plugin_enabled
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("job_worker")]
@@ -27,8 +28,18 @@ def project(tmp_path: Path, runtime_dirs):
 
 
 @pytest.fixture
-def user_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("ann", password="pw"))
+def user_client(client, django_user_model, project):
+    """Ann maintains ``proj``: she may run and cancel its jobs (SPEC X4)."""
+    ann = django_user_model.objects.create_user("ann", password="pw")
+    grant(project, ann, ProjectRole.MAINTAINER)
+    client.force_login(ann)
+    return client
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    """Hot reload changes the code the installation runs: staff only (SPEC X4)."""
+    client.force_login(django_user_model.objects.create_user("op", password="pw", is_staff=True))
     return client
 
 
@@ -116,18 +127,18 @@ def test_cancel_button_and_filters(user_client, project):
     assert user_client.get("/jobs/", {"project": "nope"}).context["page"].paginator.count == 0
 
 
-def test_reload_button_is_refused_outside_developer_mode(user_client, project):
-    response = user_client.post("/plugins/hello/reload/", follow=True)
+def test_reload_button_is_refused_outside_developer_mode(staff_client, project):
+    response = staff_client.post("/plugins/hello/reload/", follow=True)
     assert b"Reload refused: hot reload is only available in developer mode" in response.content
     assert b"Reload plugin" not in response.content
 
 
 def test_reload_button_in_developer_mode_reimports_and_reports_each_step(
-    user_client, project, settings
+    staff_client, project, settings
 ):
     settings.JUPITER_DEVELOPER_MODE = True
     first = get_runtime().supervisor.process("hello").pid
-    response = user_client.post("/plugins/hello/reload/", follow=True)
+    response = staff_client.post("/plugins/hello/reload/", follow=True)
     assert get_runtime().supervisor.process("hello").pid != first
     text = response.content.decode()
     steps = ("unregistered (1 jobs", f"stopped its process (pid {first})", "manifest re-read")

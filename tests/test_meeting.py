@@ -83,12 +83,57 @@ def refusals() -> list[str]:
     )
 
 
-def test_a_read_only_plan_runs_at_once(adapter, key) -> None:
+def test_a_read_only_plan_also_waits_for_a_local_click(adapter, key, staff) -> None:
+    """MT1: nothing runs without a local click, read-only plans included (issue 13)."""
     plan = receive_plan(make_plan(key, STATUS))
-    assert plan.status == MeetingPlanStatus.EXECUTED
-    [result] = plan.results
-    assert result["ok"]
+    assert (plan.status, plan.results) == (MeetingPlanStatus.PENDING, [])
+    decided = decide(plan.pk, confirm=True, actor=staff)
+    [result] = decided.results
+    assert decided.status == MeetingPlanStatus.EXECUTED and result["ok"]
     assert result["result"]["by_status"]["ready"] >= 1
+
+
+def test_an_action_writes_unless_declared_read_only_and_takes_no_undeclared_params(
+    adapter, key, settings, tmp_path
+) -> None:
+    body = "def register(bridge):\n    bridge.remote_actions.register('ping', lambda **kw: kw)\n"
+    write_plugin(
+        tmp_path / "more", "chatty", body=body, extra_yaml="permissions: [access_meeting]\n"
+    )
+    settings.JUPITER_PLUGIN_DIRS = [BUNDLED, tmp_path / "more"]
+    boot()
+    set_plugin_enabled(Project.objects.get(), "chatty", True)
+    with pytest.raises(PlanRefused, match="declares no parameters; refused path"):
+        receive_plan(make_plan(key, {"action": "chatty.ping", "params": {"path": "/etc"}}))
+    assert not MeetingPlan.objects.exists()
+    plan = receive_plan(make_plan(key, {"action": "chatty.ping"}))
+    [(action, problem)] = preview(plan)
+    assert (action.read_only, problem) == (False, "")
+
+
+def test_a_deeply_nested_body_is_a_400_and_audited(adapter, client) -> None:
+    for body in (b"[" * 30_000 + b"]" * 30_000, b'{"plan": []}'):
+        response = client.post("/meeting/plans", body, content_type="application/json")
+        assert response.status_code == 400
+    deep = b'{"plan": ' + b"[" * 100 + b"]" * 100 + b"}"
+    response = client.post("/meeting/plans", deep, content_type="application/json")
+    assert response.status_code == 400 and "nested deeper" in response.json()["error"]
+    assert "nested deeper" in refusals()[-1]
+    assert len(refusals()) == 3
+
+
+def test_the_anonymous_endpoint_is_rate_limited(adapter, client, settings) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.JUPITER_MEETING_RATE = "5/m"
+    codes = [
+        client.post("/meeting/plans", b"{}", content_type="application/json").status_code
+        for _ in range(8)
+    ]
+    assert codes == [400] * 5 + [429] * 3
+    assert len(refusals()) == 5  # refused before anything is parsed or written
+    cache.clear()
 
 
 def test_a_plan_that_writes_waits_for_a_click(adapter, key, staff) -> None:

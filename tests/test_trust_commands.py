@@ -69,8 +69,9 @@ def test_verify_names_the_tampered_file_and_exits_1(tmp_path: Path, capsys) -> N
 
 
 def test_install_without_yes_is_refused_when_nobody_can_answer(
-    runtime_dirs, tmp_path: Path, monkeypatch
+    runtime_dirs, tmp_path: Path, monkeypatch, settings
 ) -> None:
+    settings.JUPITER_ALLOW_UNSIGNED_ARCHIVES = True  # the operator opted in: the prompt is next
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     folder = write_plugin(tmp_path, "asks")
     with pytest.raises(CommandError, match="re-run with --yes"):

@@ -58,6 +58,16 @@ def client(user) -> Client:
 
 
 @pytest.fixture
+def staff_client(user) -> Client:
+    """Logged in as ``user`` made staff: registering projects administers the installation."""
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def plugins(db) -> dict[str, InstalledPlugin]:
     """A healthy system plugin, a failing legacy tool and a core row (never shown as toggle)."""
     return {
@@ -331,7 +341,8 @@ def test_enabling_loads_the_plugin_and_the_row_shows_ready(
 # --- projects --------------------------------------------------------------------------
 
 
-def test_register_project_shows_inline_errors(client, tmp_path: Path) -> None:
+def test_register_project_shows_inline_errors(staff_client, tmp_path: Path) -> None:
+    client = staff_client
     cases = {
         ("demo", "relative/path"): "must be an absolute path",
         ("demo", str(tmp_path / "missing")): "does not exist",
@@ -348,14 +359,16 @@ def test_register_project_shows_inline_errors(client, tmp_path: Path) -> None:
     assert not Project.objects.exists()
 
 
-def test_register_project_without_htmx_rerenders_the_page(client) -> None:
+def test_register_project_without_htmx_rerenders_the_page(staff_client) -> None:
+    client = staff_client
     response = client.post("/projects/", {"name": "demo", "root_path": "rel"})
     assert response.status_code == 422
     assert "<html" in response.content.decode()
     assert "must be an absolute path" in response.content.decode()
 
 
-def test_register_project_redirects_to_it(client, tmp_path: Path) -> None:
+def test_register_project_redirects_to_it(staff_client, tmp_path: Path) -> None:
+    client = staff_client
     response = client.post("/projects/", {"name": "demo", "root_path": str(tmp_path)}, **HTMX)
     assert response["HX-Redirect"] == "/projects/demo/"
     assert project_file_path(Project.objects.get(name="demo")).exists()

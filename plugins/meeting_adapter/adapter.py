@@ -37,12 +37,17 @@ def register(bridge: Any) -> None:
 
     actions = bridge.remote_actions
     actions.register(
-        "status", status, description="Count plugins by status.", params_schema=NO_PARAMS
+        "status",
+        status,
+        description="Count plugins by status.",
+        read_only=True,
+        params_schema=NO_PARAMS,
     )
     actions.register(
         "list_plugins",
         list_plugins,
         description="List installed plugins with version and status.",
+        read_only=True,
         params_schema=NO_PARAMS,
     )
     actions.register(

@@ -43,7 +43,7 @@ class ScaffoldOptions:
 
 def check_plugin_id(plugin_id: str, taken: frozenset[str] = frozenset()) -> None:
     """Refuse ids that are not lowercase Python identifiers, or that are already used."""
-    if not PLUGIN_ID.match(plugin_id) or keyword.iskeyword(plugin_id):
+    if not PLUGIN_ID.fullmatch(plugin_id) or keyword.iskeyword(plugin_id):
         raise ScaffoldError(
             f"'{plugin_id}' is not a valid plugin id: use a lowercase Python identifier of "
             "2-64 characters, such as my_cool_plugin"

@@ -24,9 +24,11 @@ __all__ = [
     "TRUST_LEVELS_BY_RANK",
     "JupiterSettings",
     "Knob",
+    "ProjectRootSettings",
     "TrustSettings",
     "from_environment",
     "get",
+    "project_roots",
     "trust",
 ]
 
@@ -66,6 +68,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob("JUPITER_PLUGIN_REGISTER_TIMEOUT", 10.0, float),
     Knob("JUPITER_PLUGIN_MEMORY_MB", 512, int),
     Knob("JUPITER_WORKER_DRAIN", 600.0, float),
+    Knob("JUPITER_ALLOW_UNSIGNED_ARCHIVES", False, _flag),
+    Knob("JUPITER_MEETING_RATE", "30/m", str),
 )
 _DEFAULTS = {knob.name: knob.default for knob in KNOBS}
 
@@ -102,6 +106,8 @@ class JupiterSettings:
     plugin_register_timeout: float
     plugin_memory_mb: int
     worker_drain: float
+    allow_unsigned_archives: bool
+    meeting_rate: str
 
 
 @functools.cache
@@ -128,6 +134,8 @@ def get() -> JupiterSettings:
         plugin_register_timeout=float(_setting("JUPITER_PLUGIN_REGISTER_TIMEOUT")),
         plugin_memory_mb=max(64, int(_setting("JUPITER_PLUGIN_MEMORY_MB"))),
         worker_drain=float(_setting("JUPITER_WORKER_DRAIN")),
+        allow_unsigned_archives=bool(_setting("JUPITER_ALLOW_UNSIGNED_ARCHIVES")),
+        meeting_rate=str(_setting("JUPITER_MEETING_RATE")),
     )
 
 
@@ -162,8 +170,35 @@ def trust() -> TrustSettings:
     )
 
 
+@dataclass(frozen=True)
+class ProjectRootSettings:
+    """Where projects may live (SPEC X4, X6): under one of ``allowed`` and never inside (nor
+    above) one of ``protected``, Jupiter's own tree and data, which plugins must not read."""
+
+    allowed: tuple[Path, ...]
+    protected: tuple[Path, ...]
+    inside_only: tuple[Path, ...]
+
+
+@functools.cache
+def project_roots() -> ProjectRootSettings:
+    """Resolved once; ``inside_only`` are folders a project may not be rooted in, though a
+    project may contain them (plugin folders)."""
+    source = Path(settings.JUPITER_SOURCE_DIR).resolve()
+    allowed = tuple(Path(p).expanduser().resolve() for p in settings.JUPITER_PROJECT_ROOTS)
+    return ProjectRootSettings(
+        allowed=allowed,
+        protected=(Path(settings.JUPITER_VAR_DIR).resolve(), source),
+        inside_only=(
+            Path(settings.JUPITER_INSTALL_DIR).resolve(),
+            *(Path(p).resolve() for p in settings.JUPITER_PLUGIN_DIRS),
+        ),
+    )
+
+
 @receiver(setting_changed)
 def _clear_cache(*, setting: str, **kwargs: object) -> None:
     if setting.startswith("JUPITER_"):
         get.cache_clear()
         trust.cache_clear()
+        project_roots.cache_clear()

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from jsonschema import exceptions as jsonschema_exceptions
 from jsonschema import validators
 
+from plugins_app.base import patterns
 from plugins_app.base.canonical import canonical_json
 
 Source = Literal["default", "global", "project"]
@@ -169,11 +170,13 @@ class _Compiled:
 def _compiled(schema_json: bytes) -> _Compiled:
     """Build a validator once per distinct schema (keyed by canonical JSON: dicts don't hash)."""
     schema = json.loads(schema_json)
-    cls = validators.validator_for(schema)
+    cls = patterns.validator_class(validators.validator_for(schema))
     try:
         cls.check_schema(schema)
     except jsonschema_exceptions.SchemaError as exc:
         return _Compiled(validator=None, schema_error=exc.message)
+    if problems := patterns.pattern_problems(schema):
+        return _Compiled(validator=None, schema_error="; ".join(m for _, m in problems))
     return _Compiled(validator=cls(schema, format_checker=cls.FORMAT_CHECKER), schema_error="")
 
 

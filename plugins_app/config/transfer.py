@@ -18,6 +18,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from plugins_app.base import boundedjson
 from plugins_app.base.errors import JupiterError
 from plugins_app.config.errors import ConfigValidationError, StaleConfigError
 from plugins_app.config.layering import effective_config
@@ -142,8 +143,8 @@ def parse_export(raw: bytes) -> Any:
     if len(raw) > IMPORT_MAX_BYTES:
         raise SettingsIOError(f"the file is larger than {IMPORT_MAX_BYTES // 1024} KB")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return boundedjson.loads(raw.decode("utf-8"))
+    except ValueError as exc:  # not UTF-8, not JSON, or nested too deep
         raise SettingsIOError(f"not a JSON settings file ({exc})") from None
 
 

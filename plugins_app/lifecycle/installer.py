@@ -51,9 +51,11 @@ from plugins_app.models import (
     InstalledPlugin,
     PluginConfig,
     PluginStatus,
+    TrustLevel,
     audit,
 )
 from plugins_app.models.audit import Actor
+from plugins_app.registry.core import CORE_PLUGINS
 from plugins_app.registry.dependencies import dependency_problem
 from plugins_app.trust.archives import ArchiveError, ArchiveLimits, extract_archive, plugin_root_in
 from plugins_app.trust.catalogue import CatalogueEntry, CatalogueError, download
@@ -120,6 +122,8 @@ def check(
     if result.manifest is None:
         raise InstallError("invalid plugin.yaml: " + "; ".join(str(e) for e in result.errors))
     manifest = result.manifest
+    if manifest.id in CORE_PLUGINS:
+        raise InstallError(f"'{manifest.id}' is a core plugin id: part of Jupiter, never replaced")
     if replacing is None:
         if existing := InstalledPlugin.objects.filter(plugin_id=manifest.id).first():
             raise InstallError(
@@ -137,6 +141,11 @@ def check(
     trust = assess(root, manifest.id, manifest.version)
     if trust.refusal:
         raise InstallError(trust.refusal)
+    if trust.level == TrustLevel.UNSIGNED and not conf.get().allow_unsigned_archives:
+        raise InstallError(
+            "unsigned plugin refused: everything installed from outside needs a signature "
+            "(an operator may allow unsigned ones with JUPITER_ALLOW_UNSIGNED_ARCHIVES)"
+        )
     installed = dict(InstalledPlugin.objects.values_list("plugin_id", "version"))
     if problem := dependency_problem(manifest, installed, absent="not installed"):
         raise InstallError(problem)
@@ -245,7 +254,7 @@ def stage_catalogue(
 
 
 def _stage_folder(token: str) -> Path:
-    if not _TOKEN.match(token or ""):
+    if not _TOKEN.fullmatch(token or ""):
         raise InstallError("unknown or expired installation request")
     folder = conf.trust().install_dir / STAGING / token
     if not folder.is_dir():

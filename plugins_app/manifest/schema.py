@@ -21,6 +21,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
 from jsonschema_specifications import REGISTRY as _SPECIFICATIONS
 
+from plugins_app.base import patterns
 from plugins_app.manifest.dialects import FieldPath, Finding
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "plugin.schema.json"
@@ -123,6 +124,9 @@ def _accepts(validator: Validator, schema: Any, instance: Any, root: Any) -> boo
         elif keyword == "$ref" and value == "#":
             if not _accepts(validator, root, instance, root):
                 return False
+        elif keyword == "not":  # small subschemas (relativePath's): jsonschema decides
+            if validator.evolve(schema=value).is_valid(instance):
+                return False
         elif keyword in validator.VALIDATORS:
             return False
     return True
@@ -152,7 +156,7 @@ def _schema_errors(validator: Validator, instance: Any) -> list[Finding]:
 
 
 PLUGIN_SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-_ValidatorClass = jsonschema.validators.validator_for(PLUGIN_SCHEMA)
+_ValidatorClass = patterns.validator_class(jsonschema.validators.validator_for(PLUGIN_SCHEMA))
 _ValidatorClass.check_schema(PLUGIN_SCHEMA)
 _VALIDATION_SCHEMA: dict[str, Any] = _compact(PLUGIN_SCHEMA, PLUGIN_SCHEMA["$defs"])
 _VALIDATOR: Validator = _ValidatorClass(
@@ -311,7 +315,10 @@ def config_schema_errors(schema: Mapping[str, Any]) -> list[Finding]:
     if cls is None and "$schema" in schema:
         return [((*prefix, "$schema"), f"unsupported JSON Schema draft {schema['$schema']!r}")]
     validator = _metaschema_validator(cls or jsonschema.Draft202012Validator)
-    return [(prefix + path, message) for path, message in _schema_errors(validator, schema)]
+    findings = [(prefix + path, message) for path, message in _schema_errors(validator, schema)]
+    for pointer, message in patterns.pattern_problems(schema):
+        findings.append(((*prefix, *pointer.strip("/").split("/")), message))
+    return findings
 
 
 def manifest_errors(raw: Any) -> list[Finding]:

@@ -11,9 +11,11 @@ It is accepted only while ``meeting_adapter`` is loaded, and only if every check
 key is an active ``meeting`` key in ``TrustedKey``, the signature verifies, the plan has not
 expired (nor lives longer than ``MAX_LIFETIME``), its nonce was never seen (replay), and each
 action is registered through ``bridge.remote_actions`` by a plugin declaring
-``access_meeting``, with parameters valid for the action's schema. A plan of read-only actions
-runs at once; any other waits for a staff user's click in the console, and nothing runs
-otherwise. Acceptance, refusal, confirmation, rejection and results are all audited.
+``access_meeting``, with parameters valid for the action's schema (an action without a schema
+takes none). Every plan, read-only or not, waits for a staff user's click in the console
+after a dry-run preview: nothing runs otherwise (MT1). A body nested deeper than
+``boundedjson.MAX_DEPTH`` is refused like any malformed plan. Acceptance, refusal,
+confirmation, rejection and results are all audited.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from plugins_app.base import boundedjson, patterns
 from plugins_app.base.canonical import canonical_json
 from plugins_app.base.errors import JupiterError
 from plugins_app.base.keys import fingerprint, verify_bytes
@@ -85,7 +88,8 @@ _DOCUMENT_SCHEMA = {
         "signature": {"type": "string"},
     },
 }
-_VALIDATOR = Draft202012Validator(_DOCUMENT_SCHEMA)
+_LINEAR = patterns.validator_class(Draft202012Validator)
+_VALIDATOR = _LINEAR(_DOCUMENT_SCHEMA)
 
 
 class PlanRefused(JupiterError):
@@ -140,12 +144,15 @@ def _checked_actions(actions: list[dict[str, Any]]) -> list[PlannedAction]:
     for item in actions:
         spec = _spec(item["action"])
         params = item.get("params", {})
+        if not spec.params_schema and params:
+            raise PlanRefused(
+                f"action '{item['action']}' declares no parameters; refused "
+                + ", ".join(sorted(params))
+            )
         if spec.params_schema:
             try:
-                error = next(
-                    Draft202012Validator(dict(spec.params_schema)).iter_errors(params), None
-                )
-            except SchemaError as exc:
+                error = next(_LINEAR(dict(spec.params_schema)).iter_errors(params), None)
+            except (SchemaError, patterns.UnsafePattern) as exc:
                 raise PlanRefused(f"action '{item['action']}' has a broken schema") from exc
             if error is not None:
                 raise PlanRefused(f"action '{item['action']}': invalid params: {error.message}")
@@ -171,7 +178,7 @@ def _check(raw: bytes) -> tuple[dict[str, Any], str, datetime, list[PlannedActio
     if len(raw) > MAX_PLAN_BYTES:
         raise PlanRefused(f"plan larger than {MAX_PLAN_BYTES} bytes")
     try:
-        document = json.loads(raw)
+        document = boundedjson.loads(raw)
     except ValueError as exc:
         raise PlanRefused(f"not JSON: {exc}") from exc
     error = next(_VALIDATOR.iter_errors(document), None)
@@ -196,13 +203,13 @@ def _check(raw: bytes) -> tuple[dict[str, Any], str, datetime, list[PlannedActio
 def _nonce_of(raw: bytes) -> str:
     """The claimed nonce, for the audit entry of a refusal (it may be absent or bogus)."""
     try:
-        return str(json.loads(raw)["plan"]["nonce"])[:128]
+        return str(boundedjson.loads(raw)["plan"]["nonce"])[:128]
     except (ValueError, KeyError, TypeError):
         return ""
 
 
 def receive_plan(raw: bytes) -> MeetingPlan:
-    """Check a plan; store it pending, or run it at once if it is read-only."""
+    """Check a plan and store it pending: it runs only on a local click (``decide``)."""
     nonce = _nonce_of(raw)
     try:
         plan, signer, expires, actions = _check(raw)
@@ -223,11 +230,8 @@ def receive_plan(raw: bytes) -> MeetingPlan:
         AuditAction.REMOTE_ACTION,
         plugin_id=ADAPTER_ID,
         after={"actions": stored.actions, "signer": signer},
-        detail=f"plan {stored.nonce[:16]} received"
-        + ("; read-only, run at once" if stored.read_only else "; awaiting confirmation"),
+        detail=f"plan {stored.nonce[:16]} received; awaiting confirmation",
     )
-    if stored.read_only:
-        _execute(stored, actor=None)
     return stored
 
 

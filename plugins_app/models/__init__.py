@@ -5,6 +5,13 @@ The database models what is installed (globally) and what each project enables; 
 every model through this face.
 """
 
+from plugins_app.models.access import (
+    ROLE_RANK,
+    ApiToken,
+    ProjectMembership,
+    ProjectRole,
+    TokenScope,
+)
 from plugins_app.models.audit import AuditAction, AuditEvent
 from plugins_app.models.deployment import ChangeEvent, Lease
 from plugins_app.models.history import HistoryEntry, HistoryKind, ProjectGraph
@@ -26,6 +33,8 @@ from plugins_app.models.trust import KeyPurpose, MeetingPlan, MeetingPlanStatus,
 
 __all__ = [
     "FINAL_JOB_STATES",
+    "ROLE_RANK",
+    "ApiToken",
     "AuditAction",
     "AuditEvent",
     "ChangeEvent",
@@ -48,9 +57,12 @@ __all__ = [
     "PluginStatus",
     "Project",
     "ProjectGraph",
+    "ProjectMembership",
     "ProjectPlugin",
+    "ProjectRole",
     "RetainedPluginConfig",
     "StatusSource",
+    "TokenScope",
     "TrustLevel",
     "TrustedKey",
 ]

@@ -32,6 +32,8 @@ class AuditAction(models.TextChoices):
     REMOTE_ACTION = "remote_action", "Remote action"
     PROJECT_FILE = "project_file", "Project file"
     TRUSTED_KEY = "trusted_key", "Trusted key change"
+    MEMBERSHIP = "membership", "Project member change"
+    API_TOKEN = "api_token", "API token change"
 
 
 class AuditEvent(models.Model):

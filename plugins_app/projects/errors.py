@@ -75,3 +75,18 @@ class StaleProjectPluginState(JupiterError):
         self.plugin_id = plugin_id
         self.expected_revision = expected_revision
         self.current_revision = current_revision
+
+
+class MembershipError(JupiterError, ValueError):
+    """A project role cannot be granted or removed (unknown role, last owner)."""
+
+
+class NeedsConfirmation(JupiterError):
+    """The folder's project file enables plugins: the person must see them and agree first.
+
+    ``plugin_ids`` are the installed plugins the file would enable.
+    """
+
+    def __init__(self, plugin_ids: tuple[str, ...]) -> None:
+        super().__init__("the project file enables " + ", ".join(plugin_ids))
+        self.plugin_ids = plugin_ids

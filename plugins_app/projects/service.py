@@ -35,7 +35,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -55,8 +55,10 @@ from plugins_app.models import (
     ProjectPlugin,
     audit,
 )
+from plugins_app.models.access import ProjectRole
 from plugins_app.models.audit import Actor
 from plugins_app.projects.errors import (
+    NeedsConfirmation,
     ProjectError,
     ProjectFileConflict,
     ProjectPluginError,
@@ -69,6 +71,8 @@ from plugins_app.projects.projectfile import (
     read_project_file,
     write_project_file,
 )
+from plugins_app.projects.roles import grant
+from plugins_app.projects.roots import check_root
 from plugins_app.projects.signals import notify_project_plugins_changed
 
 _NAME_MAX = cast(int, Project._meta.get_field("name").max_length)  # a SlugField: always set
@@ -107,11 +111,30 @@ def project_file_path(project: Project) -> Path:
     return Path(project.root_path) / f"{project.name}.jupiter.yaml"
 
 
-def register_project(name: str, root_path: str | Path, *, actor: Actor = None) -> Project:
+def _enabled_by(data: ProjectFileData) -> tuple[str, ...]:
+    """The installed, toggleable plugins a project file enables."""
+    wanted = [pid for pid, entry in data.plugins.items() if entry.enabled]
+    installed = InstalledPlugin.objects.exclude(kind=PluginKind.CORE).filter(plugin_id__in=wanted)
+    return tuple(sorted(installed.values_list("plugin_id", flat=True)))
+
+
+def register_project(
+    name: str,
+    root_path: str | Path,
+    *,
+    actor: Actor = None,
+    accepted_plugins: Collection[str] | None = None,
+) -> Project:
     """Register a directory as a project; import its project file, or create one.
 
     Raises ``ProjectError(field, message)`` for the form field at fault. The root is stored
-    resolved (symlinks followed) so one directory cannot be registered twice under two paths.
+    resolved (symlinks followed) so one directory cannot be registered twice under two paths,
+    and must be allowed by ``roots.check_root``. The actor, when a user, owns the project.
+
+    Enabling a plugin loads its code, so a person registering a folder whose file enables
+    plugins must see them first: the console passes the ids the person accepted, and
+    ``NeedsConfirmation`` names the ones still to accept. ``None`` (``jupiter_bootstrap``'s
+    demo project, code that registers on purpose) accepts what the file says.
     """
     try:
         validate_slug(name)
@@ -128,6 +151,7 @@ def register_project(name: str, root_path: str | Path, *, actor: Actor = None) -
         raise ProjectError("root_path", f"{root} {problem}")
     if not os.access(root, os.R_OK | os.X_OK):
         raise ProjectError("root_path", f"{root} is not readable by Jupiter")
+    check_root(root)
     if Project.objects.filter(name=name).exists():
         raise ProjectError("name", f"a project named {name!r} is already registered")
     if other := Project.objects.filter(root_path=str(root)).first():
@@ -140,10 +164,15 @@ def register_project(name: str, root_path: str | Path, *, actor: Actor = None) -
             existing = read_project_file(path)
         except ProjectFileError as exc:
             raise ProjectError("root_path", f"{path.name}: {exc.detail}") from exc
+        enabling = _enabled_by(existing)
+        if accepted_plugins is not None and not set(enabling) <= set(accepted_plugins):
+            raise NeedsConfirmation(enabling)
     try:
         project = Project(name=name, root_path=str(root))
         with _undone_on_failure(project) as file_write, transaction.atomic():
             project.save(force_insert=True)
+            if actor is not None and actor.is_authenticated:
+                grant(project, actor, ProjectRole.OWNER, actor=actor)
             if existing is None:
                 _store_hash(project, file_write.write(project, None))
                 detail = f"project registered; {path.name} created"

@@ -84,8 +84,9 @@ def discover(dirs: Iterable[Path], *, max_bytes: int = DEFAULT_MAX_BYTES) -> lis
     same cap the installer applies to archives).
 
     Directories are scanned in the order given and their folders by name; when two folders
-    declare the same id, the first one wins and the later one is returned as an error naming
-    both paths.
+    claim the same id, the first one wins and the later one is returned as an error naming
+    both paths. A folder with an invalid manifest claims its folder name: it must not take
+    over the row (and the pages) of the plugin of that id found earlier, a bundled one say.
     """
     found: list[DiscoveredPlugin] = []
     owners: dict[str, Path] = {}
@@ -95,17 +96,16 @@ def discover(dirs: Iterable[Path], *, max_bytes: int = DEFAULT_MAX_BYTES) -> lis
                 found.append(DiscoveredPlugin(path, _error(path, ManifestIssue("", refusal))))
                 continue
             result = load_manifest(path, max_bytes=max_bytes)
-            manifest = result.manifest
-            if manifest is not None and manifest.id in owners:
-                first = owners[manifest.id]
+            claimed = DiscoveredPlugin(path, result).id
+            if claimed in owners:
+                first = owners[claimed]
                 issue = ManifestIssue(
                     "id",
-                    f"duplicate plugin id {manifest.id!r}: already provided by {first}; "
+                    f"duplicate plugin id {claimed!r}: already provided by {first}; "
                     f"{path} is ignored",
                 )
                 found.append(DiscoveredPlugin(path, _error(path, issue, result), first))
                 continue
-            if manifest is not None:
-                owners[manifest.id] = path
+            owners[claimed] = path
             found.append(DiscoveredPlugin(path, result))
     return found

@@ -40,12 +40,15 @@ class JobSpec:
 
 @dataclass(frozen=True)
 class RemoteActionSpec:
-    """One remote action in the standard format (SPEC B5): named, described, typed params."""
+    """One remote action in the standard format (SPEC B5): named, described, typed params.
+
+    An action writes unless it says otherwise (``read_only`` is False by default), and takes
+    no parameter its ``params_schema`` does not declare (none without a schema)."""
 
     name: str
     func: Callable[..., Any]
     description: str = ""
-    read_only: bool = True
+    read_only: bool = False
     params_schema: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -113,7 +116,7 @@ class RemoteActions:
         func: Callable[..., Any],
         *,
         description: str = "",
-        read_only: bool = True,
+        read_only: bool = False,
         params_schema: Mapping[str, Any] | None = None,
     ) -> None:
         pid = self._registration.plugin_id

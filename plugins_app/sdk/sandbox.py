@@ -7,7 +7,8 @@ permissions its manifest declares before acting:
   that resolves outside the project's root (``..``, an absolute path, a symlink out) is
   refused whatever the permissions;
 - ``Runner``: run a command (``run_commands``) as an argument list, never through a shell,
-  in the project's root, with a timeout that kills the whole process group;
+  in the project's root, with a timeout that kills the whole process group, a scrubbed
+  environment (never the server's secrets) and no argument naming a path outside the root;
 - ``HttpClient``: outbound HTTP(S) (``network_outbound``) with a timeout.
 
 Each takes the two policies that make it a host's or a test's: ``require`` (check a
@@ -69,6 +70,28 @@ def contained_path(
     return candidate
 
 
+def _through_link(root: Path, relative: Path) -> bool:
+    """Whether any component of ``root / relative`` (the last included) is a symlink."""
+    current = root
+    for part in relative.parts:
+        current = current / part
+        if current.is_symlink():
+            return True
+    return False
+
+
+# The only variables of the server's environment a command sees: never its secrets
+# (JUPITER_ADMIN_PASSWORD, SECRET_KEY, DATABASE_URL...).
+INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
+
+
+def command_environment(extra: Mapping[str, str] | None) -> dict[str, str]:
+    """A scrubbed environment: the few neutral variables above, then the plugin's own."""
+    base = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
+    base.setdefault("PATH", os.defpath)
+    return {**base, **(extra or {})}
+
+
 class ProjectFiles:
     """One project's files, as one plugin may use them."""
 
@@ -96,12 +119,19 @@ class ProjectFiles:
         return self.path(relative).read_bytes()
 
     def list(self, pattern: str = "**/*") -> list[str]:
-        """Files under the root matching a glob, as root-relative POSIX paths."""
+        """Files under the root matching a glob, as root-relative POSIX paths.
+
+        A link is never followed, to a file or a directory (``glob`` would walk ``link/*``
+        into wherever ``link`` points); ``..`` in the pattern cannot leave the root either.
+        """
         self._require(self._manifest, "fs_read", f"list {pattern}")
         found = []
         for path in self.root.glob(pattern):
-            if path.is_file() and not path.is_symlink():
-                found.append(path.relative_to(self.root).as_posix())
+            relative = path.relative_to(self.root)
+            if ".." in relative.parts or _through_link(self.root, relative):
+                continue
+            if path.is_file():
+                found.append(relative.as_posix())
         return sorted(found)
 
     def write_text(
@@ -148,6 +178,18 @@ class Runner:
         self._require, self._refuse = require, refuse
         self._max_timeout = max_timeout
 
+    def _confine(self, root: Path, workdir: Path, argument: str) -> None:
+        """Refuse an argument naming a path outside the project: absolute, with a ``..``
+        segment, or an existing entry that resolves elsewhere (a link out); ``--opt=value``
+        is checked on its value. Other arguments (flags, words) pass as they are."""
+        _, equals, option_value = argument.partition("=")
+        value = option_value if argument.startswith("-") and equals else argument
+        if not value:
+            return
+        path = Path(value)
+        if path.is_absolute() or ".." in path.parts or os.path.lexists(workdir / path):
+            contained_path(self._manifest, root, workdir / path, self._refuse)
+
     def run(
         self,
         project: str | Any,
@@ -173,6 +215,8 @@ class Runner:
         self._require(self._manifest, "run_commands", f"run {argv[0]!r}")
         root = self._project_root(getattr(project, "name", project))
         workdir = contained_path(self._manifest, root, cwd, self._refuse)
+        for argument in argv[1:]:
+            self._confine(root, workdir, argument)
         limit = self._max_timeout
         timeout = min(timeout, limit) if timeout else limit
         started = time.monotonic()
@@ -180,7 +224,7 @@ class Runner:
         process = subprocess.Popen(  # noqa: S603 - argument list, shell=False, checked above
             argv,
             cwd=workdir,
-            env={**os.environ, **env} if env else None,
+            env=command_environment(env),
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

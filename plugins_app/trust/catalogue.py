@@ -26,6 +26,7 @@ from urllib.request import urlopen
 from jsonschema import Draft202012Validator
 from packaging.version import InvalidVersion, Version
 
+from plugins_app.base import patterns
 from plugins_app.base.errors import JupiterError
 from plugins_app.base.fsutil import atomic_write_text
 
@@ -68,7 +69,7 @@ _INDEX_SCHEMA = {
         },
     },
 }
-_VALIDATOR = Draft202012Validator(_INDEX_SCHEMA)
+_VALIDATOR = patterns.validator_class(Draft202012Validator)(_INDEX_SCHEMA)
 
 
 class CatalogueError(JupiterError):

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from plugins_app.models import (
+    ApiToken,
     AuditAction,
     AuditEvent,
     ChangeEvent,
@@ -23,6 +24,7 @@ from plugins_app.models import (
     PluginReloadRequest,
     Project,
     ProjectGraph,
+    ProjectMembership,
     ProjectPlugin,
     RetainedPluginConfig,
     TrustedKey,
@@ -37,12 +39,38 @@ class ProjectPluginInline(admin.TabularInline):
     readonly_fields = ("updated_at",)
 
 
+class ProjectMembershipInline(admin.TabularInline):
+    model = ProjectMembership
+    extra = 0
+    fields = ("user", "role")
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     list_display = ("name", "root_path", "created_at")
     search_fields = ("name", "root_path")
     readonly_fields = ("file_hash", "created_at")
-    inlines = [ProjectPluginInline]
+    inlines = [ProjectMembershipInline, ProjectPluginInline]
+
+
+@admin.register(ProjectMembership)
+class ProjectMembershipAdmin(admin.ModelAdmin):
+    list_display = ("project", "user", "role", "created_at")
+    list_filter = ("role",)
+    search_fields = ("project__name", "user__username")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued by their owner (``/tokens/``), who alone sees the secret once; here
+    staff can only see them and revoke one by setting ``revoked_at``."""
+
+    list_display = ("name", "user", "prefix", "scopes", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    readonly_fields = ("user", "name", "prefix", "digest", "scopes", "created_at", "last_used_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(InstalledPlugin)

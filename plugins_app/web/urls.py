@@ -14,9 +14,11 @@ from plugins_app.web.views import (
     extras,
     jobs,
     meeting,
+    members,
     plugins,
     projects,
     status,
+    tokens,
 )
 
 app_name = "plugins_app"
@@ -45,6 +47,10 @@ urlpatterns = [
         name="project-resolve-conflict",
     ),
     path("projects/<slug:name>/import/", projects.project_import, name="project-import"),
+    path("projects/<slug:name>/members/", members.project_members, name="project-members"),
+    # API tokens for scripts and scrapers (SPEC X4): each user's own.
+    path("tokens/", tokens.token_list, name="token-list"),
+    path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token-revoke"),
     # Trust, catalogue, Meeting and audit (SPEC X2, X5, MK1-MK3, MT1): staff only.
     path("catalogue/", catalogue.catalogue, name="catalogue"),
     path("catalogue/stage/", catalogue.stage, name="catalogue-stage"),

@@ -27,7 +27,8 @@ APP = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpat
 @database_sync_to_async
 def _session_cookie() -> bytes:
     InstalledPlugin.objects.create(plugin_id="streamer", name="Streamer")
-    user = get_user_model().objects.create_user("ws", password="pw-ws-123")
+    # Streamer is enabled in no project, so only staff may read its log (SPEC X4).
+    user = get_user_model().objects.create_user("ws", password="pw-ws-123", is_staff=True)
     client = Client()
     client.force_login(user)
     return f"sessionid={client.cookies['sessionid'].value}".encode()

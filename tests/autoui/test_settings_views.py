@@ -24,6 +24,14 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 URL = reverse("plugins_app:plugin-settings", args=[PROBE])
 
 
+@pytest.fixture(autouse=True)
+def _staff(user):
+    """Global settings are administered by staff (SPEC X4); project overrides need only a
+    maintainer, which ``user`` is as the project's registrant (owner)."""
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+
+
 def _form(client: Client, url: str = URL) -> str:
     return client.get(url, **HTMX).content.decode()
 

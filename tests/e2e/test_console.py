@@ -92,8 +92,16 @@ def test_enable_plugin_in_project_swaps_row_and_writes_file(
     expect(row.get_by_role("button", name="Disable E2E probe in acme")).to_be_visible()
 
 
+@pytest.fixture
+def staff_user(user):
+    """Registering a project administers the installation: staff only (SPEC X4)."""
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return user
+
+
 def test_register_project_with_bad_path_shows_inline_error(
-    logged_in: Page, live_server_url: str, tmp_path: Path
+    staff_user, logged_in: Page, live_server_url: str, tmp_path: Path
 ) -> None:
     page = logged_in
     page.get_by_role("link", name="Projects").click()

@@ -13,11 +13,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandParser
 
 from plugins_app.config.store import set_plugin_overrides
 from plugins_app.kernel.runtime import boot
-from plugins_app.models import InstalledPlugin, Project
+from plugins_app.models import InstalledPlugin, Project, ProjectRole
+from plugins_app.projects.roles import grant, role_of
 from plugins_app.projects.service import register_project
 
 
@@ -32,19 +34,22 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         runtime = boot()
         self.stdout.write(f"Plugins synced: {len(runtime.manifests)} loadable.")
+        admin = self._ensure_admin(options["admin_user"])
         name, root = options["demo_name"], Path(options["demo_root"]).resolve()
-        if not Project.objects.filter(name=name).exists():
-            project = register_project(name, root)
-            self.stdout.write(f"Demo project '{name}' registered at {root}.")
+        project = Project.objects.filter(name=name).first()
+        if project is None:
+            project = register_project(name, root, actor=admin)
+            self.stdout.write(f"Demo project '{name}' registered at {root}, owned by {admin}.")
             self._tune_demo(project)
-        self._ensure_admin(options["admin_user"])
+        elif role_of(admin, project) is None:
+            grant(project, admin, ProjectRole.OWNER)
 
     def _tune_demo(self, project: Project) -> None:
         """The demo is small: a lower complexity threshold makes its analysis find something."""
         if InstalledPlugin.objects.filter(plugin_id="code_analyzer").exists():
             set_plugin_overrides(project, "code_analyzer", {"max_complexity": 4})
 
-    def _ensure_admin(self, username: str) -> None:
+    def _ensure_admin(self, username: str) -> User:
         """Print a working login: JUPITER_ADMIN_PASSWORD, else one generated once and kept."""
         users = get_user_model()
         password_file = Path(settings.VAR_DIR) / "admin_password"
@@ -52,7 +57,7 @@ class Command(BaseCommand):
         user = users.objects.filter(username=username).first()
         if user is None:
             password = wanted or secrets.token_urlsafe(12)
-            users.objects.create_superuser(username, password=password)
+            user = users.objects.create_superuser(username, password=password)
             if not wanted:
                 password_file.write_text(password)
                 password_file.chmod(0o600)
@@ -64,5 +69,6 @@ class Command(BaseCommand):
             password = password_file.read_text()
         else:
             self.stdout.write(f"Admin login: {username} (password unchanged since you set it)")
-            return
+            return user
         self.stdout.write(self.style.SUCCESS(f"Admin login: {username} / {password}"))
+        return user

@@ -93,7 +93,12 @@ def mount_warnings(ui: UiContributions) -> list[str]:
 def contained(root: Path, relative: str) -> Path:
     """``root/relative`` if it stays inside ``root`` once links are followed (X6), else
     ``ContributionError``: no ``..``, no absolute path, no symlink pointing out."""
-    if not relative or relative.startswith(("/", "\\")) or ".." in re.split(r"[\\/]", relative):
+    if (
+        not relative
+        or "\x00" in relative  # the OS refuses it: a 404 here, not a ValueError (a 500)
+        or relative.startswith(("/", "\\"))
+        or ".." in re.split(r"[\\/]", relative)
+    ):
         raise ContributionError(f"{relative!r} is not a path inside the plugin folder")
     base = Path(os.path.realpath(root))
     target = Path(os.path.realpath(base / relative))

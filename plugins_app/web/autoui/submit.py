@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from plugins_app.base import boundedjson
 from plugins_app.base.errors import JupiterError
 from plugins_app.config.secrets import get_path
 from plugins_app.web.autoui.forms import PREFIX, choice_value
@@ -139,9 +140,11 @@ def _parse(schema: Mapping[str, Any], kind: str, text: str) -> Any:
         return number
     if kind == "json":
         try:
-            return json.loads(text)
+            return boundedjson.loads(text)
         except json.JSONDecodeError as exc:
             raise _Invalid(f"Enter valid JSON ({exc.msg}, line {exc.lineno}).") from None
+        except boundedjson.JsonTooDeep as exc:
+            raise _Invalid(f"Enter valid JSON ({exc}).") from None
     return text
 
 

@@ -2,7 +2,8 @@
 
 ``JobEventsConsumer`` streams job events for one job (``ws/jobs/job/<uuid>/``) or for every
 job of one project (``ws/jobs/project/<name>/``). It sits behind
-``AllowedHostsOriginValidator`` (asgi.py) and refuses anonymous sessions itself; refusals are
+``AllowedHostsOriginValidator`` (asgi.py) and refuses anonymous sessions and users who may
+not see the project (the same rule as the pages: a role in it, or staff); refusals are
 logged. Messages are hints carrying sequence numbers: the page re-reads the job record when
 it sees a gap, reconnects or loses the socket.
 """
@@ -18,14 +19,22 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from plugins_app.jobs.events import job_group, project_group, publisher
-from plugins_app.models import Project
+from plugins_app.models import Job, Project
+from plugins_app.projects.roles import VIEW
 
 log = logging.getLogger("jupiter.websocket")
 
 
 @database_sync_to_async
-def _project_exists(name: str) -> bool:
-    return Project.objects.filter(name=name).exists()
+def _may_follow(user: Any, kind: str, key: str) -> bool:
+    """Whether ``user`` may see the project (or the job's project; staff for no project)."""
+    if kind == "job":
+        job = Job.objects.select_related("project").filter(pk=key).first()
+        if job is None:
+            return False
+        return bool(user.is_staff) if job.project is None else user.has_perm(VIEW, job.project)
+    project = Project.objects.filter(name=key).first()
+    return project is not None and user.has_perm(VIEW, project)
 
 
 class JobEventsConsumer(AsyncJsonWebsocketConsumer):
@@ -36,10 +45,11 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         kind, key = kwargs.get("kind"), kwargs.get("key", "")
         if kind == "job":
             try:
-                return job_group(str(uuid.UUID(key)))
+                key = str(uuid.UUID(key))
             except ValueError:
                 return None
-        if kind == "project" and await _project_exists(key):
+            return job_group(key) if await _may_follow(self.scope["user"], kind, key) else None
+        if kind == "project" and await _may_follow(self.scope["user"], kind, key):
             return project_group(key)
         return None
 
@@ -51,7 +61,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             return
         group = await self._group()
         if group is None:
-            log.warning("refused a WebSocket to unknown stream %s", self.scope.get("path"))
+            log.warning("refused a WebSocket to %s: unknown or not allowed", self.scope.get("path"))
             await self.close(code=4404)
             return
         publisher().attach_loop(asyncio.get_running_loop())

@@ -41,6 +41,7 @@ from plugins_app.logs.hub import (
     group_name,
 )
 from plugins_app.models import InstalledPlugin
+from plugins_app.web.decorators import can_read_plugin_logs
 
 log = logging.getLogger("jupiter.consumers")
 
@@ -67,6 +68,13 @@ def _plugin_exists(plugin_id: str) -> bool:
     return InstalledPlugin.objects.filter(plugin_id=plugin_id).exists()
 
 
+@database_sync_to_async
+def _may_read_logs(user: Any, plugin_id: str) -> bool:
+    """The log panel's rule: staff, or a member of a project that enables the plugin."""
+    plugin = InstalledPlugin.objects.filter(plugin_id=plugin_id).first()
+    return plugin is not None and can_read_plugin_logs(user, plugin)
+
+
 class PluginLogConsumer(AsyncJsonWebsocketConsumer):
     """``ws/plugins/<plugin_id>/logs/``: snapshot, then paced batches of new lines."""
 
@@ -77,8 +85,10 @@ class PluginLogConsumer(AsyncJsonWebsocketConsumer):
             log.warning("log stream of %s refused: not logged in", self.plugin_id)
             await self.close()
             return
-        if not await _plugin_exists(self.plugin_id):
-            log.warning("log stream refused: no plugin %r", self.plugin_id)
+        if not await _may_read_logs(user, self.plugin_id):
+            log.warning(
+                "log stream of %r refused to %s: unknown or not allowed", self.plugin_id, user
+            )
             await self.close()
             return
         self.level = 0

@@ -28,6 +28,7 @@ from plugins_app.models import (
     InstalledPlugin,
     PluginKind,
     PluginStatus,
+    Project,
     ProjectPlugin,
     TrustLevel,
 )
@@ -64,7 +65,11 @@ class PluginFilters:
             project=params.get("project", "").strip()[:64],
         )
 
-    def apply(self, plugins: QuerySet[InstalledPlugin]) -> QuerySet[InstalledPlugin]:
+    def apply(
+        self, plugins: QuerySet[InstalledPlugin], visible: QuerySet[Project]
+    ) -> QuerySet[InstalledPlugin]:
+        """``plugins`` narrowed; the project filter only matches projects in ``visible`` (so
+        filtering cannot reveal what a project the user may not see enables)."""
         if self.q:
             plugins = plugins.filter(
                 Q(name__icontains=self.q)
@@ -78,7 +83,9 @@ class PluginFilters:
         if self.trust:
             plugins = plugins.filter(trust_level=self.trust)
         if self.project:
-            enabled = ProjectPlugin.objects.filter(project__name=self.project, enabled=True)
+            enabled = ProjectPlugin.objects.filter(
+                project__in=visible.filter(name=self.project), enabled=True
+            )
             plugins = plugins.filter(pk__in=enabled.values("plugin_id"))
         return plugins
 
@@ -129,11 +136,13 @@ def url_maker(name: str, arity: int = 1) -> Callable[..., str]:
     return make
 
 
-def enabled_projects(plugins: Sequence[InstalledPlugin]) -> dict[int, list[str]]:
-    """Names of the projects enabling each plugin of a page, in one query."""
+def enabled_projects(
+    plugins: Sequence[InstalledPlugin], visible: QuerySet[Project]
+) -> dict[int, list[str]]:
+    """Names of the projects in ``visible`` enabling each plugin of a page, in one query."""
     found: dict[int, list[str]] = {p.pk: [] for p in plugins}
     rows = (
-        ProjectPlugin.objects.filter(plugin__in=list(found), enabled=True)
+        ProjectPlugin.objects.filter(plugin__in=list(found), project__in=visible, enabled=True)
         .order_by("project__name")
         .values_list("plugin_id", "project__name")
     )
@@ -165,13 +174,16 @@ def cached_html(keys: Sequence[str], render: Callable[[list[int]], list[str]]) -
     return [mark_safe(found[key]) for key in keys]  # noqa: S308
 
 
-def plugin_rows(plugins: Sequence[InstalledPlugin]) -> list[SafeString]:
+def plugin_rows(
+    plugins: Sequence[InstalledPlugin], visible: QuerySet[Project]
+) -> list[SafeString]:
     """The plugin list's rows as HTML, from the cache where the plugin has not changed.
 
-    Keyed by the plugin's ``updated_at`` and the projects enabling it; the rows carry no
-    per-user value (no CSRF token), so every visitor shares them.
+    Keyed by the plugin's ``updated_at`` and the projects (of ``visible``) enabling it; the
+    rows carry no other per-user value (no CSRF token), so visitors seeing the same projects
+    share them.
     """
-    projects = enabled_projects(plugins)
+    projects = enabled_projects(plugins, visible)
 
     def render(indexes: list[int]) -> list[str]:
         template = get_template("plugins_app/partials/plugin_row.html")
@@ -201,11 +213,12 @@ class CategorisedPage:
 
     page: Page[Any]
     counts: Mapping[str, int]
+    visible: QuerySet[Project]
 
     @cached_property
     def categories(self) -> list[tuple[str, str, int, list[SafeString]]]:
         plugins = list(self.page.object_list)
-        rows = plugin_rows(plugins)
+        rows = plugin_rows(plugins, self.visible)
         return [
             (
                 label,

@@ -9,22 +9,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 from plugins_app.base.version import JUPITER_VERSION
-from plugins_app.models import InstalledPlugin
+from plugins_app.models import InstalledPlugin, TokenScope
+from plugins_app.projects.roles import projects_visible_to
 from plugins_app.registry.core import core_plugin_infos
+from plugins_app.web.decorators import token_scope
 from plugins_app.web.presenters.listing import (
     PluginFilters,
     enabled_projects,
     page_of,
     user_plugins,
 )
+from plugins_app.web.views import JupiterRequest
 
 
 def plugin_payload(plugin: InstalledPlugin, projects: list[str]) -> dict[str, Any]:
-    """One plugin of ``user_plugins()`` (its ``permission_list`` read as a JSON key)."""
+    """One plugin of ``user_plugins()`` (its ``permission_list`` read as a JSON key), with the
+    ``projects`` enabling it that the caller may see."""
     permissions = getattr(plugin, "permission_list", None)
     return {
         "id": plugin.plugin_id,
@@ -41,16 +45,19 @@ def plugin_payload(plugin: InstalledPlugin, projects: list[str]) -> dict[str, An
     }
 
 
+@token_scope(TokenScope.READ)
 @require_GET
-def plugins_json(request: HttpRequest) -> JsonResponse:
+def plugins_json(request: JupiterRequest) -> JsonResponse:
     """Core plugins are listed apart: they are part of Jupiter and have no per-project state.
 
     Polled by scripts and the console, so it only reads: the database's state, no import.
     """
     filters = PluginFilters.of(request.GET)
-    page = page_of(filters.apply(user_plugins()).order_by("name", "plugin_id"), request.GET)
+    visible = projects_visible_to(request.user)
+    matching = filters.apply(user_plugins(), visible).order_by("name", "plugin_id")
+    page = page_of(matching, request.GET)
     plugins = list(page.object_list)
-    projects = enabled_projects(plugins)
+    projects = enabled_projects(plugins, visible)
     next_url = None
     if page.has_next():
         extra = {"page": str(page.next_page_number())}

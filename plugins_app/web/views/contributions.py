@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
@@ -19,7 +20,8 @@ from plugins_app.kernel.remote import error_name
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.logs.hub import get_hub, plugin_logger
 from plugins_app.manifest.model import UiContributions
-from plugins_app.models import InstalledPlugin, PluginConfig, Project, ProjectPlugin
+from plugins_app.models import InstalledPlugin, PluginConfig, ProjectPlugin, TokenScope
+from plugins_app.projects.roles import projects_visible_to
 from plugins_app.web.autoui.contributions import (
     ASSET_TYPES,
     ContributionError,
@@ -31,7 +33,12 @@ from plugins_app.web.autoui.contributions import (
     render_template,
 )
 from plugins_app.web.autoui.forms import help_entries
-from plugins_app.web.decorators import plugin_or_404
+from plugins_app.web.decorators import (
+    can_operate_plugin,
+    can_read_plugin_logs,
+    plugin_or_404,
+    token_scope,
+)
 
 STYLESHEET = "style.css"
 
@@ -96,7 +103,8 @@ def plugin_contribution(request: HttpRequest, plugin_id: str, kind: str, item: s
     found = next((c for c in contributions(ui) if (c.kind, c.id) == (kind, item)), None)
     if found is None:
         return HttpResponse(status=404)
-    project = Project.objects.filter(name=request.GET.get("project", "")).first()
+    visible = projects_visible_to(request.user)
+    project = visible.filter(name=request.GET.get("project", "")).first()
     schema = plugin_config_schema(plugin)
     context: dict[str, Any] = {
         "plugin": {"id": plugin.plugin_id, "name": plugin.name, "version": plugin.version},
@@ -148,12 +156,19 @@ def plugin_asset(request: HttpRequest, plugin_id: str, asset: str) -> HttpRespon
     return FileResponse(path.open("rb"), content_type=content_type)
 
 
+@token_scope(TokenScope.READ)
 def plugin_api_route(request: HttpRequest, plugin_id: str, route: str) -> HttpResponseBase:
     """Dispatch ``/api/plugins/<id>/<route>`` to a view the plugin registered (B2, U6).
 
+    Reading (GET, HEAD) is for every signed-in user and read tokens; any other method may
+    change something, so it is for staff and maintainers of a project that enables the plugin.
     A view returns a response or JSON-serialisable data; an exception is logged to the
     plugin's log and answered as a 500 with its type, never a host traceback.
     """
+    if request.method not in ("GET", "HEAD") and not can_operate_plugin(
+        request.user, plugin_or_404(plugin_id)
+    ):
+        raise PermissionDenied("your roles do not allow changes through this plugin")
     registration = get_runtime().bridge.registration(plugin_id)
     spec = registration.api_routes.get(route) if registration else None
     if spec is None:
@@ -176,7 +191,9 @@ def plugin_control_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
     plugin = plugin_or_404(plugin_id)
     config = PluginConfig.objects.filter(plugin=plugin).first()
     log_file = get_hub().plugin_file(plugin_id)
-    projects = ProjectPlugin.objects.filter(plugin=plugin, enabled=True).select_related("project")
+    projects = ProjectPlugin.objects.filter(
+        plugin=plugin, enabled=True, project__in=projects_visible_to(request.user)
+    ).select_related("project")
     context = {
         "plugin": plugin,
         "config": config,
@@ -185,5 +202,6 @@ def plugin_control_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
         "log_path": log_file,
         "enabled_projects": [state.project for state in projects],
         "settings_help": help_entries(plugin_config_schema(plugin)),
+        "can_read_logs": can_read_plugin_logs(request.user, plugin),
     }
     return render(request, "plugins_app/autoui/control_panel.html", context)

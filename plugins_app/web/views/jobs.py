@@ -10,7 +10,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,7 +24,9 @@ from plugins_app.jobs.api import JobRefused, cancel, submit
 from plugins_app.jobs.breaker import CircuitOpen
 from plugins_app.kernel.reload import ReloadRefused, request_reload
 from plugins_app.kernel.runtime import get_runtime
-from plugins_app.models import InstalledPlugin, Job, JobState, Project
+from plugins_app.models import InstalledPlugin, Job, JobState, Project, TokenScope
+from plugins_app.projects.roles import OPERATE, VIEW, projects_visible_to
+from plugins_app.web.decorators import project_for, staff_required, token_scope
 from plugins_app.web.presenters.jobs import extenders_of
 from plugins_app.web.presenters.results import project_results_context
 from plugins_app.web.views import JupiterRequest
@@ -49,10 +53,30 @@ def job_payload(job: Job) -> dict[str, object]:
     }
 
 
+def visible_jobs(request: HttpRequest) -> QuerySet[Job]:
+    """Jobs of the projects the user can see; jobs of no project are the installation's,
+    for staff."""
+    if request.user.is_staff:
+        return Job.objects.all()
+    return Job.objects.filter(project__in=projects_visible_to(request.user))
+
+
+def _job_for(request: HttpRequest, job_id: str, permission: str = VIEW) -> Job:
+    """The job, if the user may see it (404 otherwise) and holds ``permission`` (403)."""
+    job = get_object_or_404(
+        visible_jobs(request).select_related("project", "requested_by"), pk=job_id
+    )
+    if permission != VIEW and not (
+        request.user.is_staff or request.user.has_perm(permission, job.project)
+    ):
+        raise PermissionDenied("your role in this project does not allow this")
+    return job
+
+
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
-    """Every job, newest first, filtered by state, plugin and project (GET form)."""
-    jobs = Job.objects.select_related("project")
+    """The jobs the user may see, newest first, filtered by state, plugin and project."""
+    jobs = visible_jobs(request).select_related("project")
     filters = {key: request.GET.get(key, "") for key in ("state", "plugin", "project")}
     if filters["state"] in JobState.values:
         jobs = jobs.filter(state=filters["state"])
@@ -72,38 +96,38 @@ def job_list(request: HttpRequest) -> HttpResponse:
             "query": query,
             "states": JobState.choices,
             "plugin_ids": sorted(
-                set(Job.objects.exclude(plugin_id="").values_list("plugin_id", flat=True))
+                set(visible_jobs(request).exclude(plugin_id="").values_list("plugin_id", flat=True))
             ),
-            "projects": Project.objects.values_list("name", flat=True),
+            "projects": projects_visible_to(request.user).values_list("name", flat=True),
         },
     )
 
 
 @require_GET
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = get_object_or_404(Job.objects.select_related("project", "requested_by"), pk=job_id)
+    job = _job_for(request, job_id)
     return render(request, "plugins_app/job_detail.html", {"job": job})
 
 
 @require_GET
 def job_panel(request: HttpRequest, job_id: str) -> HttpResponse:
     """The stored record as the live panel: what the page re-reads to re-sync."""
-    job = get_object_or_404(Job.objects.select_related("project"), pk=job_id)
+    job = _job_for(request, job_id)
     context = {"job": job, "detail": request.GET.get("detail") == "1"}
     return render(request, "plugins_app/partials/job_panel.html", context)
 
 
+@token_scope(TokenScope.READ)
 @require_GET
 def job_json(request: HttpRequest, job_id: str) -> JsonResponse:
-    job = get_object_or_404(Job.objects.select_related("project"), pk=job_id)
-    return JsonResponse(job_payload(job))
+    return JsonResponse(job_payload(_job_for(request, job_id)))
 
 
 @vary_on_headers("HX-Request")
 @require_POST
 def job_cancel(request: JupiterRequest, job_id: str) -> HttpResponse:
     """Cancel at once if pending; ask a running job to stop (it ends ``cancelled``)."""
-    job = cancel(get_object_or_404(Job.objects.select_related("project"), pk=job_id))
+    job = cancel(_job_for(request, job_id, OPERATE))
     if request.htmx:
         return render(request, "plugins_app/partials/job_panel.html", {"job": job})
     return redirect("plugins_app:job-detail", job_id=job.pk)
@@ -140,7 +164,7 @@ def _try_submit(
 @require_POST
 def project_job_run(request: JupiterRequest, name: str, job_name: str) -> HttpResponse:
     """Start the host's scan or analysis of a project (SPEC D2)."""
-    project = get_object_or_404(Project, name=name)
+    project = project_for(request.user, name, OPERATE)
     job, error = _try_submit(request, "", job_name, project)
     return _submitted(request, job, error, project_url(project))
 
@@ -155,7 +179,8 @@ def plugin_job_run(request: JupiterRequest, plugin_id: str, job_name: str) -> Ht
     """Start a plugin's job (or one an extending plugin added to this page) in a project."""
     host = get_object_or_404(InstalledPlugin, plugin_id=plugin_id)
     owner = request.POST.get("owner") or plugin_id
-    project = Project.objects.filter(name=request.POST.get("project", "")).first()
+    chosen = request.POST.get("project", "")
+    project = project_for(request.user, chosen, OPERATE) if chosen else None
     if owner != plugin_id and owner not in extenders_of(plugin_id):
         job, error = None, f"plugin '{owner}' adds no job to this page"
     elif project is None:
@@ -169,7 +194,7 @@ def plugin_job_run(request: JupiterRequest, plugin_id: str, job_name: str) -> Ht
 @vary_on_headers("HX-Request")
 @require_GET
 def project_results(request: HttpRequest, name: str) -> HttpResponse:
-    project = get_object_or_404(Project, name=name)
+    project = project_for(request.user, name)
     return render(
         request,
         "plugins_app/partials/project_results.html",
@@ -178,6 +203,7 @@ def project_results(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_POST
+@staff_required
 def plugin_reload(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """Hot reload (developer mode only, SPEC L6); the steps are shown as messages."""
     plugin = get_object_or_404(InstalledPlugin, plugin_id=plugin_id)

@@ -2,8 +2,9 @@
 
 ``receive`` is the one view without a session: Meeting is a remote system, and the plan's
 Ed25519 signature by a trusted Meeting key is its credential (checked before anything is
-stored). It is CSRF-exempt for that reason; it only ever stores a plan or runs read-only
-actions. Everything else is for staff, and a plan that writes runs only from ``decide``.
+stored). It is CSRF-exempt for that reason, rate-limited per client address
+(``JUPITER_MEETING_RATE``) so refusals cannot flood the audit trail, and it only ever stores
+a plan. Everything else is for staff, and a plan runs only from ``decide``, on a click.
 """
 
 from __future__ import annotations
@@ -15,16 +16,23 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from django_ratelimit.decorators import ratelimit
 
+from plugins_app.base import conf
 from plugins_app.meeting.plans import MAX_PLAN_BYTES, PlanRefused, decide, preview, receive_plan
 from plugins_app.models import MeetingPlan, MeetingPlanStatus
 from plugins_app.web.decorators import staff_required
 from plugins_app.web.views import JupiterRequest
 
 
+def _meeting_rate(group: str, request: HttpRequest) -> str:
+    return conf.get().meeting_rate
+
+
 @csrf_exempt
 @login_not_required
 @require_POST
+@ratelimit(key="ip", rate=_meeting_rate, block=True)
 def receive(request: HttpRequest) -> JsonResponse:
     if int(request.headers.get("Content-Length") or 0) > MAX_PLAN_BYTES:
         return JsonResponse({"error": f"plan larger than {MAX_PLAN_BYTES} bytes"}, status=413)

@@ -6,6 +6,7 @@ import hmac
 import logging
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -20,12 +21,19 @@ from plugins_app.logs.hub import (
     get_hub,
 )
 from plugins_app.manifest.model import MetricsCapability
-from plugins_app.models import InstalledPlugin
+from plugins_app.models import InstalledPlugin, TokenScope
 from plugins_app.observability.metrics import plugin_sample, registry, sample_payload
-from plugins_app.web.decorators import plugin_or_404
+from plugins_app.web.decorators import can_read_plugin_logs, plugin_or_404, token_scope
 
 log = logging.getLogger("jupiter.metrics")
 MIN_POLL, MAX_POLL = 5, 60
+
+
+def _plugin_logs_or_403(request: HttpRequest, plugin_id: str) -> InstalledPlugin:
+    plugin = plugin_or_404(plugin_id)
+    if not can_read_plugin_logs(request.user, plugin):
+        raise PermissionDenied("this plugin's logs are for staff and members of its projects")
+    return plugin
 
 
 def _metrics_capability(plugin: InstalledPlugin) -> MetricsCapability:
@@ -53,6 +61,7 @@ def plugin_metrics_card(request: HttpRequest, plugin_id: str) -> HttpResponse:
     return render(request, "plugins_app/autoui/metrics_card.html", context)
 
 
+@token_scope(TokenScope.READ)
 @require_GET
 def plugin_metrics_json(request: HttpRequest, plugin_id: str) -> JsonResponse:
     plugin = plugin_or_404(plugin_id)
@@ -68,11 +77,13 @@ def plugin_metrics_json(request: HttpRequest, plugin_id: str) -> JsonResponse:
     )
 
 
+@token_scope(TokenScope.METRICS)
 @login_not_required
 @require_GET
 def prometheus_metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text for every plugin: for a logged-in user, or a scraper presenting
-    ``Authorization: Bearer $JUPITER_METRICS_TOKEN`` (scrapers cannot log in)."""
+    """Prometheus text for every plugin: for a logged-in user, a scraper's API token with the
+    ``metrics`` scope, or ``Authorization: Bearer $JUPITER_METRICS_TOKEN`` (scrapers cannot
+    log in)."""
     token = conf.get().metrics_token
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     allowed = request.user.is_authenticated or (
@@ -89,7 +100,7 @@ def prometheus_metrics(request: HttpRequest) -> HttpResponse:
 @require_GET
 def plugin_log_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """The log panel with the file's last lines; ``logpanel.js`` then streams new ones."""
-    plugin = plugin_or_404(plugin_id)
+    plugin = _plugin_logs_or_403(request, plugin_id)
     level = request.GET.get("level", "")
     lines, _ = get_hub().snapshot(plugin_id, TAIL_DEFAULT, LEVELS.get(level, 0))
     context = {
@@ -106,7 +117,7 @@ def plugin_log_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
 @require_GET
 def plugin_log_download(request: HttpRequest, plugin_id: str) -> HttpResponse | FileResponse:
     """The plugin's whole current log file (rotated-out history stays on disk)."""
-    plugin = plugin_or_404(plugin_id)
+    plugin = _plugin_logs_or_403(request, plugin_id)
     hub = get_hub()
     hub.drain()  # flush buffered lines to disk first
     path = hub.plugin_file(plugin.plugin_id)

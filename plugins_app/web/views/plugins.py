@@ -8,19 +8,22 @@ from __future__ import annotations
 
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from plugins_app.models import (
+    InstalledPlugin,
+    PluginKind,
     PluginStatus,
     Project,
     ProjectPlugin,
     TrustLevel,
 )
+from plugins_app.projects.roles import OPERATE, projects_visible_to
 from plugins_app.registry.core import core_plugin_infos
-from plugins_app.web.decorators import plugin_or_404
+from plugins_app.web.decorators import can_read_plugin_logs, plugin_or_404, project_for
 from plugins_app.web.presenters.listing import (
     CATEGORIES,
     CategorisedPage,
@@ -44,12 +47,13 @@ def plugin_list(request: JupiterRequest) -> HttpResponse:
     request from the filter form gets the results partial alone.
     """
     filters = PluginFilters.of(request.GET)
-    matching = filters.apply(user_plugins())
+    visible = projects_visible_to(request.user)
+    matching = filters.apply(user_plugins(), visible)
     counts = dict(matching.order_by().values_list("kind").annotate(n=Count("pk")))
     page = page_of(matching.order_by("kind", "name", "plugin_id"), request.GET)
     context = {
         "filters": filters,
-        "listing": CategorisedPage(page, counts),
+        "listing": CategorisedPage(page, counts, visible),
         "page": page,
         "query": filters.query(),
         "previous_label": "Previous",
@@ -67,15 +71,16 @@ def plugin_list(request: JupiterRequest) -> HttpResponse:
             "kinds": CATEGORIES,
             "statuses": PluginStatus.choices,
             "trust_levels": TrustLevel.choices,
-            "project_names": Project.objects.order_by("name").values_list("name", flat=True),
+            "project_names": visible.order_by("name").values_list("name", flat=True),
         },
     )
 
 
 @require_GET
-def plugin_detail(request: HttpRequest, plugin_id: str) -> HttpResponse:
-    """Everything to read before enabling a plugin, its permissions first (SPEC X1)."""
-    projects = list(Project.objects.all())
+def plugin_detail(request: JupiterRequest, plugin_id: str) -> HttpResponse:
+    """Everything to read before enabling a plugin, its permissions first (SPEC X1); the
+    projects the user can see, with a toggle where their role allows it."""
+    projects = list(projects_visible_to(request.user))
     plugin = plugin_or_404(plugin_id)
     enabled = set(
         ProjectPlugin.objects.filter(plugin=plugin, enabled=True).values_list("project", flat=True)
@@ -86,7 +91,11 @@ def plugin_detail(request: HttpRequest, plugin_id: str) -> HttpResponse:
         {
             "plugin": plugin,
             "facts": ManifestFacts.of(plugin.typed_manifest),
-            "project_rows": [(project, project.pk in enabled) for project in projects],
+            "can_read_logs": can_read_plugin_logs(request.user, plugin),
+            "project_rows": [
+                (project, project.pk in enabled, request.user.has_perm(OPERATE, project))
+                for project in projects
+            ],
         },
     )
 
@@ -98,7 +107,7 @@ def plugin_project_toggle(request: JupiterRequest, plugin_id: str, name: str) ->
     plugin = plugin_or_404(plugin_id)
     return toggle_plugin(
         request,
-        get_object_or_404(Project, name=name),
+        project_for(request.user, name, OPERATE),
         plugin,
         row_template="plugins_app/partials/plugin_project_row.html",
         page_url=reverse("plugins_app:plugin-detail", args=[plugin.plugin_id]),

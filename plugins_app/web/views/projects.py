@@ -16,6 +16,7 @@ from typing import Literal, cast
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -28,9 +29,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh, reswap, retarget
 
-from plugins_app.models import InstalledPlugin, Project, ProjectPlugin
-from plugins_app.projects.errors import ProjectError, ProjectFileConflict, ProjectPluginError
+from plugins_app.models import InstalledPlugin, PluginKind, Project, ProjectPlugin
+from plugins_app.projects.errors import (
+    NeedsConfirmation,
+    ProjectError,
+    ProjectFileConflict,
+    ProjectPluginError,
+)
 from plugins_app.projects.projectfile import ProjectFileError
+from plugins_app.projects.roles import MANAGE_MEMBERS, OPERATE, projects_visible_to
 from plugins_app.projects.service import (
     SyncOutcome,
     check_file,
@@ -40,7 +47,7 @@ from plugins_app.projects.service import (
     set_plugin_enabled,
     sync_from_file,
 )
-from plugins_app.web.decorators import plugin_or_404
+from plugins_app.web.decorators import plugin_or_404, project_for
 from plugins_app.web.presenters.listing import (
     PluginFilters,
     cached_html,
@@ -49,6 +56,7 @@ from plugins_app.web.presenters.listing import (
     url_maker,
     user_plugins,
 )
+from plugins_app.web.presenters.plugins import ManifestFacts
 from plugins_app.web.views import JupiterRequest
 
 CONFLICT_TARGET = "#project-conflict"
@@ -72,13 +80,23 @@ class ProjectForm(forms.Form):
         ),
     )
 
+    accepted = forms.CharField(required=False, widget=forms.HiddenInput)
+
     def register(self, actor: User | AnonymousUser) -> Project | None:
-        """Register the project, or attach the service's error to its field and return None."""
+        """Register the project, or attach the service's error to its field and return None.
+
+        ``NeedsConfirmation`` propagates: the view then asks about the plugins it names.
+        ``accepted`` carries the plugin ids the person saw and agreed to enable.
+        """
         if not self.is_valid():
             return None
+        accepted = {pid for pid in self.cleaned_data["accepted"].split(",") if pid}
         try:
             return register_project(
-                self.cleaned_data["name"], self.cleaned_data["root_path"], actor=actor
+                self.cleaned_data["name"],
+                self.cleaned_data["root_path"],
+                actor=actor,
+                accepted_plugins=accepted,
             )
         except ProjectError as exc:
             self.add_error(exc.field if exc.field in self.fields else None, exc.message)
@@ -123,7 +141,7 @@ def _enabled_flag(request: HttpRequest) -> bool | None:
 
 
 def _project_page(
-    request: HttpRequest,
+    request: JupiterRequest,
     project: Project,
     *,
     conflict: ProjectFileConflict | None = None,
@@ -137,14 +155,17 @@ def _project_page(
     1,000 plugins installed.
     """
     filters = PluginFilters.of(request.GET)
-    plugins = filters.apply(user_plugins()).order_by("kind", "name", "plugin_id")
-    page = page_of(plugins, request.GET, "plugins_page")
-    rows = project_rows(request, project, list(page.object_list))
+    plugins = filters.apply(user_plugins(), projects_visible_to(request.user))
+    page = page_of(plugins.order_by("kind", "name", "plugin_id"), request.GET, "plugins_page")
+    can_operate = request.user.has_perm(OPERATE, project)
+    rows = project_rows(request, project, list(page.object_list), can_operate=can_operate)
     return render(
         request,
         "plugins_app/project_detail.html",
         {
             "project": project,
+            "can_operate": can_operate,
+            "can_manage": request.user.has_perm(MANAGE_MEMBERS, project),
             "file_path": project_file_path(project),
             "file_state": file_state(project),
             "rows": rows,
@@ -197,9 +218,10 @@ CSRF_PLACEHOLDER = "__jupiter_csrf_token__"
 
 
 def project_rows(
-    request: HttpRequest, project: Project, plugins: list[InstalledPlugin]
+    request: HttpRequest, project: Project, plugins: list[InstalledPlugin], *, can_operate: bool
 ) -> list[SafeString]:
-    """A page of the project's plugin rows, cached by plugin revision and enabled state.
+    """A page of the project's plugin rows, cached by plugin revision, enabled state and
+    whether the visitor may toggle them (``can_operate``).
 
     Rows are cached with a placeholder where the form's CSRF token goes, and the visitor's
     token replaces it on the way out, so the cached HTML is shared by every visitor.
@@ -210,7 +232,8 @@ def project_rows(
         )
     )
     keys = [
-        f"jupiter:project-row:v1:{project.pk}:{project.name}:{revision(p)}:{p.pk in enabled}"
+        f"jupiter:project-row:v2:{project.pk}:{project.name}:{revision(p)}:{p.pk in enabled}:"
+        f"{can_operate}"
         for p in plugins
     ]
 
@@ -232,6 +255,7 @@ def project_rows(
                 "settings_url": settings(project.name, plugin.plugin_id) if has_settings else "",
                 "permissions": permissions if isinstance(permissions, list) else [],
                 "csrf_token": CSRF_PLACEHOLDER,
+                "can_operate": can_operate,
             }
             rows.append(template.render(context))
         return rows
@@ -289,6 +313,7 @@ def toggle_plugin(
         "plugin": plugin,
         "enabled": state,
         "error": error,
+        "can_operate": True,
         **row_links(project, plugin.plugin_id, typed is not None and bool(typed.config_schema)),
         "permissions": list(typed.permissions) if typed is not None else [],
     }
@@ -298,10 +323,17 @@ def toggle_plugin(
 @vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
 def project_list(request: JupiterRequest) -> HttpResponse:
-    """List projects; a POST registers one, answering HTMX with the form and inline errors."""
+    """The projects the user has a role in (all, for staff); a staff POST registers one,
+    answering HTMX with the form and inline errors. A folder whose project file enables
+    plugins is registered only once the person saw them and their permissions."""
     form = ProjectForm(request.POST or None)
     if request.method == "POST":
-        project = form.register(request.user)
+        if not request.user.is_staff:
+            raise PermissionDenied("registering projects is for staff")
+        try:
+            project = form.register(request.user)
+        except NeedsConfirmation as asked:
+            return _confirm_registration(request, form, asked)
         if project is not None:
             url = reverse("plugins_app:project-detail", args=[project.name])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
@@ -309,7 +341,7 @@ def project_list(request: JupiterRequest) -> HttpResponse:
             return render(
                 request, "plugins_app/partials/project_form.html", {"form": form}, status=422
             )
-    projects = Project.objects.annotate(
+    projects = projects_visible_to(request.user).annotate(
         enabled_count=Count("plugin_states", filter=Q(plugin_states__enabled=True))
     )
     return render(
@@ -320,11 +352,27 @@ def project_list(request: JupiterRequest) -> HttpResponse:
     )
 
 
+def _confirm_registration(
+    request: JupiterRequest, form: ProjectForm, asked: NeedsConfirmation
+) -> HttpResponse:
+    """Ask before a registration enables plugins: which ones, and what they may do."""
+    plugins = InstalledPlugin.objects.filter(plugin_id__in=asked.plugin_ids).order_by("plugin_id")
+    context = {
+        "name": form.cleaned_data["name"],
+        "root_path": form.cleaned_data["root_path"],
+        "accepted": ",".join(asked.plugin_ids),
+        "plugins": [(plugin, ManifestFacts.of(plugin.typed_manifest)) for plugin in plugins],
+    }
+    template = "plugins_app/partials/project_confirm.html"
+    if request.htmx:
+        return render(request, template, context)
+    return render(request, "plugins_app/project_confirm.html", context)
+
+
 @require_GET
-def project_detail(request: HttpRequest, name: str) -> HttpResponse:
+def project_detail(request: JupiterRequest, name: str) -> HttpResponse:
     """The database's state, and whether the file on disk holds hand edits not imported yet."""
-    project = get_object_or_404(Project, name=name)
-    return _project_page(request, project)
+    return _project_page(request, project_for(request.user, name))
 
 
 @vary_on_headers("HX-Request")
@@ -334,7 +382,7 @@ def project_import(request: JupiterRequest, name: str) -> HttpResponse:
 
     Importing may enable plugins and so load their code: it needs a POST, never a page view.
     """
-    project = get_object_or_404(Project, name=name)
+    project = project_for(request.user, name, OPERATE)
     outcome = sync_from_file(project, actor=request.user)
     if outcome.error is not None:
         file_name = project_file_path(project).name
@@ -352,7 +400,7 @@ def project_import(request: JupiterRequest, name: str) -> HttpResponse:
 @require_POST
 def project_plugin_toggle(request: JupiterRequest, name: str, plugin_id: str) -> HttpResponse:
     """Enable/disable from the project page: the plugin's row swaps, status included."""
-    project = get_object_or_404(Project, name=name)
+    project = project_for(request.user, name, OPERATE)
     plugin = plugin_or_404(plugin_id)
     return toggle_plugin(
         request,
@@ -367,7 +415,7 @@ def project_plugin_toggle(request: JupiterRequest, name: str, plugin_id: str) ->
 @require_POST
 def project_resolve_conflict(request: JupiterRequest, name: str) -> HttpResponse:
     """Keep the file's or the console's version; the page then reloads to show the result."""
-    project = get_object_or_404(Project, name=name)
+    project = project_for(request.user, name, OPERATE)
     keep = request.POST.get("keep")
     if keep not in ("file", "console"):
         return HttpResponseBadRequest("keep must be 'file' or 'console'")

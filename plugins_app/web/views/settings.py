@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -27,12 +28,13 @@ from plugins_app.config.transfer import (
     prepare_import,
 )
 from plugins_app.kernel.runtime import get_runtime
-from plugins_app.models import InstalledPlugin, Project
+from plugins_app.models import InstalledPlugin
 from plugins_app.projects.errors import ProjectFileConflict
 from plugins_app.projects.projectfile import ProjectFileError
+from plugins_app.projects.roles import OPERATE, VIEW
 from plugins_app.web.autoui.forms import Scope, SettingsForm, build_form
 from plugins_app.web.autoui.submit import layer_from, parse_submission
-from plugins_app.web.decorators import plugin_or_404
+from plugins_app.web.decorators import plugin_or_404, project_for, staff_required
 from plugins_app.web.views import JupiterRequest
 
 TEMPLATE = "plugins_app/autoui/settings.html"
@@ -42,9 +44,23 @@ STALE = (
 )
 
 
-def _scope(plugin_id: str, name: str | None) -> SettingsScope:
-    project = get_object_or_404(Project, name=name) if name else None
+def _scope(request: HttpRequest, plugin_id: str, name: str | None) -> SettingsScope:
+    """The settings layer a request is about, once the user may change it: staff for the
+    global settings, a maintainer (or better) for a project's overrides; reading a form
+    (GET) needs only to see the project."""
+    writing = request.method == "POST"
+    if name is None:
+        if writing and not request.user.is_staff:
+            raise PermissionDenied("global plugin settings are for staff")
+        return SettingsScope(plugin_or_404(plugin_id), None)
+    project = project_for(request.user, name, OPERATE if writing else VIEW)
     return SettingsScope(plugin_or_404(plugin_id), project)
+
+
+def _can_edit(request: HttpRequest, scope: SettingsScope) -> bool:
+    if scope.project is None:
+        return bool(request.user.is_staff)
+    return request.user.has_perm(OPERATE, scope.project)
 
 
 def migration_state(scope: SettingsScope, request: HttpRequest) -> MigrationOutcome:
@@ -123,6 +139,7 @@ def _respond(
         "conflict": conflict,
         "migration": migration,
         "has_schema": bool(scope.schema),
+        "can_edit": _can_edit(request, scope),
     }
     return render(request, template, context, status=status)
 
@@ -169,8 +186,8 @@ def _file_error_status(exc: ProjectFileError) -> int:
 @vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
 def plugin_settings(request: JupiterRequest, plugin_id: str) -> HttpResponse:
-    """The global settings form (lazy-loaded into the plugin page) and its Save."""
-    scope = _scope(plugin_id, None)
+    """The global settings form (lazy-loaded into the plugin page) and its Save (staff)."""
+    scope = _scope(request, plugin_id, None)
     if request.method == "POST":
         return _save(request, scope)
     if not request.htmx:
@@ -181,7 +198,7 @@ def plugin_settings(request: JupiterRequest, plugin_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def project_plugin_settings(request: HttpRequest, name: str, plugin_id: str) -> HttpResponse:
     """A project's view of the settings: inherited vs overridden, and its own Save."""
-    scope = _scope(plugin_id, name)
+    scope = _scope(request, plugin_id, name)
     if request.method == "POST":
         return _save(request, scope)
     return _respond(request, scope, template="plugins_app/autoui/project_settings.html")
@@ -205,15 +222,16 @@ def _reset(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
 
 @require_POST
 def plugin_settings_reset(request: HttpRequest, plugin_id: str) -> HttpResponse:
-    return _reset(request, _scope(plugin_id, None))
+    return _reset(request, _scope(request, plugin_id, None))
 
 
 @require_POST
 def project_plugin_settings_reset(request: HttpRequest, name: str, plugin_id: str) -> HttpResponse:
-    return _reset(request, _scope(plugin_id, name))
+    return _reset(request, _scope(request, plugin_id, name))
 
 
 @require_GET
+@staff_required
 def plugin_settings_export(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """Download the global settings as JSON (SPEC S4); secrets are not in the file."""
     plugin = plugin_or_404(plugin_id)
@@ -227,8 +245,8 @@ def plugin_settings_export(request: HttpRequest, plugin_id: str) -> HttpResponse
 
 @require_POST
 def plugin_settings_import(request: HttpRequest, plugin_id: str) -> HttpResponse:
-    """Replace the global settings with an uploaded export, whole or not at all."""
-    scope = _scope(plugin_id, None)
+    """Replace the global settings with an uploaded export, whole or not at all (staff)."""
+    scope = _scope(request, plugin_id, None)
     upload = request.FILES.get("settings_file")
     if upload is None:
         return _respond(request, scope, problems=["Choose a settings file to import."], status=422)
