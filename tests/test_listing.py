@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -21,24 +22,32 @@ from plugins_app.models import (
     PluginStatus,
     Project,
     ProjectPlugin,
+    ProjectRole,
     StatusSource,
     TrustLevel,
 )
+from plugins_app.projects.roles import grant
 from plugins_app.registry.status import set_status
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client(db) -> Client:
+def ada(db) -> User:
+    return get_user_model().objects.create_user("ada", password="pw")
+
+
+@pytest.fixture
+def client(ada: User) -> Client:
     client = Client()
-    client.force_login(get_user_model().objects.create_user("ada", password="pw"))
+    client.force_login(ada)
     return client
 
 
 @pytest.fixture
-def many(tmp_path: Path) -> list[InstalledPlugin]:
-    """120 plugins: every third a system plugin, every fifth in error, every seventh official."""
+def many(tmp_path: Path, ada: User) -> list[InstalledPlugin]:
+    """120 plugins: every third a system plugin, every fifth in error, every seventh official;
+    three enabled in ``demo``, where ada is a viewer."""
     rows = [
         InstalledPlugin(
             plugin_id=f"p{n:03}",
@@ -53,6 +62,7 @@ def many(tmp_path: Path) -> list[InstalledPlugin]:
     InstalledPlugin.objects.bulk_create(rows)
     (tmp_path / "demo").mkdir()
     project = Project.objects.create(name="demo", root_path=str(tmp_path / "demo"))
+    grant(project, ada, ProjectRole.VIEWER)
     ProjectPlugin.objects.bulk_create(
         ProjectPlugin(project=project, plugin=p, enabled=True)
         for p in InstalledPlugin.objects.filter(plugin_id__in=["p001", "p002", "p030"])
@@ -84,6 +94,19 @@ def test_json_pages_search_and_filters_return_the_right_rows(client: Client, man
     assert enabled["plugins"][0]["enabled_projects"] == ["demo"]
     assert enabled["plugins"][0]["permissions"] == ["fs_read"]
     assert client.get("/plugins.json?kind=core&status=bogus").json()["count"] == 120
+
+
+def test_an_outsider_is_told_nothing_of_projects_they_cannot_see(many) -> None:
+    outsider = Client()
+    outsider.force_login(get_user_model().objects.create_user("eve", password="pw"))
+    listed = outsider.get("/plugins.json?q=p001").json()
+    assert _ids(listed) == ["p001"]
+    assert listed["plugins"][0]["enabled_projects"] == []
+    assert outsider.get("/plugins.json?project=demo").json()["count"] == 0
+    html = outsider.get("/plugins/?q=p001").content.decode()
+    assert "/projects/demo/" not in html
+    assert '<option value="demo"' not in html
+    assert outsider.get("/projects/demo/").status_code == 404
 
 
 def test_plugin_list_pages_and_filters_with_htmx_partial(client: Client, many) -> None:

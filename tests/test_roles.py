@@ -97,6 +97,7 @@ MATRIX: tuple[Route, ...] = (
     _r("meeting-detail", "GET", STAFF, pk="1"),
     _r("meeting-decide", "POST", STAFF, pk="1", data_decision="reject"),
     _r("audit", "GET", STAFF),
+    _r("storage-status", "GET", STAFF),
     _r("job-list", "GET", EVERYONE),
     _r("job-detail", "GET", MEMBERS, job_id=JOB_ID),
     _r("job-panel", "GET", MEMBERS, job_id=JOB_ID),

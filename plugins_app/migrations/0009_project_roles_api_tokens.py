@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("plugins_app", "0005_status_source"),
+        ("plugins_app", "0008_job_event_records"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

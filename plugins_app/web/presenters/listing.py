@@ -174,9 +174,7 @@ def cached_html(keys: Sequence[str], render: Callable[[list[int]], list[str]]) -
     return [mark_safe(found[key]) for key in keys]  # noqa: S308
 
 
-def plugin_rows(
-    plugins: Sequence[InstalledPlugin], visible: QuerySet[Project]
-) -> list[SafeString]:
+def plugin_rows(plugins: Sequence[InstalledPlugin], visible: QuerySet[Project]) -> list[SafeString]:
     """The plugin list's rows as HTML, from the cache where the plugin has not changed.
 
     Keyed by the plugin's ``updated_at`` and the projects (of ``visible``) enabling it; the

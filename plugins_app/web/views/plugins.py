@@ -7,17 +7,14 @@ from the typed manifest; templates only ever autoescape it (third parties wrote 
 from __future__ import annotations
 
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from plugins_app.models import (
-    InstalledPlugin,
-    PluginKind,
     PluginStatus,
-    Project,
     ProjectPlugin,
     TrustLevel,
 )

@@ -21,7 +21,7 @@ from django.db.models import Count, Q
 from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh, reswap, retarget
 
-from plugins_app.models import InstalledPlugin, PluginKind, Project, ProjectPlugin
+from plugins_app.models import InstalledPlugin, Project, ProjectPlugin
 from plugins_app.projects.errors import (
     NeedsConfirmation,
     ProjectError,
