@@ -241,27 +241,24 @@ class OriginalBridge:
         )
 
 
-def _scan_hook(func: Callable[..., Any], config: Callable[[], dict[str, Any]]) -> Any:
+Fit = Callable[[Callable[..., Any], tuple[Any, ...]], tuple[Any, ...]]
+
+
+def _scan_hook(func: Callable[..., Any], config: Callable[[], dict[str, Any]], fit: Fit) -> Any:
     """``on_scan(report)`` / ``on_scan(scan_result, config)`` from the host's (root, files)."""
 
     def on_scan(root: str, files: list[str] | None = None) -> Any:
         report = {"root": root, "files": [{"path": path} for path in files or []]}
-        return _fitted(func, (report, config()))
+        return synchronous(func)(*fit(func, (report, config())))
 
     return on_scan
 
 
-def _analyze_hook(func: Callable[..., Any], config: Callable[[], dict[str, Any]]) -> Any:
+def _analyze_hook(func: Callable[..., Any], config: Callable[[], dict[str, Any]], fit: Fit) -> Any:
     def on_analyze(summary: dict[str, Any]) -> Any:
-        return _fitted(func, (summary, config()))
+        return synchronous(func)(*fit(func, (summary, config())))
 
     return on_analyze
-
-
-def _fitted(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    from plugins_app.sdk.loading import fitting_args  # loading imports this module
-
-    return synchronous(func)(*fitting_args(func, args))
 
 
 def _cli(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -278,12 +275,15 @@ def register_original(
     manifest: Manifest,
     bridge: PluginBridge,
     resolve: Callable[[Manifest, str], Any],
+    fit: Fit,
     data_dir: Path,
 ) -> None:
     """Run an original-API plugin's ``init`` and register what the manifest names.
 
-    Raises ``OriginalApiError`` when ``init`` answers False (the original's "could not
-    start"), or what the plugin raised.
+    ``resolve`` and ``fit`` are ``sdk.loading``'s (which imports this module): how an
+    entrypoint is found, and which leading arguments a hook accepts. Raises
+    ``OriginalApiError`` when ``init`` answers False (the original's "could not start"), or
+    what the plugin raised.
     """
     original = OriginalBridge(bridge, data_dir)
     init = resolve(manifest, manifest.entrypoints["init"])
@@ -297,14 +297,17 @@ def register_original(
     hooks: dict[str, Callable[..., Any]] = {}
     for name in ("health", "metrics", "shutdown"):
         if name in manifest.entrypoints:
-            hooks[name] = synchronous(resolve(manifest, manifest.entrypoints[name]))
+            try:
+                hooks[name] = synchronous(resolve(manifest, manifest.entrypoints[name]))
+            except JupiterError as error:  # the original host skipped a missing optional hook
+                original.services.get_logger().warning("%s entrypoint skipped: %s", name, error)
     if "health" in hooks:
         check = hooks["health"]
         hooks["health"] = lambda: health_answer(check())
     for name, adapt in (("on_scan", _scan_hook), ("on_analyze", _analyze_hook)):
         func = getattr(package, name, None)
         if callable(func):
-            hooks[name] = adapt(func, config)
+            hooks[name] = adapt(func, config, fit)
     for name, hook in hooks.items():
         if name not in bridge.registration.hooks:
             bridge.register_hook(name, hook)

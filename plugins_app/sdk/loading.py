@@ -204,7 +204,7 @@ def register_plugin(manifest: Manifest, bridge: PluginBridge) -> bool:
 
         alias_original_package(manifest.id, package_name(manifest.id))
         data_dir = Path(bridge.services.get_data_dir())
-        register_original(manifest, bridge, resolve, data_dir)
+        register_original(manifest, bridge, resolve, fitting_args, data_dir)
         return False
     entrypoint = manifest.entrypoints.get("register")
     if not entrypoint:
