@@ -275,8 +275,10 @@ def test_original_dialect_is_normalised() -> None:
     assert manifest.capabilities.metrics.interval == 15
     assert manifest.capabilities.jobs.timeout == 120
     assert (manifest.capabilities.health.interval, manifest.capabilities.health.timeout) == (45, 3)
-    sections = ("monitoring", "governance", "i18n", "cli", "api", "trust_level")
+    sections = ("monitoring", "governance", "i18n", "trust_level")
     assert tuple(manifest.extra_sections) == sections
+    assert [command.name for command in manifest.cli_commands] == ["suggest"]
+    assert manifest.api is not None and manifest.api.router == ""
     assert manifest.extra_sections["trust_level"] == "community"
     assert [warning.field for warning in result.warnings] == list(sections)
     assert result.warnings[0].line == 26
@@ -431,7 +433,11 @@ def test_issue_text_names_field_message_and_line() -> None:
     ("text", "field", "fragment"),
     [
         (MINIMAL.replace('version: "1.0.0"', "version: 1.0"), "version", "quote the value"),
-        (MINIMAL.replace("type: tool", "type: core"), "type", "expected one of system, tool"),
+        (
+            MINIMAL.replace("type: tool", "type: plugin"),
+            "type",
+            "expected one of system, tool, core",
+        ),
         (MINIMAL.replace('entrypoint: "plugin:register"\n', ""), "entrypoint", "or entrypoints"),
         (MINIMAL.replace("plugin:register", "plugin:register()"), "entrypoint", "module:function"),
         (MINIMAL.replace("id: sample", "id: class"), "id", "Python keyword"),

@@ -19,13 +19,19 @@ import keyword
 from collections.abc import Mapping
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
+
+from plugins_app.manifest.original import inferred_property, npm_specifier
 
 FieldPath = tuple[str | int, ...]
 Finding = tuple[FieldPath, str]
 
 DEFAULT_INTERVAL = 60
+# Entrypoints that make a plugin loadable: one of them must be given.
+_LOADABLE = frozenset({"register", "init", "on_scan", "on_analyze"})
+_PANEL_TEXTS = ("location", "route", "title_key", "icon", "settings_section")
 DEFAULT_HEALTH_TIMEOUT = 5
 
 
@@ -88,8 +94,15 @@ class _Normaliser:
         return mapping[present[0]] if present else None
 
     def specifier(self, spec: str | None, path: FieldPath) -> str:
-        """Return the stripped specifier, reporting it when PEP 440 rejects it."""
+        """Return the stripped specifier, reporting it when PEP 440 rejects it.
+
+        The original Jupiter's `^1.2`, `~1.0` and bare `1.0.0` are translated first.
+        """
         spec = (spec or "").strip()
+        translated = npm_specifier(spec)
+        if translated is not None:
+            self.warnings.append((path, f"{spec!r} read as the PEP 440 specifier {translated!r}"))
+            return translated
         try:
             SpecifierSet(spec)
         except InvalidSpecifier:
@@ -123,7 +136,7 @@ class _Normaliser:
             "name": name,
             "names": names,
             "version": version,
-            "kind": self.section("type") or "",
+            "kind": self.kind(),
             "description": description,
             "descriptions": descriptions,
             "author": self.author(),
@@ -134,11 +147,86 @@ class _Normaliser:
             "extends": self.extends(plugin_id),
             "permissions": self.permissions(),
             "entrypoints": self.entrypoints(),
-            "config_schema": self.config_schema(),
+            "config_schema": self.config_schema() or self.original_config(),
             "capabilities": self.capabilities(),
             "ui": self.ui(name, names),
             "changelog": self.section("changelog") or "",
             "signature": self.section("signature"),
+            "python_dependencies": self.python_dependencies(),
+            "cli_commands": self.cli_commands(),
+            "api": self.api(),
+        }
+
+    def kind(self) -> str:
+        value = self.section("type") or ""
+        if value == "core":
+            self.warnings.append((("type",), "core plugins are the host's own; read as system"))
+            return "system"
+        return str(value)
+
+    def original_config(self) -> dict[str, Any] | None:
+        """`config: {schema, defaults}` (original Jupiter) as config_schema version 1."""
+        value = self.section("config")
+        if value is None:
+            return None
+        if self.section("config_schema") is not None:
+            self.warnings.append(
+                (("config",), "ignored: config_schema is given and takes precedence")
+            )
+            return None
+        schema = dict(value.get("schema") or {"type": "object"})
+        schema.setdefault("type", "object")
+        properties = dict(schema.get("properties") or {})
+        for key, default in (value.get("defaults") or {}).items():
+            prop = properties.get(key)
+            if isinstance(prop, Mapping):
+                properties[key] = {**prop, "default": prop.get("default", default)}
+            else:
+                properties[key] = inferred_property(key, default)
+        if properties:
+            schema["properties"] = properties
+        return {"version": 1, "schema": schema, "migrations": []}
+
+    def python_dependencies(self) -> list[str]:
+        result = []
+        for i, text in enumerate(self.section("python_dependencies") or []):
+            try:
+                Requirement(text)
+            except InvalidRequirement as error:
+                self.errors.append((("python_dependencies", i), f"not a pip requirement: {error}"))
+            result.append(text)
+        return result
+
+    def cli_commands(self) -> list[dict[str, Any]]:
+        cli = self.section("cli") or {}
+        result: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for i, entry in enumerate(cli.get("commands") or []):
+            command = {"name": entry, "entrypoint": ""} if isinstance(entry, str) else entry
+            if command["name"] in seen:
+                self.errors.append(
+                    (("cli", "commands", i, "name"), f"duplicate command {command['name']!r}")
+                )
+            seen.add(command["name"])
+            result.append(
+                {
+                    "name": command["name"],
+                    "entrypoint": command["entrypoint"],
+                    "description": command.get("description", ""),
+                    "parent": command.get("parent", ""),
+                    "aliases": list(command.get("aliases") or []),
+                }
+            )
+        return result
+
+    def api(self) -> dict[str, Any] | None:
+        value = self.section("api")
+        if not value:
+            return None
+        return {
+            "router": value.get("router", ""),
+            "prefix": value.get("prefix", ""),
+            "tags": list(value.get("tags") or []),
         }
 
     def author(self) -> dict[str, str] | None:
@@ -186,6 +274,9 @@ class _Normaliser:
 
     def extends(self, plugin_id: str) -> list[str]:
         value = self.section("extends") or []
+        if value is True:
+            self.warnings.append((("extends",), "true names no plugin to extend; ignored"))
+            return []
         ids = [value] if isinstance(value, str) else list(dict.fromkeys(value))
         if plugin_id in ids:
             self.errors.append((("extends",), "a plugin cannot extend itself"))
@@ -201,6 +292,14 @@ class _Normaliser:
         table = dict(self.section("entrypoints") or {})
         single = self.section("entrypoint")
         if single is None:
+            if table and not _LOADABLE & table.keys() and "entrypoints" not in self.skip:
+                self.errors.append(
+                    (
+                        ("entrypoints", "register"),
+                        "required field is missing (give register; init for a plugin "
+                        "written for the original Jupiter; or on_scan/on_analyze)",
+                    )
+                )
             return table
         if table.get("register", single) != single:
             self.warnings.append(
@@ -259,6 +358,7 @@ class _Normaliser:
             "health": {
                 "interval": _default(health_interval, DEFAULT_INTERVAL),
                 "timeout": _default(health_timeout, DEFAULT_HEALTH_TIMEOUT),
+                "enabled": health.get("enabled", True),
             },
         }
 
@@ -284,6 +384,8 @@ class _Normaliser:
                         "titles": titles,
                         "mount_point": entry.get("mount_point", ""),
                         "template": entry.get("template", ""),
+                        **{key: entry.get(key, "") for key in _PANEL_TEXTS},
+                        "order": entry.get("order"),
                     }
                 )
         if tab is not None:
@@ -299,7 +401,15 @@ class _Normaliser:
             **items,
             "mount_points": list(dict.fromkeys(ui.get("mount_points") or [])),
             "tab": tab,
-            "i18n": ui.get("i18n") or {},
+            # The file form ({path, languages}) is read by `load`, which knows the folder.
+            "i18n": {
+                lang: texts
+                for lang, texts in (ui.get("i18n") or {}).items()
+                if lang not in ("path", "languages")
+            },
+            "assets": {kind: list(ui["assets"].get(kind) or []) for kind in ("js", "css")}
+            if ui.get("assets")
+            else {},
         }
 
 

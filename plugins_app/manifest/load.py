@@ -16,7 +16,7 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from plugins_app.base.version import JUPITER_VERSION
+from plugins_app.base.version import JUPITER_VERSION, PLUGIN_API_VERSIONS
 from plugins_app.manifest.dialects import FieldPath, Finding, normalise
 from plugins_app.manifest.model import (
     MANIFEST_FILENAME,
@@ -25,6 +25,7 @@ from plugins_app.manifest.model import (
     ManifestResult,
     from_canonical,
 )
+from plugins_app.manifest.original import missing_python_dependency, read_i18n_files
 from plugins_app.manifest.safe_yaml import (
     DEFAULT_MAX_BYTES,
     YamlDocument,
@@ -62,6 +63,12 @@ def _validate(document: YamlDocument, source: Path) -> ManifestResult:
     if canonical["config_schema"] is not None:
         errors += config_schema_errors(canonical["config_schema"]["schema"])
     warnings += unknown_fields(raw)
+    i18n = raw.get("ui", {}).get("i18n") if isinstance(raw.get("ui"), dict) else None
+    if not errors and isinstance(i18n, dict) and isinstance(i18n.get("path"), str):
+        languages = i18n.get("languages") or []
+        found, problems = read_i18n_files(source.parent, i18n["path"], languages)
+        canonical["ui"]["i18n"] = {**found, **canonical["ui"]["i18n"]}
+        warnings += [(("ui", "i18n", "path"), problem) for problem in problems]
     known = PLUGIN_SCHEMA["properties"]
     canonical["extra_sections"] = {key: val for key, val in raw.items() if key not in known}
     return ManifestResult(
@@ -106,18 +113,40 @@ def load_manifest(plugin_dir: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Ma
     return _validate(document, source)
 
 
-def compatibility_issue(manifest: Manifest, host_version: str = JUPITER_VERSION) -> str | None:
-    """Why this host cannot run the plugin (SPEC M4), or None when `jupiter_version` allows it.
+# How many patch releases of an implemented API version are tried against a specifier.
+_API_PATCHES = 100
 
-    Pre-release hosts (1.3.0.dev1) count as their version, so development builds can load
-    plugins declaring ">=1.2".
+
+def accepts_api(specifier: SpecifierSet, api_versions: tuple[str, ...]) -> bool:
+    """True when `specifier` accepts a release of an implemented plugin API (1.8 or 1.8.x)."""
+    for api in api_versions:
+        candidates = [api, *(f"{api}.{patch}" for patch in range(_API_PATCHES))]
+        if any(specifier.contains(Version(v), prereleases=True) for v in candidates):
+            return True
+    return False
+
+
+def compatibility_issue(
+    manifest: Manifest,
+    host_version: str = JUPITER_VERSION,
+    api_versions: tuple[str, ...] = PLUGIN_API_VERSIONS,
+) -> str | None:
+    """Why this host cannot run the plugin (SPEC M4), or None when it can.
+
+    `jupiter_version` must accept the host version or one of the plugin API versions the
+    host implements (a plugin written for the original Jupiter 1.8 declares ">=1.8.0"), and
+    every `python_dependencies` requirement must be installed. Pre-release hosts
+    (1.3.0.dev1) count as their version, so development builds can load plugins declaring
+    ">=1.2".
     """
-    if not manifest.jupiter_version:
-        return None
-    try:
-        host = Version(host_version)
-    except InvalidVersion:
-        return f"host version {host_version!r} is not a PEP 440 version"
-    if SpecifierSet(manifest.jupiter_version).contains(host, prereleases=True):
-        return None
-    return f"requires Jupiter {manifest.jupiter_version} but this is {host_version}"
+    if manifest.jupiter_version:
+        try:
+            host = Version(host_version)
+        except InvalidVersion:
+            return f"host version {host_version!r} is not a PEP 440 version"
+        specifier = SpecifierSet(manifest.jupiter_version)
+        if not specifier.contains(host, prereleases=True) and not accepts_api(
+            specifier, api_versions
+        ):
+            return f"requires Jupiter {manifest.jupiter_version} but this is {host_version}"
+    return missing_python_dependency(manifest.python_dependencies)

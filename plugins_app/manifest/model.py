@@ -72,8 +72,11 @@ class JobsCapability:
 
 @dataclass(frozen=True, slots=True)
 class HealthCapability:
+    """`enabled: false` (original Jupiter spelling) turns the periodic check off."""
+
     interval: float = 60
     timeout: float = 5
+    enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +88,23 @@ class Capabilities:
 
 @dataclass(frozen=True, slots=True)
 class UiItem:
-    """A panel or widget; `template` is relative to the plugin folder."""
+    """A panel or widget; `template` is relative to the plugin folder.
+
+    `location`, `route`, `title_key`, `icon`, `order` and `settings_section` are the
+    original Jupiter's panel fields, kept for the console and the compatibility report.
+    """
 
     id: str
     title: str = ""
     titles: Mapping[str, str] = field(default_factory=_frozen)
     mount_point: str = ""
     template: str = ""
+    location: str = ""
+    route: str = ""
+    title_key: str = ""
+    icon: str = ""
+    order: int | None = None
+    settings_section: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +125,27 @@ class UiContributions:
     mount_points: tuple[str, ...] = ()
     tab: UiTab | None = None
     i18n: Mapping[str, Mapping[str, str]] = field(default_factory=_frozen)
+    assets: Mapping[str, tuple[str, ...]] = field(default_factory=_frozen)
+
+
+@dataclass(frozen=True, slots=True)
+class CliCommand:
+    """A command declared in `cli.commands`: run by `jupiter_plugins run <id> <name>`."""
+
+    name: str
+    entrypoint: str
+    description: str = ""
+    parent: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSection:
+    """The original Jupiter's `api` section: a FastAPI router served under the plugin's prefix."""
+
+    router: str = ""
+    prefix: str = ""
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +202,9 @@ class Manifest:
     ui: UiContributions = field(default_factory=UiContributions)
     changelog: str | tuple[Any, ...] = ""
     signature: str | None = None
+    python_dependencies: tuple[str, ...] = ()
+    cli_commands: tuple[CliCommand, ...] = ()
+    api: ApiSection | None = None
     extra_sections: Mapping[str, Any] = field(default_factory=_frozen)
 
     @property
@@ -177,8 +214,14 @@ class Manifest:
 
     @property
     def legacy(self) -> bool:
-        """True for old plugins without a `register` entrypoint (on_scan/on_analyze only)."""
-        return "register" not in self.entrypoints
+        """True for old plugins without a `register` (or original-API `init`) entrypoint:
+        on_scan/on_analyze only."""
+        return not {"register", "init"} & self.entrypoints.keys()
+
+    @property
+    def original_api(self) -> bool:
+        """Written for the original Jupiter's plugin API: `init(bridge)` instead of `register`."""
+        return "register" not in self.entrypoints and "init" in self.entrypoints
 
     @property
     def changelog_entries(self) -> tuple[ChangelogEntry, ...]:
@@ -263,6 +306,10 @@ def from_canonical(canonical: dict[str, Any], root: Path) -> Manifest:
     def item(data: dict[str, Any]) -> UiItem:
         return UiItem(**{**data, "titles": _frozen(data["titles"])})
 
+    # Fields added after the first snapshots were stored: read with their defaults.
+    api = canonical.get("api")
+    commands = canonical.get("cli_commands") or []
+
     return Manifest(
         id=canonical["id"],
         name=canonical["name"],
@@ -299,9 +346,16 @@ def from_canonical(canonical: dict[str, Any], root: Path) -> Manifest:
             if ui["tab"]
             else None,
             i18n=_frozen(ui["i18n"]),
+            assets=_frozen({kind: tuple(paths) for kind, paths in ui.get("assets", {}).items()}),
         ),
         changelog=changelog if isinstance(changelog, str) else tuple(changelog),
         signature=canonical["signature"],
+        python_dependencies=tuple(canonical.get("python_dependencies") or ()),
+        cli_commands=tuple(
+            CliCommand(**{**command, "aliases": tuple(command.get("aliases") or ())})
+            for command in commands
+        ),
+        api=ApiSection(api["router"], api["prefix"], tuple(api["tags"])) if api else None,
         extra_sections=_frozen(canonical["extra_sections"]),
         root=root,
     )

@@ -414,6 +414,7 @@ class PluginProcess:
         if method == "init":
             return self._init(params)
         if method == "shutdown":
+            self._plugin_shutdown()
             threading.Timer(0.05, os._exit, args=(0,)).start()
             return True
         if method == "job.cancel":
@@ -442,6 +443,16 @@ class PluginProcess:
         self._guard(lambda: register_plugin(manifest, bridge))
         self.registration = bridge.registration
         return {"registration": describe(bridge.registration)}
+
+    def _plugin_shutdown(self) -> None:
+        """The plugin's own ``shutdown`` hook (original Jupiter API), when it declared one;
+        a failure there is logged, and the process stops all the same."""
+        hook = self.registration.hooks.get("shutdown") if self.registration else None
+        if hook is not None:
+            try:
+                hook()
+            except Exception:
+                self.logger.exception("shutdown() of the plugin failed")
 
     def adopt(self, manifest: Manifest, data_dir: Path) -> None:
         """The plugin this process runs, known from the bootstrap, before any of its code."""

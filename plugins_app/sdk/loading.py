@@ -123,6 +123,10 @@ def _module_in_plugin(manifest: Manifest, module_path: str) -> str | None:
     to the plugin's own ``main.py``; ``""`` means the plugin package itself.
     """
     parts = module_path.split(".")
+    if parts[-1] == "__init__":  # "__init__:init" (original Jupiter) names the package
+        parts = parts[:-1]
+        if not parts or parts == [manifest.id]:
+            return ""
     for start in range(len(parts)):
         candidate = ".".join(parts[start:])
         if _is_relative(manifest, candidate):
@@ -179,6 +183,14 @@ def _legacy_hooks(module: types.ModuleType) -> dict[str, Callable[..., Any]]:
     return {h: getattr(module, h) for h in LEGACY_HOOKS if callable(getattr(module, h, None))}
 
 
+def _legacy_table(manifest: Manifest) -> str:
+    """The module of a legacy plugin giving ``entrypoints: {on_scan: ..., on_analyze: ...}``."""
+    for hook in LEGACY_HOOKS:
+        if hook in manifest.entrypoints:
+            return manifest.entrypoints[hook].partition(":")[0]
+    return ""
+
+
 def register_plugin(manifest: Manifest, bridge: PluginBridge) -> bool:
     """Import ``manifest``'s code and run its register entrypoint on ``bridge``.
 
@@ -186,7 +198,17 @@ def register_plugin(manifest: Manifest, bridge: PluginBridge) -> bool:
     adapter (SPEC L5); returns whether it was. Raises what the plugin raised, or
     ``EntrypointError``: the caller (a plugin process) reports it and exits.
     """
+    if manifest.original_api:
+        # Written for the original Jupiter's API (1.8): adapted by ``sdk.compat``.
+        from plugins_app.sdk.compat import alias_original_package, register_original
+
+        alias_original_package(manifest.id, package_name(manifest.id))
+        data_dir = Path(bridge.services.get_data_dir())
+        register_original(manifest, bridge, resolve, fitting_args, data_dir)
+        return False
     entrypoint = manifest.entrypoints.get("register")
+    if not entrypoint:
+        entrypoint = _legacy_table(manifest)
     if not entrypoint:
         raise EntrypointError("the manifest declares no register entrypoint")
     legacy = False

@@ -1,0 +1,317 @@
+"""The original Jupiter's plugin API (1.8), adapted inside the plugin process.
+
+Plugins written for the original Jupiter declare ``entrypoints.init`` instead of
+``register``: ``init(bridge)`` receives that host's Bridge, whose services take other
+arguments (``get_logger(plugin_id)``, ``get_log_dir()``), whose hooks may be ``async`` and
+take other shapes (``on_scan(scan_result, config)``, ``health() -> {"status": ...}``), and
+which offers ``bridge.jobs`` and ``bridge.config.set``. ``register_original`` runs such a
+plugin on this host's ``PluginBridge``: it wraps the bridge, calls ``init``, and registers
+the hooks and CLI commands the manifest names, translated. ``alias_original_package`` lets
+the plugin import itself as ``jupiter.plugins.<id>``. docs/compatibility.md lists what is
+supported, adapted and not supported. No Django, like the rest of ``sdk``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import importlib
+import importlib.abc
+import importlib.machinery
+import inspect
+import itertools
+import sys
+import threading
+import types
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from plugins_app.base.errors import JupiterError
+from plugins_app.manifest.model import Manifest
+from plugins_app.sdk.bridge import PluginBridge
+
+__all__ = [
+    "OriginalApiError",
+    "OriginalBridge",
+    "alias_original_package",
+    "health_answer",
+    "register_original",
+    "synchronous",
+]
+
+ORIGINAL_ROOT = "jupiter.plugins"
+DOCS = "docs/compatibility.md"
+
+
+class OriginalApiError(JupiterError):
+    """A plugin written for the original Jupiter used what this host does not provide."""
+
+
+def synchronous(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` as a plain function: a coroutine it returns is run to completion.
+
+    Hooks run on the plugin process's own threads, none of which has a running loop, so
+    ``asyncio.run`` gives each call a fresh one. ``functools.wraps`` keeps the signature,
+    which the host reads to pass only the arguments the hook accepts.
+    """
+
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = func(*args, **kwargs)
+        if inspect.isawaitable(result):
+            return asyncio.run(_awaited(result))
+        return result
+
+    return call
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def health_answer(value: Any) -> Any:
+    """The original's health answers in this host's terms.
+
+    ``{"status": "healthy" | "degraded" | "unhealthy", "message": ...}`` becomes
+    ``{"ok": ..., "reason": ...}``: degraded is still ok (the reason says so), unhealthy and
+    any unknown status are not. Other answers pass through unchanged.
+    """
+    if not isinstance(value, dict) or "status" not in value:
+        return value
+    status = str(value.get("status", "")).lower()
+    message = str(value.get("message") or value.get("reason") or value.get("details") or "")
+    ok = status in ("healthy", "ok", "degraded")
+    reason = message or ("" if status == "healthy" else status)
+    if status == "degraded" and message:
+        reason = f"degraded: {message}"
+    return {"ok": ok, "reason": reason, "status": status}
+
+
+class _AliasLoader(importlib.abc.Loader):
+    def __init__(self, target: str | None) -> None:
+        self.target = target
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        if self.target is None:  # "jupiter" or "jupiter.plugins": empty namespaces
+            module = types.ModuleType(spec.name)
+            module.__path__ = []
+            return module
+        return importlib.import_module(self.target)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+class _OriginalFinder(importlib.abc.MetaPathFinder):
+    """``jupiter.plugins.<id>[.x]`` -> ``jupiter_plugins.<id>[.x]`` for this plugin only."""
+
+    def __init__(self, plugin_id: str, package: str) -> None:
+        self.own = f"{ORIGINAL_ROOT}.{plugin_id}"
+        self.package = package
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname in ("jupiter", ORIGINAL_ROOT):
+            return importlib.machinery.ModuleSpec(fullname, _AliasLoader(None), is_package=True)
+        if fullname == self.own or fullname.startswith(self.own + "."):
+            real = self.package + fullname[len(self.own) :]
+            return importlib.machinery.ModuleSpec(fullname, _AliasLoader(real))
+        return None
+
+
+def alias_original_package(plugin_id: str, package: str) -> None:
+    """Let the plugin import itself the original way (``jupiter.plugins.<id>.core``).
+
+    Only its own package is aliased; another plugin's code stays out of reach.
+    """
+    if not any(isinstance(f, _OriginalFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _OriginalFinder(plugin_id, package))
+
+
+class OriginalServices:
+    """``bridge.services`` as the original offered it, over this host's services."""
+
+    def __init__(self, services: Any, data_dir: Path) -> None:
+        self._services = services
+        self._data_dir = data_dir
+
+    def get_logger(self, plugin_id: str | None = None) -> Any:
+        return self._services.get_logger()
+
+    def get_log_dir(self) -> Path:
+        """The original's per-plugin log folder: ``logs/`` inside the plugin's data folder."""
+        folder = self._data_dir / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def get_config(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        project = kwargs.get("project")
+        return dict(self._services.get_config(project))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._services, name)
+
+
+class OriginalConfig:
+    """``bridge.config``: the plugin's settings, read and written through the host's store."""
+
+    def __init__(self, services: Any) -> None:
+        self._services = services
+
+    def get(self, key: str | None = None, default: Any = None) -> Any:
+        config = dict(self._services.get_config(None))
+        return config if key is None else config.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        """An RPC to the host's settings store, which validates against the settings schema."""
+        setter = getattr(self._services, "set_config", None)
+        if setter is None:
+            raise OriginalApiError(f"bridge.config.set is not available on this host ({DOCS})")
+        setter({key: value})
+
+
+class OriginalJobs:
+    """``bridge.jobs``: background work inside the plugin process (submit/list/get/cancel)."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, dict[str, Any]] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def submit(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+        job_id = f"job-{next(self._ids)}"
+        record: dict[str, Any] = {"id": job_id, "status": "running", "result": None, "error": None}
+        cancelled = threading.Event()
+        record["_cancel"] = cancelled
+
+        def run() -> None:
+            try:
+                result = synchronous(func)(*args, **kwargs)
+                record.update(status="cancelled" if cancelled.is_set() else "completed")
+                record["result"] = result
+            except Exception as exc:
+                record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+
+        with self._lock:
+            self._jobs[job_id] = record
+        threading.Thread(target=run, name=f"jupiter-original-{job_id}", daemon=True).start()
+        return job_id
+
+    def _public(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in record.items() if not key.startswith("_")}
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self._public(record) for record in self._jobs.values()]
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        record = self._jobs.get(job_id)
+        return None if record is None else self._public(record)
+
+    def cancel(self, job_id: str) -> bool:
+        record = self._jobs.get(job_id)
+        if record is None or record["status"] != "running":
+            return False
+        record["_cancel"].set()
+        record["status"] = "cancelled"
+        return True
+
+
+class OriginalBridge:
+    """What ``init(bridge)`` receives: the original Bridge's surface over a ``PluginBridge``."""
+
+    def __init__(self, bridge: PluginBridge, data_dir: Path) -> None:
+        self.native = bridge
+        self.plugin_id = bridge.plugin_id
+        self.manifest = bridge.manifest
+        self.services = OriginalServices(bridge.services, data_dir)
+        self.config = OriginalConfig(bridge.services)
+        self.jobs = OriginalJobs()
+        self.plugins = bridge.plugins
+
+    def get_service(self, name: str) -> Any:
+        return getattr(self.services, f"get_{name}", lambda: None)()
+
+    def __getattr__(self, name: str) -> Any:
+        raise OriginalApiError(
+            f"bridge.{name} of the original Jupiter is not provided by this host ({DOCS})"
+        )
+
+
+Fit = Callable[[Callable[..., Any], tuple[Any, ...]], tuple[Any, ...]]
+
+
+def _scan_hook(func: Callable[..., Any], config: Callable[[], dict[str, Any]], fit: Fit) -> Any:
+    """``on_scan(report)`` / ``on_scan(scan_result, config)`` from the host's (root, files)."""
+
+    def on_scan(root: str, files: list[str] | None = None) -> Any:
+        report = {"root": root, "files": [{"path": path} for path in files or []]}
+        return synchronous(func)(*fit(func, (report, config())))
+
+    return on_scan
+
+
+def _analyze_hook(func: Callable[..., Any], config: Callable[[], dict[str, Any]], fit: Fit) -> Any:
+    def on_analyze(summary: dict[str, Any]) -> Any:
+        return synchronous(func)(*fit(func, (summary, config())))
+
+    return on_analyze
+
+
+def _cli(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The original's commands take an argparse namespace; this host passes the words."""
+
+    def command(*argv: Any) -> Any:
+        words = argv[0] if len(argv) == 1 and isinstance(argv[0], list) else list(argv)
+        return synchronous(func)(argparse.Namespace(argv=[str(word) for word in words]))
+
+    return command
+
+
+def register_original(
+    manifest: Manifest,
+    bridge: PluginBridge,
+    resolve: Callable[[Manifest, str], Any],
+    fit: Fit,
+    data_dir: Path,
+) -> None:
+    """Run an original-API plugin's ``init`` and register what the manifest names.
+
+    ``resolve`` and ``fit`` are ``sdk.loading``'s (which imports this module): how an
+    entrypoint is found, and which leading arguments a hook accepts. Raises
+    ``OriginalApiError`` when ``init`` answers False (the original's "could not start"), or
+    what the plugin raised.
+    """
+    original = OriginalBridge(bridge, data_dir)
+    init = resolve(manifest, manifest.entrypoints["init"])
+    if synchronous(init)(original) is False:
+        raise OriginalApiError("init(bridge) returned False: the plugin could not start")
+    package = resolve(manifest, "__init__")
+
+    def config() -> dict[str, Any]:
+        return original.services.get_config()
+
+    hooks: dict[str, Callable[..., Any]] = {}
+    for name in ("health", "metrics", "shutdown"):
+        if name in manifest.entrypoints:
+            try:
+                hooks[name] = synchronous(resolve(manifest, manifest.entrypoints[name]))
+            except JupiterError as error:  # the original host skipped a missing optional hook
+                original.services.get_logger().warning("%s entrypoint skipped: %s", name, error)
+    if "health" in hooks:
+        check = hooks["health"]
+        hooks["health"] = lambda: health_answer(check())
+    for name, adapt in (("on_scan", _scan_hook), ("on_analyze", _analyze_hook)):
+        func = getattr(package, name, None)
+        if callable(func):
+            hooks[name] = adapt(func, config, fit)
+    for name, hook in hooks.items():
+        if name not in bridge.registration.hooks:
+            bridge.register_hook(name, hook)
+    for command in manifest.cli_commands:
+        if command.entrypoint:
+            func = resolve(manifest, command.entrypoint)
+            bridge.register_cli_command(command.name, _cli(func), help=command.description)
