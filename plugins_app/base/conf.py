@@ -66,6 +66,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob("JUPITER_PLUGIN_REGISTER_TIMEOUT", 10.0, float),
     Knob("JUPITER_PLUGIN_MEMORY_MB", 512, int),
     Knob("JUPITER_WORKER_DRAIN", 600.0, float),
+    Knob("JUPITER_SAFE_MODE", False, _flag),
 )
 _DEFAULTS = {knob.name: knob.default for knob in KNOBS}
 
@@ -102,6 +103,7 @@ class JupiterSettings:
     plugin_register_timeout: float
     plugin_memory_mb: int
     worker_drain: float
+    safe_mode: bool
 
 
 @functools.cache
@@ -128,6 +130,7 @@ def get() -> JupiterSettings:
         plugin_register_timeout=float(_setting("JUPITER_PLUGIN_REGISTER_TIMEOUT")),
         plugin_memory_mb=max(64, int(_setting("JUPITER_PLUGIN_MEMORY_MB"))),
         worker_drain=float(_setting("JUPITER_WORKER_DRAIN")),
+        safe_mode=bool(_setting("JUPITER_SAFE_MODE")),
     )
 
 

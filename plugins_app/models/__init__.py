@@ -6,7 +6,7 @@ every model through this face.
 """
 
 from plugins_app.models.audit import AuditAction, AuditEvent
-from plugins_app.models.deployment import ChangeEvent, Lease
+from plugins_app.models.deployment import ChangeEvent, Lease, SafeMode
 from plugins_app.models.history import HistoryEntry, HistoryKind, ProjectGraph
 from plugins_app.models.jobs import FINAL_JOB_STATES, Job, JobState
 from plugins_app.models.notifications import Notification, NotificationLevel
@@ -21,6 +21,7 @@ from plugins_app.models.plugins import (
     StatusSource,
     TrustLevel,
 )
+from plugins_app.models.processes import PluginProcessEvent, ProcessEventKind
 from plugins_app.models.projects import Project, ProjectPlugin
 from plugins_app.models.trust import KeyPurpose, MeetingPlan, MeetingPlanStatus, TrustedKey
 
@@ -43,12 +44,15 @@ __all__ = [
     "PluginConfig",
     "PluginDebugMode",
     "PluginKind",
+    "PluginProcessEvent",
     "PluginReloadRequest",
     "PluginStatus",
+    "ProcessEventKind",
     "Project",
     "ProjectGraph",
     "ProjectPlugin",
     "RetainedPluginConfig",
+    "SafeMode",
     "StatusSource",
     "TrustLevel",
     "TrustedKey",

@@ -32,6 +32,9 @@ class AuditAction(models.TextChoices):
     REMOTE_ACTION = "remote_action", "Remote action"
     PROJECT_FILE = "project_file", "Project file"
     TRUSTED_KEY = "trusted_key", "Trusted key change"
+    PROCESS_CRASHED = "process_crashed", "Plugin process crashed"
+    PROCESS_KILLED = "process_killed", "Plugin process killed"
+    SAFE_MODE = "safe_mode", "Safe mode"
 
 
 class AuditEvent(models.Model):

@@ -3,7 +3,8 @@
 Discovery reads manifests only; this module turns its results into installed-plugin rows with
 the status each one can have before any code runs: ``error`` for a bad manifest, ``disabled``
 for an incompatible Jupiter version or a refused trust level, ``error`` for a plugin whose
-files no longer match its signature (SPEC M3, M4, X2).
+files no longer match its signature, or that was signed and lost its signature file (SPEC
+M3, M4, X2).
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def _record_valid(found: DiscoveredPlugin, manifest: Manifest) -> str | None:
             "trust_level": assessment.level,
         },
     )
+    if assessment.signed and not plugin.signed:  # once signed, never unsigned (X2)
+        InstalledPlugin.objects.filter(pk=plugin.pk).update(signed=True)
     schema_version = manifest.config_schema.version if manifest.config_schema else 1
     PluginConfig.objects.get_or_create(plugin=plugin, defaults={"schema_version": schema_version})
     incompatible = compatibility_issue(manifest, JUPITER_VERSION)

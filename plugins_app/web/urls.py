@@ -16,6 +16,7 @@ from plugins_app.web.views import (
     meeting,
     plugins,
     projects,
+    recovery,
     status,
 )
 
@@ -27,6 +28,12 @@ urlpatterns = [
     path("api/plugins", api.plugins_json, name="plugins-json"),
     path("plugins.json", api.plugins_json, name="plugins-json"),
     path("plugins/<str:plugin_id>/", plugins.plugin_detail, name="plugin-detail"),
+    path(
+        "plugins/<str:plugin_id>/processes/",
+        recovery.plugin_processes,
+        name="plugin-processes",
+    ),
+    path("safe-mode/", recovery.safe_mode_switch, name="safe-mode"),
     path(
         "plugins/<str:plugin_id>/projects/<slug:name>/",
         plugins.plugin_project_toggle,

@@ -37,5 +37,6 @@ __all__ = [
     "observability",
     "plugins",
     "projects",
+    "recovery",
     "settings",
 ]

@@ -21,6 +21,7 @@ from plugins_app.web.decorators import plugin_or_404
 from plugins_app.web.presenters.plugins import ManifestFacts
 from plugins_app.web.views import JupiterRequest
 from plugins_app.web.views.projects import toggle_plugin
+from plugins_app.web.views.recovery import processes_context
 
 if TYPE_CHECKING:
     from typing import TypeAlias, TypedDict
@@ -82,6 +83,7 @@ def plugin_detail(request: HttpRequest, plugin_id: str) -> HttpResponse:
             "plugin": plugin,
             "facts": ManifestFacts.of(plugin.typed_manifest),
             "project_rows": [(project, project.pk in enabled) for project in projects],
+            **processes_context(plugin),
         },
     )
 
