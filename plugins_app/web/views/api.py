@@ -8,6 +8,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from plugins_app.base.version import JUPITER_VERSION
+from plugins_app.kernel import safe_mode
 from plugins_app.registry.core import core_plugin_infos
 from plugins_app.web.views.plugins import installed_plugins
 
@@ -41,6 +42,7 @@ def plugins_json(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "jupiter_version": JUPITER_VERSION,
+            "safe_mode": safe_mode.state().on,
             "core": [
                 {"id": core.id, "name": core.name, "version": core.version}
                 for core in core_plugin_infos()
