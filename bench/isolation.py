@@ -45,7 +45,7 @@ RSS_GOAL_MB = 40
 JOB_GOAL_MS = 10
 CONSOLE_GOAL_MS = 200
 
-BENCH_PLUGIN = '''
+BENCH_PLUGIN = """
 import time
 
 
@@ -70,7 +70,7 @@ def register(bridge):
     bridge.register_job("noop", lambda job: None)
     bridge.register_job("burn", burn)
     bridge.expose({"noop": lambda: None, "host_calls": host_calls})
-'''
+"""
 
 
 def _setup():

@@ -459,14 +459,17 @@ def test_bytecode_dropped_into_an_installed_plugin_never_runs(console, project, 
     assert job.result == {"main": "source", "extra": None}
 
 
-def test_an_archive_carrying_bytecode_is_refused_naming_the_file(project, tmp_path):
+def test_an_archive_carrying_bytecode_is_refused_naming_the_file(console, project, tmp_path):
     key = Ed25519PrivateKey.generate()
     folder = signed_plugin(tmp_path / "src", "ships_pyc", key)
     (folder / "__pycache__").mkdir()
     (folder / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0" * 16)
     archive = tar_of(folder, tmp_path / "ships_pyc.tar.gz")
-    with pytest.raises(ArchiveError) as refused:
+    under_way = threading.Event()
+    with ConsoleProbe(console, under_way.is_set) as probe, pytest.raises(ArchiveError) as refused:
+        under_way.set()
         stage_archive(archive)
+    probe.assert_answered(overlap=False)  # refused in milliseconds; asked meanwhile
     assert "ships_pyc/__pycache__" in str(refused.value)
     assert "compiled Python is refused" in str(refused.value)
     assert not InstalledPlugin.objects.filter(plugin_id="ships_pyc").exists()
