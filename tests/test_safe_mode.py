@@ -219,8 +219,10 @@ def test_a_plugin_that_crashes_at_every_start_is_in_error_and_not_started_a_four
 
 
 def test_the_plugin_page_lists_process_events_newest_first(project, viewer):
+    ancient = timezone.now() - timezone.timedelta(days=31)
+    PluginProcessEvent.objects.create(plugin_id="greeter", kind=ProcessEventKind.KILLED, at=ancient)
     runtime = get_runtime()
-    runtime.reconcile(reload=["greeter"])  # stop, then start again
+    runtime.reconcile(reload=["greeter"])  # stop, then start again (older rows are dropped)
     partial = viewer.get("/plugins/greeter/processes/").content.decode()
     kinds = re.findall(r'data-process-event="(\w+)"', partial)
     assert kinds == ["started", "stopped", "started"]

@@ -6,6 +6,8 @@ Each host process's supervisor announces what happens to its plugin processes
 kills. The plugin page shows the rows newest first (its "Processes" section, polled), and
 safe mode lists the plugins that crashed or were killed lately: that is where an operator
 finds the culprit while no plugin runs. A failed write is logged; the supervisor goes on.
+Rows older than ``RETENTION`` are dropped when the plugin's process starts again (the audit
+trail keeps its crashes and kills).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = ["TROUBLE_WINDOW", "ProcessTrouble", "history", "trouble", "troubled_p
 
 log = logging.getLogger("jupiter.processes")
 TROUBLE_WINDOW = timedelta(hours=24)
+RETENTION = timedelta(days=30)
 HISTORY_LIMIT = 20
 AUDITED = {
     ProcessEventKind.CRASHED: AuditAction.PROCESS_CRASHED,
@@ -47,6 +50,10 @@ def _on_process_event(event: ProcessEvent, **kwargs: Any) -> None:
             origin=origin,
             at=datetime.fromtimestamp(event.at, tz=UTC),
         )
+        if kind == ProcessEventKind.STARTED:
+            PluginProcessEvent.objects.filter(
+                plugin_id=event.plugin_id, at__lt=timezone.now() - RETENTION
+            ).delete()
         if kind in AUDITED:
             audit.record(
                 AUDITED[kind],
