@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/faults.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/scan.py
+	$(BIN)/python bench/isolation.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

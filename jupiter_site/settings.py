@@ -108,6 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "plugins_app.web.context_processors.safe_mode",
             ],
             # The console's tags live with the rest of the web layer (plugins_app/web/).
             "libraries": {

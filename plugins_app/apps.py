@@ -11,6 +11,6 @@ class PluginsAppConfig(AppConfig):
         # enable/disable signals. No plugin is loaded here: booting needs the database, which
         # is only safe once the server or command starts.
         from plugins_app.kernel import feed, runtime  # noqa: F401
-        from plugins_app.observability import notifications  # noqa: F401
+        from plugins_app.observability import notifications, processes  # noqa: F401
         from plugins_app.projects import roles  # noqa: F401 - registers the role permissions
         from plugins_app.web import admin  # noqa: F401

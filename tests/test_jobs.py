@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from django.utils import timezone
 from plugins_app.jobs import breaker
 from plugins_app.jobs.api import JobRefused, cancel, executor, submit
 from plugins_app.jobs.worker import reap_jobs
-from plugins_app.kernel.runtime import boot
+from plugins_app.kernel.runtime import boot, get_runtime
 from plugins_app.models import AuditAction, AuditEvent, Job, JobState
 from plugins_app.projects.service import register_project, set_plugin_enabled
 from tests.plugin_control import PluginControl
@@ -91,6 +92,8 @@ def test_a_job_ignoring_cancellation_is_abandoned_as_cancelled(project, settings
     settings.JUPITER_JOB_CANCEL_GRACE = 0.2
     enable(project, "job_stubborn")
     module = plugin_module("job_stubborn")
+    supervisor = get_runtime().supervisor
+    pid = supervisor.process("job_stubborn").pid
     job = submit("job_stubborn", "stubborn", project=project)
     try:
         assert module.STARTED.wait(WAIT)
@@ -101,6 +104,11 @@ def test_a_job_ignoring_cancellation_is_abandoned_as_cancelled(project, settings
     job.refresh_from_db()
     assert job.state == JobState.CANCELLED
     assert "did not stop within 0.2 s" in job.error
+    assert "its plugin process was stopped" in job.error
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the process that ran it is gone, with whatever it was doing
+    [killed] = [e for e in supervisor.events if e.pid == pid and e.kind == "killed"]
+    assert killed.reason == f"job {job.pk} ignored its cancellation for 0.2 s"
 
 
 def test_a_pending_job_is_cancelled_before_it_runs(project, settings):

@@ -73,6 +73,8 @@ MATRIX: tuple[Route, ...] = (
     _r("plugin-list", "GET", EVERYONE),
     _r("plugins-json", "GET", EVERYONE),
     _r("plugin-detail", "GET", EVERYONE, **P),
+    _r("plugin-processes", "GET", EVERYONE, **P),
+    _r("safe-mode", "POST", STAFF, data_on="0"),
     _r("plugin-project-toggle", "POST", OPERATORS, **P, **J, data_enabled="false"),
     _r("project-list", "GET", EVERYONE),
     _r("project-list", "POST", STAFF, data_name="other", data_root_path="/nowhere"),

@@ -42,7 +42,7 @@ def test_a_second_sync_with_nothing_changed_writes_nothing(plugin_root: Path) ->
         second = sync_installed_plugins(discover([plugin_root]))
     assert _writes(queries) == []
     selects = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
-    assert len(selects) == 4, selects  # rows, config rows, vanished rows, statuses
+    assert len(selects) == 3, selects  # rows, config rows, statuses
     assert second == first
     assert set(second.refused) == {"bad", "future"}
 

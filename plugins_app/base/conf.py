@@ -70,6 +70,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob("JUPITER_WORKER_DRAIN", 600.0, float),
     Knob("JUPITER_ALLOW_UNSIGNED_ARCHIVES", False, _flag),
     Knob("JUPITER_MEETING_RATE", "30/m", str),
+    Knob("JUPITER_SAFE_MODE", False, _flag),
 )
 _DEFAULTS = {knob.name: knob.default for knob in KNOBS}
 
@@ -108,6 +109,7 @@ class JupiterSettings:
     worker_drain: float
     allow_unsigned_archives: bool
     meeting_rate: str
+    safe_mode: bool
 
 
 @functools.cache
@@ -136,6 +138,7 @@ def get() -> JupiterSettings:
         worker_drain=float(_setting("JUPITER_WORKER_DRAIN")),
         allow_unsigned_archives=bool(_setting("JUPITER_ALLOW_UNSIGNED_ARCHIVES")),
         meeting_rate=str(_setting("JUPITER_MEETING_RATE")),
+        safe_mode=bool(_setting("JUPITER_SAFE_MODE")),
     )
 
 

@@ -48,7 +48,9 @@ from plugins_app.models import Job, JobState
 from plugins_app.sdk.errors import JobCancelled
 
 log = logging.getLogger("jupiter.jobs")
-CANCEL_POLL_SECONDS = 1.0
+# A cancel asked for in another process (the console) is seen within this; a job that
+# ignores it is stopped within the grace period plus this plus the kill.
+CANCEL_POLL_SECONDS = 0.25
 PROGRESS_MIN_INTERVAL = 0.2
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.db import connections
+
 from plugins_app.base.errors import JupiterError
 from plugins_app.manifest.model import Manifest
 from plugins_app.sdk.child import confinement_to_json
@@ -134,6 +136,7 @@ class PluginProcess:
         self._popen: subprocess.Popen[bytes] | None = None
         self._endpoint: Endpoint | None = None
         self._exit_reason = ""
+        self._stopping = False
         self._kill_lock = threading.Lock()
         self.started_at = 0.0
         self.description: dict[str, Any] = {}
@@ -239,6 +242,7 @@ class PluginProcess:
         if self._popen is None or self._popen.poll() is not None:
             self._close()
             return
+        self._stopping = True  # its exit from now on is no crash
         try:
             if self._endpoint is not None and not self._endpoint.closed:
                 self._endpoint.call("shutdown", {}, self.limits.stop_grace)
@@ -277,8 +281,22 @@ class PluginProcess:
             code = self._popen.wait(2)
         except subprocess.TimeoutExpired:
             return
-        if not self._exit_reason:
-            self._exit_reason = _describe_exit(code)
+        self._ended(code)
+
+    def _ended(self, code: int) -> None:
+        """The process exited by itself: its reason, and one ``crashed`` event.
+
+        Whichever notices first (the watcher, or a call whose connection closed) says why;
+        the other finds the reason set. An exit after ``stop`` asked for it is no crash.
+        """
+        with self._kill_lock:
+            if self._exit_reason:
+                return
+            self._exit_reason = "stopped" if self._stopping else _describe_exit(code)
+            crashed = not self._stopping
+        if crashed:
+            pid = self._popen.pid if self._popen is not None else None
+            self._on_event(ProcessEvent(self.manifest.id, "crashed", self._exit_reason, pid))
 
     def _pump_output(self) -> None:
         """What the plugin prints goes to its log, line by line, never to the protocol."""
@@ -289,7 +307,17 @@ class PluginProcess:
             self._on_output(raw.decode("utf-8", errors="replace").rstrip("\n"))
 
     def _watch(self) -> None:
-        """Memory and liveness: kill past the limit, record a crash when it dies by itself."""
+        """Memory and liveness: kill past the limit, record a crash when it dies by itself.
+
+        Events are persisted by their receivers: this thread's database connection, if one
+        was opened for them, is closed when it ends.
+        """
+        try:
+            self._watch_until_exit()
+        finally:
+            connections.close_all()
+
+    def _watch_until_exit(self) -> None:
         popen = self._popen
         if popen is None:
             return
@@ -300,9 +328,7 @@ class PluginProcess:
                 self.kill(f"stopped: used more than {self.limits.memory_mb} MB")
                 return
             time.sleep(WATCH_INTERVAL)
-        if not self._exit_reason:
-            self._exit_reason = _describe_exit(popen.returncode)
-            self._on_event(ProcessEvent(self.manifest.id, "crashed", self._exit_reason, popen.pid))
+        self._ended(popen.returncode)
         self._close()
 
 

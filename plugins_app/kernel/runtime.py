@@ -4,6 +4,8 @@ Boot order: the core Bridge and ``settings_update`` first (outside the normal cy
 discovery and the database sync, then every plugin enabled in at least one project, in
 dependency order. Code is imported only for plugins that are valid, compatible, trusted and
 enabled somewhere (SPEC M5); the others keep a ``disabled`` or ``error`` status with a reason.
+In safe mode (``kernel.safe_mode``) only the core plugins load: the enabled ones are
+``disabled`` with the reason "safe mode", and no plugin process runs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.dispatch import Signal
 from plugins_app.base import conf
 from plugins_app.base.signals import send_logged
 from plugins_app.config.migrations import migrate_on_load
+from plugins_app.kernel import safe_mode
 from plugins_app.kernel.bridge import Bridge
 from plugins_app.kernel.core.settings_update import SettingsUpdate
 from plugins_app.kernel.processes import PluginProcessError
@@ -110,6 +113,8 @@ class Runtime:
             if not self.booted:
                 self.settings_update.install()
                 log.info("core plugins ready: bridge, settings_update")
+                if safe_mode.active():
+                    log.warning("safe mode: no plugin other than the core ones is loaded")
             self.rescan()
             self.booted = True
 
@@ -133,12 +138,19 @@ class Runtime:
         )
 
     def reconcile(self, reload: Iterable[str] = ()) -> None:
-        """Make the loaded set match the enabled set; ``reload`` forces a fresh import."""
+        """Make the loaded set match the enabled set; ``reload`` forces a fresh import.
+
+        In safe mode the wanted set is empty: everything is unloaded, and the plugins that
+        would have loaded say why they did not.
+        """
         with self.lock:
-            wanted = self.enabled_ids()
+            safe = safe_mode.state()
+            enabled = self.enabled_ids()
+            wanted = set() if safe.on else enabled
             plan = plan_load_order({pid: self.manifests[pid] for pid in wanted})
             for plugin_id in set(reload):
                 self._unload(plugin_id)
+                self.supervisor.forget_crashes(plugin_id)
             for plugin_id in self.manifests:
                 if plugin_id in plan.blocked:
                     self._unload(plugin_id)
@@ -147,6 +159,14 @@ class Runtime:
                         PluginStatus.DISABLED,
                         plan.blocked[plugin_id],
                         source=StatusSource.DEPENDENCIES,
+                    )
+                elif plugin_id in enabled and plugin_id not in wanted:
+                    self._unload(plugin_id)
+                    set_status(
+                        plugin_id,
+                        PluginStatus.DISABLED,
+                        safe.reason,
+                        source=StatusSource.SAFE_MODE,
                     )
                 elif plugin_id not in wanted:
                     self._unload(plugin_id)

@@ -5,8 +5,11 @@ policy its manifest earns (its folder; its projects readable with ``fs_read``, w
 ``fs_write``; TCP only with ``network_outbound``; no program execution: commands go through
 the host's runner), and returns the registration the process answered. Calls go through
 ``call``, which starts a process again after a crash (pausing 1, 2, 4... s between tries) or
-refuses once it crashed three times in a minute. Every start, stop, crash and kill is kept,
-audited and announced (``plugin_process_event``), for the plugin page and safe mode.
+refuses once it crashed three times in a minute; a plugin's crashes are counted across its
+loads too, so one that dies at every start is not started a fourth time within the minute.
+Every start, stop, crash and kill is kept, and announced (``plugin_process_event``): the
+receiver in ``observability.processes`` persists and audits it, for the plugin page and
+safe mode. In safe mode no plugin process is started at all.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from django.dispatch import Signal
 
 from plugins_app.base import conf
 from plugins_app.base.signals import send_logged
+from plugins_app.kernel import safe_mode
 from plugins_app.kernel.processes import (
     CRASH_LIMIT,
     CRASH_WINDOW,
@@ -115,6 +119,7 @@ class Supervisor:
         self._lock = threading.RLock()
         self._jobs: dict[str, Any] = {}
         self._subscriptions: dict[str, set[str]] = {}
+        self._crashes: dict[str, CrashHistory] = {}
         self.events: list[ProcessEvent] = []
 
     # -- lifecycle -------------------------------------------------------------------
@@ -127,11 +132,25 @@ class Supervisor:
         settings migrations, which are plugin code too, run there.
         """
         self.stop(manifest.id)
-        slot = _Slot(manifest, None, CrashHistory(), prepare=prepare)
+        crashes = self._crashes_of(manifest.id)
+        if crashes.looping():
+            raise PluginProcessError(
+                manifest.id, f"crashed {CRASH_LIMIT} times in {CRASH_WINDOW:g} s; not restarted"
+            )
+        slot = _Slot(manifest, None, crashes, prepare=prepare)
         with self._lock:
             self._slots[manifest.id] = slot
         with slot.lock:
             return self._start(slot)
+
+    def _crashes_of(self, plugin_id: str) -> CrashHistory:
+        with self._lock:
+            return self._crashes.setdefault(plugin_id, CrashHistory())
+
+    def forget_crashes(self, plugin_id: str) -> None:
+        """A fresh start for a plugin reloaded or updated on purpose."""
+        with self._lock:
+            self._crashes.pop(plugin_id, None)
 
     def code_of(self, manifest: Manifest) -> Resolve:
         """Entrypoints of ``manifest``'s code, loaded here or not (settings migrations).
@@ -164,7 +183,10 @@ class Supervisor:
         return _entrypoints(lambda: self._running(plugin_id))
 
     def _spawn(self, slot: _Slot) -> PluginProcess:
+        """A new process for the slot's plugin (not started yet); refused in safe mode."""
         manifest = slot.manifest
+        if (safe := safe_mode.state()).on:
+            raise PluginProcessError(manifest.id, safe.reason)
         settings = conf.get()
         limits = ProcessLimits(
             register_timeout=settings.plugin_register_timeout, memory_mb=settings.plugin_memory_mb
@@ -188,9 +210,6 @@ class Supervisor:
             if slot.prepare is not None:
                 slot.prepare(_entrypoints(lambda: process))
             description = process.register(plugin_logger(manifest.id).getEffectiveLevel())
-        except PluginProcessError:
-            slot.crashes.record()
-            raise
         except RemoteError as exc:
             process.stop()
             raise PluginProcessError(manifest.id, str(plugin_error(exc))) from None

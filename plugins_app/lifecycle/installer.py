@@ -4,10 +4,14 @@ Two steps, so the person sees what they accept before anything is installed:
 
 1. ``stage_*`` copies or extracts the plugin into ``<install dir>/.staging/<token>/`` and
    checks it (manifest, signature and trust policy, Jupiter version, duplicate id,
-   dependencies). The result, a ``StagedPlugin``, is what the preview shows.
+   dependencies). The result, a ``StagedPlugin``, is what the preview shows. Archives
+   carrying compiled Python (``__pycache__``, ``.pyc``) are refused: the signed sources are
+   what runs; a folder is copied without them.
 2. ``install(token)`` checks the staged copy again (it sat on disk meanwhile), renames it into
-   ``<install dir>/<id>`` (one atomic rename on one filesystem) and syncs the database. If
-   anything fails the folder and the row are removed: nothing stays half-installed.
+   ``<install dir>/<id>`` (one atomic rename on one filesystem) and syncs the database,
+   recording that it was signed (``InstalledPlugin.signed``: it can never load without its
+   signature again). If anything fails the folder and the row are removed: nothing stays
+   half-installed.
 
 Only plugins living in the install directory are managed here; bundled plugins are part of
 Jupiter and plugins from ``JUPITER_PLUGIN_DIRS`` belong to whoever put them there. One file
@@ -306,6 +310,8 @@ def install(token: str, *, actor: Actor = None) -> InstalledPlugin:
             plugin = InstalledPlugin.objects.get(plugin_id=manifest.id)
             if plugin.status == PluginStatus.ERROR:
                 raise InstallError(plugin.status_reason)
+            if staged.trust.signed:  # from now on it may never load without its signature
+                InstalledPlugin.objects.filter(pk=plugin.pk).update(signed=True)
             with transaction.atomic():
                 restored = restore_retained(plugin, manifest)
                 audit.record(
@@ -333,6 +339,7 @@ def _facts(plugin: InstalledPlugin) -> dict[str, object]:
     return {
         "version": plugin.version,
         "trust_level": plugin.trust_level,
+        "signed": plugin.signed,
         "permissions": plugin.permissions,
     }
 

@@ -13,7 +13,7 @@ from plugins_app.models.access import (
     TokenScope,
 )
 from plugins_app.models.audit import AuditAction, AuditEvent
-from plugins_app.models.deployment import ChangeEvent, Lease
+from plugins_app.models.deployment import ChangeEvent, Lease, SafeMode
 from plugins_app.models.history import HistoryEntry, HistoryKind, ProjectGraph
 from plugins_app.models.jobs import FINAL_JOB_STATES, Job, JobEventRecord, JobState
 from plugins_app.models.notifications import Notification, NotificationLevel
@@ -28,6 +28,7 @@ from plugins_app.models.plugins import (
     StatusSource,
     TrustLevel,
 )
+from plugins_app.models.processes import PluginProcessEvent, ProcessEventKind
 from plugins_app.models.projects import Project, ProjectPlugin
 from plugins_app.models.trust import KeyPurpose, MeetingPlan, MeetingPlanStatus, TrustedKey
 
@@ -53,14 +54,17 @@ __all__ = [
     "PluginConfig",
     "PluginDebugMode",
     "PluginKind",
+    "PluginProcessEvent",
     "PluginReloadRequest",
     "PluginStatus",
+    "ProcessEventKind",
     "Project",
     "ProjectGraph",
     "ProjectMembership",
     "ProjectPlugin",
     "ProjectRole",
     "RetainedPluginConfig",
+    "SafeMode",
     "StatusSource",
     "TokenScope",
     "TrustLevel",

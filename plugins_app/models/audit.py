@@ -34,6 +34,9 @@ class AuditAction(models.TextChoices):
     TRUSTED_KEY = "trusted_key", "Trusted key change"
     MEMBERSHIP = "membership", "Project member change"
     API_TOKEN = "api_token", "API token change"
+    PROCESS_CRASHED = "process_crashed", "Plugin process crashed"
+    PROCESS_KILLED = "process_killed", "Plugin process killed"
+    SAFE_MODE = "safe_mode", "Safe mode"
 
 
 class AuditEvent(models.Model):

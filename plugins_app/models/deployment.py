@@ -1,7 +1,9 @@
-"""What the processes of one deployment share to act as one: leases and the change feed."""
+"""What the processes of one deployment share to act as one: leases, the change feed and
+the safe mode switch."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -38,3 +40,22 @@ class ChangeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} {self.plugin_id}".strip()
+
+
+class SafeMode(models.Model):
+    """The deployment's safe mode switch, one row (``pk=1``): while on, no process of the
+    deployment (web or worker) starts a plugin process (SPEC X3, recovery).
+
+    Every process reads it when it reconciles its plugins; turning it on or off is announced
+    on the change feed so they all do at once (``lifecycle.recovery``).
+    """
+
+    enabled = models.BooleanField(default=False)
+    changed_at = models.DateTimeField(auto_now=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    note = models.CharField(max_length=200, blank=True, help_text="Why it was turned on.")
+
+    def __str__(self) -> str:
+        return f"safe mode {'on' if self.enabled else 'off'}"

@@ -36,6 +36,7 @@ class StatusSource(models.TextChoices):
     ENABLEMENT = "enablement", "Enablement"
     LOAD = "load", "Load"
     HEALTH = "health", "Health check"
+    SAFE_MODE = "safe_mode", "Safe mode"
 
 
 class TrustLevel(models.TextChoices):
@@ -66,6 +67,10 @@ class InstalledPlugin(models.Model):
     legacy = models.BooleanField(default=False)
     trust_level = models.CharField(
         max_length=16, choices=TrustLevel.choices, default=TrustLevel.UNSIGNED
+    )
+    signed = models.BooleanField(
+        default=False,
+        help_text="A valid signature was seen (at install or a sync): it may never go missing.",
     )
     installed_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -3,7 +3,8 @@
 Discovery reads manifests only; this module turns its results into installed-plugin rows with
 the status each one can have before any code runs: ``error`` for a bad manifest, ``disabled``
 for an incompatible Jupiter version or a refused trust level, ``error`` for a plugin whose
-files no longer match its signature (SPEC M3, M4, X2).
+files no longer match its signature, or that was signed and lost its signature file (SPEC
+M3, M4, X2).
 
 Every boot syncs every plugin, so the sync is written for the common case of nothing having
 changed: one SELECT of the stored rows (and one of the config rows), a compare in Python, then
@@ -48,6 +49,7 @@ SYNCED_FIELDS = (
     "manifest",
     "warnings",
     "trust_level",
+    "signed",  # set once a signature verifies; the installer sets it too
 )
 
 
@@ -72,7 +74,7 @@ class _Planned:
 
 def _plan_invalid(found: DiscoveredPlugin) -> _Planned:
     reason = "; ".join(str(e) for e in found.result.errors)
-    fields = {
+    fields: dict[str, Any] = {
         "name": found.id,
         "source_path": str(found.path),
         "warnings": [str(w) for w in found.result.warnings],
@@ -83,9 +85,9 @@ def _plan_invalid(found: DiscoveredPlugin) -> _Planned:
     return _Planned(found.id, fields, status=status)
 
 
-def _plan_valid(found: DiscoveredPlugin, manifest: Manifest) -> _Planned:
-    assessment = assess(found.path, manifest.id, manifest.version)
-    fields = {
+def _plan_valid(found: DiscoveredPlugin, manifest: Manifest, was_signed: bool) -> _Planned:
+    assessment = assess(found.path, manifest.id, manifest.version, was_signed=was_signed)
+    fields: dict[str, Any] = {
         "name": manifest.name,
         "version": manifest.version,
         "kind": PluginKind(manifest.kind),
@@ -95,6 +97,8 @@ def _plan_valid(found: DiscoveredPlugin, manifest: Manifest) -> _Planned:
         "warnings": [str(w) for w in found.result.warnings],
         "trust_level": assessment.level,
     }
+    if assessment.signed:  # once signed, never unsigned (X2): only ever set here
+        fields["signed"] = True
     schema_version = manifest.config_schema.version if manifest.config_schema else 1
     incompatible = compatibility_issue(manifest, JUPITER_VERSION)
     if assessment.tampered:
@@ -118,9 +122,8 @@ def _note_duplicates(planned: dict[str, _Planned], duplicates: list[DiscoveredPl
         log.warning("%s: %s", found.duplicate_of, note)
 
 
-def _write_rows(planned: dict[str, _Planned]) -> None:
+def _write_rows(planned: dict[str, _Planned], stored: dict[str, InstalledPlugin]) -> None:
     """Create the new rows and update the changed ones, one statement per batch."""
-    stored = {row.plugin_id: row for row in InstalledPlugin.objects.filter(plugin_id__in=planned)}
     created, updated = [], []
     now = timezone.now()
     for plugin_id, plan in planned.items():
@@ -163,6 +166,7 @@ def sync_installed_plugins(discovered: Iterable[DiscoveredPlugin]) -> SyncReport
     refused: dict[str, str] = {}
     planned: dict[str, _Planned] = {}
     duplicates: list[DiscoveredPlugin] = []
+    stored = {row.plugin_id: row for row in InstalledPlugin.objects.all()}
     for found in discovered:
         manifest = found.result.manifest
         if found.id in CORE_PLUGINS:
@@ -172,19 +176,19 @@ def sync_installed_plugins(discovered: Iterable[DiscoveredPlugin]) -> SyncReport
         if found.duplicate_of is not None:
             duplicates.append(found)
             continue
-        plan = _plan_invalid(found) if manifest is None else _plan_valid(found, manifest)
+        if manifest is None:
+            plan = _plan_invalid(found)
+        else:
+            row = stored.get(manifest.id)
+            plan = _plan_valid(found, manifest, row is not None and row.signed)
         planned[plan.plugin_id] = plan
         if plan.status is not None:
             refused[plan.plugin_id] = plan.status.reason
         elif manifest is not None:
             loadable[manifest.id] = manifest
     _note_duplicates(planned, duplicates)
-    _write_rows(planned)
-    gone = list(
-        InstalledPlugin.objects.exclude(plugin_id__in=planned).values_list(
-            "plugin_id", "source_path"
-        )
-    )
+    _write_rows(planned, stored)
+    gone = [(pid, row.source_path) for pid, row in stored.items() if pid not in planned]
     changes = [plan.status for plan in planned.values() if plan.status is not None]
     changes += [
         StatusChange(

@@ -1,11 +1,12 @@
 """Safe extraction of plugin archives, ``.zip`` and ``.tar(.gz)`` (SPEC MK1, X6).
 
 Every member is checked before anything is written: no absolute path, no ``..``, no link, no
-device or other special file, no duplicate name, and caps on the number of files, the total
-uncompressed size and the compression ratio (zip bombs). Tar members are then extracted with
-``tarfile``'s ``filter="data"`` as a second line of defence; zip members are copied one by
-one after an explicit containment check, counting the bytes really produced, because a zip
-header may lie about a member's size.
+device or other special file, no duplicate name, no compiled Python (``__pycache__``,
+``.pyc``: a signature covers sources, and the sources are what runs), and caps on the number
+of files, the total uncompressed size and the compression ratio (zip bombs). Tar members are
+then extracted with ``tarfile``'s ``filter="data"`` as a second line of defence; zip members
+are copied one by one after an explicit containment check, counting the bytes really
+produced, because a zip header may lie about a member's size.
 
 The caller extracts into a fresh temporary folder and moves the result into place, so a
 refused archive leaves nothing behind.
@@ -27,6 +28,7 @@ from plugins_app.manifest.model import MANIFEST_FILENAME
 
 _CHUNK = 64 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_BYTECODE_SUFFIXES = (".pyc", ".pyo")
 
 
 class ArchiveError(JupiterError):
@@ -55,6 +57,12 @@ def _check_name(name: str, seen: set[str]) -> str:
     parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
     if ".." in parts:
         raise ArchiveError("path escapes the archive with '..'", member=name)
+    if "__pycache__" in parts or (parts and parts[-1].lower().endswith(_BYTECODE_SUFFIXES)):
+        raise ArchiveError(
+            "compiled Python is refused: plugins run from their signed sources only "
+            "(remove __pycache__ folders and .pyc files from the archive)",
+            member=name,
+        )
     normal = "/".join(parts)
     if normal in seen:
         raise ArchiveError("duplicate entry", member=name)

@@ -12,7 +12,10 @@ Levels, from most to least trusted:
 - ``unsigned``: no signature file.
 
 A folder whose signature file exists but does not match (a file changed, added or removed,
-a wrong key, a signature for another plugin or version) is refused whatever the settings.
+a wrong key, a signature for another plugin or version) is refused whatever the settings, and
+so is a plugin that was once seen signed (``InstalledPlugin.signed``, recorded at install and
+at every sync that verified a signature) and has lost its ``plugin.signature.json``: deleting
+the file must not turn a signed plugin into a "Dev / Unsigned" one that loads with edits.
 Otherwise a plugin loads when its level reaches ``JUPITER_TRUST_MINIMUM`` (default
 ``community``); an unsigned one loads only in development, when
 ``JUPITER_ALLOW_UNSIGNED_LOCAL_PLUGINS`` is on, and shows the "Dev / Unsigned" badge.
@@ -25,8 +28,13 @@ from pathlib import Path
 
 from plugins_app.base import conf
 from plugins_app.base.keys import fingerprint
-from plugins_app.models import KeyPurpose, TrustedKey, TrustLevel
-from plugins_app.trust.signing import SignatureError, has_signature, verify_plugin
+from plugins_app.models import InstalledPlugin, KeyPurpose, TrustedKey, TrustLevel
+from plugins_app.trust.signing import (
+    SIGNATURE_FILENAME,
+    SignatureError,
+    has_signature,
+    verify_plugin,
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class TrustAssessment:
     refusal: str | None = None
     signer: str = ""
     tampered: bool = False
+    signed: bool = False  # a signature was verified (bundled plugins have none)
 
 
 def is_bundled(path: Path) -> bool:
@@ -74,11 +83,29 @@ def policy_refusal(level: TrustLevel) -> str | None:
     return None
 
 
-def assess(path: Path, plugin_id: str, version: str) -> TrustAssessment:
-    """Verify the folder's signature (re-hashing every file) and apply the policy."""
+def missing_signature(plugin_id: str) -> str:
+    return (
+        f"signature check failed: {SIGNATURE_FILENAME} is missing, but {plugin_id} was signed "
+        "when it was installed; its files can no longer be checked (sign it again, or "
+        "reinstall it)"
+    )
+
+
+def assess(
+    path: Path, plugin_id: str, version: str, *, was_signed: bool | None = None
+) -> TrustAssessment:
+    """Verify the folder's signature (re-hashing every file) and apply the policy.
+
+    ``was_signed`` is whether the plugin was ever seen signed; ``None`` reads it from its row
+    (a caller assessing many plugins passes what it read for all of them in one query).
+    """
     if is_bundled(path):
         return TrustAssessment(TrustLevel.OFFICIAL, signer="bundled with Jupiter")
     if not has_signature(path):
+        if was_signed is None:
+            was_signed = InstalledPlugin.objects.filter(plugin_id=plugin_id, signed=True).exists()
+        if was_signed:
+            return TrustAssessment(TrustLevel.UNSIGNED, missing_signature(plugin_id), tampered=True)
         return TrustAssessment(TrustLevel.UNSIGNED, policy_refusal(TrustLevel.UNSIGNED))
     try:
         verified = verify_plugin(path)
@@ -91,4 +118,4 @@ def assess(path: Path, plugin_id: str, version: str) -> TrustAssessment:
         )
         return TrustAssessment(TrustLevel.UNSIGNED, reason, tampered=True)
     level = _level_of_key(verified.public_key)
-    return TrustAssessment(level, policy_refusal(level), signer=verified.fingerprint)
+    return TrustAssessment(level, policy_refusal(level), signer=verified.fingerprint, signed=True)

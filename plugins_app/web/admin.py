@@ -21,12 +21,14 @@ from plugins_app.models import (
     Notification,
     PluginConfig,
     PluginDebugMode,
+    PluginProcessEvent,
     PluginReloadRequest,
     Project,
     ProjectGraph,
     ProjectMembership,
     ProjectPlugin,
     RetainedPluginConfig,
+    SafeMode,
     TrustedKey,
 )
 from plugins_app.models.audit import record
@@ -239,6 +241,25 @@ class LeaseAdmin(RecordAdmin):
 class ChangeEventAdmin(RecordAdmin):
     list_display = ("created_at", "topic", "plugin_id", "project", "origin")
     list_filter = ("topic",)
+
+
+@admin.register(PluginProcessEvent)
+class PluginProcessEventAdmin(RecordAdmin):
+    list_display = ("at", "plugin_id", "kind", "reason", "pid", "origin")
+    list_filter = ("kind", "plugin_id")
+    search_fields = ("plugin_id", "reason", "origin")
+
+
+@admin.register(SafeMode)
+class SafeModeAdmin(admin.ModelAdmin):
+    """Switched from the console or ``jupiter_plugins safe-mode`` (audited, announced to
+    every process); the admin shows it."""
+
+    list_display = ("enabled", "changed_at", "changed_by", "note")
+    readonly_fields = ("enabled", "changed_at", "changed_by", "note")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(PluginDebugMode)

@@ -17,6 +17,7 @@ from plugins_app.web.views import (
     members,
     plugins,
     projects,
+    recovery,
     status,
     tokens,
 )
@@ -29,6 +30,12 @@ urlpatterns = [
     path("api/plugins", api.plugins_json, name="plugins-json"),
     path("plugins.json", api.plugins_json, name="plugins-json"),
     path("plugins/<str:plugin_id>/", plugins.plugin_detail, name="plugin-detail"),
+    path(
+        "plugins/<str:plugin_id>/processes/",
+        recovery.plugin_processes,
+        name="plugin-processes",
+    ),
+    path("safe-mode/", recovery.safe_mode_switch, name="safe-mode"),
     path(
         "plugins/<str:plugin_id>/projects/<slug:name>/",
         plugins.plugin_project_toggle,

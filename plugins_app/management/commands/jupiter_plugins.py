@@ -10,10 +10,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from plugins_app.kernel import safe_mode
 from plugins_app.kernel.reload import ReloadRefused, reload_via_servers
 from plugins_app.kernel.runtime import boot
+from plugins_app.lifecycle.recovery import set_safe_mode
 from plugins_app.management import author_commands, trust_commands
 from plugins_app.models import InstalledPlugin, Project
+from plugins_app.observability.processes import troubled_plugins
 from plugins_app.projects.errors import ProjectFileConflict, ProjectPluginError
 from plugins_app.projects.service import (
     set_plugin_enabled,
@@ -47,6 +50,13 @@ class Command(BaseCommand):
             cmd = sub.add_parser(action, help=f"{action.title()} a plugin for one project.")
             cmd.add_argument("plugin_id")
             cmd.add_argument("--project", required=True)
+        safe = sub.add_parser(
+            "safe-mode",
+            help="Start every process with no plugin loaded (on), load them again (off), "
+            "or show the switch and the plugins that crashed lately (status).",
+        )
+        safe.add_argument("switch", choices=("on", "off", "status"))
+        safe.add_argument("--note", default="", help="Why (kept in the audit trail).")
         trust_commands.add_subcommands(sub)
         author_commands.add_subcommands(sub)
 
@@ -64,6 +74,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Project files with hand edits imported: {sync_all_from_files()}.")
         elif action == "reload":
             self._reload(options["plugin_id"], options["wait"])
+        elif action == "safe-mode":
+            self._safe_mode(options["switch"], options["note"])
         else:
             self._toggle(options["plugin_id"], options["project"], action == "enable")
 
@@ -83,6 +95,46 @@ class Command(BaseCommand):
             self.stdout.write(f"  - {step}")
         if not report.ok:
             raise CommandError(f"{plugin_id} failed to reload", returncode=1)
+
+    def _safe_mode(self, switch: str, note: str) -> None:
+        """The persistent switch: every running process follows within a second."""
+        if switch == "on":
+            changed = set_safe_mode(True, note=note)
+            boot()  # loads nothing now: the statuses say "safe mode"
+            self.stdout.write(
+                "Safe mode is on: no plugin process runs in any Jupiter process."
+                if changed
+                else "Safe mode was already on."
+            )
+        elif switch == "off":
+            changed = set_safe_mode(False)
+            self.stdout.write(
+                "Safe mode is off: the running servers and workers load the enabled plugins "
+                "again within a second (or at their next start)."
+                if changed
+                else "Safe mode was already off."
+            )
+            if safe_mode.state().from_environment:
+                self.stdout.write("JUPITER_SAFE_MODE=1 is still set in this environment.")
+        current = safe_mode.state()
+        if switch == "status":
+            where = (
+                ", ".join(
+                    name
+                    for name, on in (
+                        ("JUPITER_SAFE_MODE=1", current.from_environment),
+                        ("jupiter_plugins safe-mode on", current.from_database),
+                    )
+                    if on
+                )
+                or "off"
+            )
+            self.stdout.write(f"Safe mode: {'on' if current.on else 'off'} ({where})")
+        for trouble in troubled_plugins():
+            self.stdout.write(
+                f"  {trouble.plugin_id}: {trouble.crashes} crashes, {trouble.kills} kills "
+                "in the last 24 h"
+            )
 
     def _list(self, *, as_json: bool) -> None:
         rows = [

@@ -39,6 +39,7 @@ __all__ = [
     "observability",
     "plugins",
     "projects",
+    "recovery",
     "settings",
     "tokens",
 ]

@@ -13,6 +13,7 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 from plugins_app.base.version import JUPITER_VERSION
+from plugins_app.kernel import safe_mode
 from plugins_app.models import InstalledPlugin, TokenScope
 from plugins_app.projects.roles import projects_visible_to
 from plugins_app.registry.core import core_plugin_infos
@@ -67,6 +68,7 @@ def plugins_json(request: JupiterRequest) -> JsonResponse:
     return JsonResponse(
         {
             "jupiter_version": JUPITER_VERSION,
+            "safe_mode": safe_mode.state().on,
             "core": [
                 {"id": core.id, "name": core.name, "version": core.version}
                 for core in core_plugin_infos()

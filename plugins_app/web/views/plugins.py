@@ -31,6 +31,7 @@ from plugins_app.web.presenters.listing import (
 from plugins_app.web.presenters.plugins import ManifestFacts
 from plugins_app.web.views import JupiterRequest
 from plugins_app.web.views.projects import toggle_plugin
+from plugins_app.web.views.recovery import processes_context
 
 
 @vary_on_headers("HX-Request")
@@ -93,6 +94,7 @@ def plugin_detail(request: JupiterRequest, plugin_id: str) -> HttpResponse:
                 (project, project.pk in enabled, request.user.has_perm(OPERATE, project))
                 for project in projects
             ],
+            **processes_context(plugin),
         },
     )
 
