@@ -2,8 +2,9 @@
 
 It loads the enabled plugins (each in its own process), runs jobs on its threads, follows
 the change feed, and competes for the ``scheduler`` lease: the one worker holding it runs
-the deployment's periodic tasks (health checks at each plugin's interval, retrying or
-failing the jobs of stopped workers, importing hand edits of project files). When it stops,
+the deployment's periodic tasks (health checks and metrics collection at each plugin's
+interval, retrying or failing the jobs of stopped workers, importing hand edits of project
+files), so each runs once for the whole deployment. When it stops,
 another worker takes the lease over within ``LEADER_TTL`` seconds.
 """
 
@@ -22,6 +23,7 @@ from plugins_app.kernel.feed import Follower
 from plugins_app.kernel.runtime import Runtime
 from plugins_app.kernel.scheduler import Scheduler
 from plugins_app.observability.health import HealthMonitor
+from plugins_app.observability.metrics import collect_due
 from plugins_app.projects.service import sync_all_from_files
 
 __all__ = ["LEADER", "LEADER_TTL", "WorkerServices"]
@@ -31,6 +33,7 @@ LEADER = "scheduler"
 LEADER_TTL = 10.0
 LEADER_RENEW = 2.0
 HEALTH_TICK_SECONDS = 1.0
+METRICS_TICK_SECONDS = 1.0
 REAP_SECONDS = 2.0
 PROJECT_FILES_SECONDS = 2.0
 
@@ -44,6 +47,7 @@ class WorkerServices:
         self.follower = Follower(runtime)
         self.scheduler = Scheduler()
         self.scheduler.every("health", HEALTH_TICK_SECONDS, HealthMonitor.for_runtime(runtime).tick)
+        self.scheduler.every("metrics", METRICS_TICK_SECONDS, collect_due)
         self.scheduler.every("reap-jobs", REAP_SECONDS, reap_jobs)
         self.scheduler.every("project-files", PROJECT_FILES_SECONDS, sync_all_from_files)
         self.leading = False
