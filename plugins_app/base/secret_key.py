@@ -40,7 +40,7 @@ def secret_key(environ: Mapping[str, str], var_dir: Path, database_engine: str) 
             "SECRET_KEY must be set in the environment when DATABASE_URL points at "
             "PostgreSQL: every web and worker process of the deployment must sign sessions "
             "and CSRF tokens with the same key, and a key generated into one host's var/ "
-            "would differ between hosts. Generate one once, e.g. `python -c \"import "
+            'would differ between hosts. Generate one once, e.g. `python -c "import '
             'secrets; print(secrets.token_urlsafe(50))"`, and give it to every process.'
         )
     return _shared_key_file(var_dir / KEY_FILE)

@@ -14,7 +14,8 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from plugins_app.logs.hub import Batch, batch_message, get_hub, group_name, plugin_logger
+from plugins_app.logs.feed import batch_message, group_name
+from plugins_app.logs.hub import Batch, get_hub, plugin_logger
 from plugins_app.models import InstalledPlugin
 from plugins_app.web.consumers import logs as consumers
 from plugins_app.web.routing import websocket_urlpatterns
