@@ -57,7 +57,11 @@ def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 def test_postgres_migrates_syncs_and_enables(postgres_url, tmp_path):
-    env = {"DATABASE_URL": postgres_url, "JUPITER_VAR_DIR": str(tmp_path / "var")}
+    env = {
+        "DATABASE_URL": postgres_url,
+        "JUPITER_VAR_DIR": str(tmp_path / "var"),
+        "SECRET_KEY": "test-scale-out-key",
+    }
     demo = tmp_path / "demo"
     demo.mkdir()
     for args in (
