@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/analyzers.py
 	$(BIN)/python bench/confinement.py
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
