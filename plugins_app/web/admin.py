@@ -16,6 +16,7 @@ from plugins_app.models import (
     Job,
     Lease,
     MeetingPlan,
+    MetricSample,
     Notification,
     PluginConfig,
     PluginDebugMode,
@@ -217,3 +218,9 @@ class PluginDebugModeAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(MetricSample)
+class MetricSampleAdmin(RecordAdmin):
+    list_display = ("plugin_id", "collected_at", "attempted_at", "error", "collector")
+    search_fields = ("plugin_id",)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from django.urls import reverse
 
@@ -59,6 +60,10 @@ def test_pending_lines_are_bounded_and_counted_as_skipped(autoui_dirs, monkeypat
 
 
 def test_log_panel_shows_the_tail_escaped_and_download_serves_the_file(client, project):
+    deadline = time.monotonic() + 10  # the plugin process's own lines arrive asynchronously
+    while not any("probe registered" in line for line in get_hub().snapshot(PROBE, 50)[0]):
+        assert time.monotonic() < deadline, "the probe's registration line never arrived"
+        time.sleep(0.02)
     plugin_logger(PROBE).error("<script>alert('log')</script>")
     html = client.get(reverse("plugins_app:plugin-logs", args=[PROBE])).content.decode()
     assert "&lt;script&gt;alert(&#x27;log&#x27;)&lt;/script&gt;" in html
