@@ -7,12 +7,12 @@ here, once. Project-specific knobs are ``JUPITER_*`` settings read through
 """
 
 import os
-import secrets
 from pathlib import Path
 
 import dj_database_url
 
 from plugins_app.base.conf import from_environment
+from plugins_app.base.secret_key import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("JUPITER_VAR_DIR", BASE_DIR / "var"))
@@ -26,18 +26,6 @@ def _env_flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _secret_key() -> str:
-    """Use SECRET_KEY from the environment, else a key generated once into var/."""
-    if key := os.environ.get("SECRET_KEY"):
-        return key
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
 DEBUG = _env_flag("DEBUG")
 ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h
@@ -137,16 +125,36 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_jupiter.sqlite3")}
 
+# From the environment; else generated once into var/ (race-free between processes started
+# together). PostgreSQL means several processes, maybe on several hosts: SECRET_KEY required.
+SECRET_KEY = secret_key(os.environ, VAR_DIR, DATABASES["default"]["ENGINE"])
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     # Shared counters (rate limits) must be shared by every process of a scale-out.
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
+    # redis-py 8 reads with a 5 s socket timeout by default, while channels-redis waits for
+    # messages with a 5 s server-side BZPOPMIN: on an idle socket the client gives up first and
+    # every idle WebSocket is closed with 1011 "Timeout reading from ..." (channels_redis #422,
+    # redis-py #4091). Reads get more time than the blocking pop; keepalives and a ping before
+    # reusing a connection idle for 30 s still notice a Redis that went away.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 30,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                        "health_check_interval": 30,
+                    }
+                ],
+                "capacity": 1000,
+            },
         }
     }
 else:

@@ -24,6 +24,8 @@ from django.test import RequestFactory
 
 from plugins_app.base.fsutil import atomic_write_text
 from plugins_app.base.storage import storage_problem
+from plugins_app.logs import feed
+from plugins_app.logs import files as log_files
 from plugins_app.logs import hub as logs
 from plugins_app.models import InstalledPlugin, ProjectPlugin
 from plugins_app.projects import service
@@ -161,7 +163,7 @@ def test_start_up_sweeps_interrupted_writes_from_var_and_project_roots(acme, set
 
 def test_log_files_that_cannot_be_written_are_counted_and_retried(settings, tmp_path, monkeypatch):
     settings.JUPITER_LOG_DIR = tmp_path / "logs"
-    monkeypatch.setattr(logs, "FILE_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(log_files, "FILE_RETRY_SECONDS", 0.0)
     hub = logs.LogHub(tmp_path / "logs")
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "plugins").write_text("a file where the folder should be")
@@ -181,7 +183,7 @@ async def test_the_publisher_survives_a_failing_tick_and_reports_it(
     settings, tmp_path, monkeypatch
 ):
     settings.JUPITER_LOG_DIR = tmp_path / "logs"
-    monkeypatch.setattr(logs, "_publisher", logs._PublisherState())
+    monkeypatch.setattr(feed, "_publisher", feed._PublisherState())
     sent: list[dict] = []
 
     class FlakyLayer:
@@ -194,17 +196,17 @@ async def test_the_publisher_survives_a_failing_tick_and_reports_it(
             sent.append(message)
 
     plugin = f"p{uuid.uuid4().hex[:6]}"
-    task = asyncio.get_running_loop().create_task(logs._flush_forever(FlakyLayer()))
+    task = asyncio.get_running_loop().create_task(feed._flush_forever(FlakyLayer()))
     try:
         logs.plugin_logger(plugin).info("one")
         await asyncio.sleep(0.15)
-        assert logs.log_health().publish_error.startswith("OSError")
+        assert feed.log_health().publish_error.startswith("OSError")
         async with asyncio.timeout(5):
             while not sent:  # a failed tick's lines are lost to the live feed, not the file
                 logs.plugin_logger(plugin).info("two")
                 await asyncio.sleep(0.05)
     finally:
         task.cancel()
-    health = logs.log_health()
+    health = feed.log_health()
     assert health.publish_error == "" and health.publish_failures == 2
     assert json.loads(sent[-1]["lines"])[-1][1].endswith("two")

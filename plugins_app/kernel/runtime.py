@@ -126,9 +126,16 @@ class Runtime:
             report = sync_installed_plugins(found)
             for plugin_id in set(self.manifests) - set(report.loadable):
                 self._unload(plugin_id)
+            # A plugin whose folder now holds another version (updated by another process)
+            # runs the new code at once, whichever change-feed event brought this rescan.
+            changed = {
+                pid
+                for pid, manifest in report.loadable.items()
+                if pid in self.manifests and self.manifests[pid].version != manifest.version
+            }
             self.manifests = report.loadable
             debug.apply_all()
-            self.reconcile()
+            self.reconcile(reload=changed)
 
     def enabled_ids(self) -> set[str]:
         return set(

@@ -106,7 +106,7 @@ def _prove(plugin_id: str, actor: Actor) -> None:
         row = InstalledPlugin.objects.get(plugin_id=plugin_id)
         raise ValueError(row.status_reason or "the new version cannot be loaded")
     if enabled:
-        runtime.reconcile(reload={manifest.id})
+        runtime.reconcile()  # the rescan in boot() already restarted it on the new version
         row = InstalledPlugin.objects.get(plugin_id=manifest.id)
         if row.status != PluginStatus.READY:
             raise ValueError(row.status_reason or f"status is {row.status}")

@@ -1,10 +1,11 @@
 """What a worker process runs (``manage.py jupiter_worker``; ``make run`` starts one).
 
-It loads the enabled plugins (each in its own process), runs jobs on its threads, follows
-the change feed, and competes for the ``scheduler`` lease: the one worker holding it runs
-the deployment's periodic tasks (health checks at each plugin's interval, retrying or
-failing the jobs of stopped workers, importing hand edits of project files). When it stops,
-another worker takes the lease over within ``LEADER_TTL`` seconds.
+It loads the enabled plugins (each in its own process), runs jobs on its threads, publishes
+its plugins' log lines (``logs.feed``), follows the change feed, and competes for the
+``scheduler`` lease: the one worker holding it runs the deployment's periodic tasks (health
+checks and metrics collection at each plugin's interval, retrying or failing the jobs of
+stopped workers, importing hand edits of project files), so each runs once for the whole
+deployment. When it stops, another worker takes the lease over within ``LEADER_TTL`` seconds.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from channels.layers import get_channel_layer
 from django.db import close_old_connections, connections
 
 from plugins_app.base import conf
@@ -21,7 +23,9 @@ from plugins_app.kernel import leases
 from plugins_app.kernel.feed import Follower
 from plugins_app.kernel.runtime import Runtime
 from plugins_app.kernel.scheduler import Scheduler
+from plugins_app.logs.feed import LogPublisher, publisher_for
 from plugins_app.observability.health import HealthMonitor
+from plugins_app.observability.metrics import collect_due
 from plugins_app.projects.service import sync_all_from_files
 
 __all__ = ["LEADER", "LEADER_TTL", "WorkerServices"]
@@ -31,6 +35,7 @@ LEADER = "scheduler"
 LEADER_TTL = 10.0
 LEADER_RENEW = 2.0
 HEALTH_TICK_SECONDS = 1.0
+METRICS_TICK_SECONDS = 1.0
 REAP_SECONDS = 2.0
 PROJECT_FILES_SECONDS = 2.0
 
@@ -44,12 +49,16 @@ class WorkerServices:
         self.follower = Follower(runtime)
         self.scheduler = Scheduler()
         self.scheduler.every("health", HEALTH_TICK_SECONDS, HealthMonitor.for_runtime(runtime).tick)
+        self.scheduler.every("metrics", METRICS_TICK_SECONDS, collect_due)
         self.scheduler.every("reap-jobs", REAP_SECONDS, reap_jobs)
         self.scheduler.every("project-files", PROJECT_FILES_SECONDS, sync_all_from_files)
         self.leading = False
         self._stopped = threading.Event()
 
     def start(self) -> WorkerServices:
+        # A worker serves no viewer, but its plugins' lines must reach every viewer.
+        layer = get_channel_layer()
+        self.runtime.component(LogPublisher, lambda: publisher_for(layer)).start()
         self.jobs.start()
         self.follower.follow()
         threading.Thread(target=self._lead, name="jupiter-leader", daemon=True).start()

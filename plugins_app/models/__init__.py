@@ -16,6 +16,7 @@ from plugins_app.models.audit import AuditAction, AuditEvent
 from plugins_app.models.deployment import ChangeEvent, Lease, SafeMode
 from plugins_app.models.history import HistoryEntry, HistoryKind, ProjectGraph
 from plugins_app.models.jobs import FINAL_JOB_STATES, Job, JobEventRecord, JobState
+from plugins_app.models.metrics import MetricSample
 from plugins_app.models.notifications import Notification, NotificationLevel
 from plugins_app.models.plugins import (
     InstalledPlugin,
@@ -49,6 +50,7 @@ __all__ = [
     "Lease",
     "MeetingPlan",
     "MeetingPlanStatus",
+    "MetricSample",
     "Notification",
     "NotificationLevel",
     "PluginConfig",

@@ -1,12 +1,14 @@
-"""Plugin metrics, collected lazily through the Bridge (SPEC U3, O1).
+"""Plugin metrics, collected once per deployment and stored (SPEC U3, O1).
 
 A plugin with ``capabilities.metrics.enabled`` provides a ``metrics`` hook returning
-``{name: number}``. There is no scheduler here: a sample older than the manifest's
-``interval`` is refreshed when someone looks (the card's poll, a ``/metrics`` scrape, the JSON
-API). Each collection runs in its own daemon thread and is waited for at most
-``COLLECT_TIMEOUT`` seconds; a collector that raises or hangs is reported on the card and as
-``jupiter_plugin_metrics_up 0``, the page and the scrape go on, and a hung collector is never
-started twice (so hung threads are bounded by the number of plugins).
+``{name: number}``. The worker holding the ``scheduler`` lease (``management.worker``) calls
+``collect_due`` every second: each plugin whose last attempt is older than its manifest's
+``interval`` is collected, all in parallel, each in its own daemon thread waited for at most
+``COLLECT_TIMEOUT`` seconds, and the outcome is written to its ``MetricSample`` row. The
+card, the JSON API and ``/metrics`` only read those rows: every process answers the same
+and no request ever runs a plugin hook. A collector that raises or hangs is reported on the
+card and as ``jupiter_plugin_metrics_up 0`` with the last good values kept, and a hung
+collector is never started twice (so hung threads are bounded by the number of plugins).
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils import timezone
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from plugins_app.base.process import process_id
 from plugins_app.kernel.remote import error_name, error_text
 from plugins_app.kernel.runtime import get_runtime
+from plugins_app.models import MetricSample
 
 COLLECT_TIMEOUT = 2.0
 _NAME = re.compile(r"[^a-zA-Z0-9_]")
@@ -92,59 +97,78 @@ class _Run:
 
 
 class MetricsCollector:
-    """This process's samples and running collections."""
+    """The leader's running collections; what they found goes to ``MetricSample`` rows."""
 
     def __init__(self, timeout: float = COLLECT_TIMEOUT) -> None:
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._samples: dict[str, MetricsSample] = {}
         self._runs: dict[str, _Run] = {}
 
-    def _start(self, plugin_id: str, hook: Callable[[], Any], interval: float) -> _Run | None:
-        """Start a collection if the sample is stale and none is running; return the run."""
+    def _start(self, plugin_id: str, hook: Callable[[], Any]) -> _Run:
+        """A new run, or the one still running (a hung hook is never started twice)."""
         with self._lock:
-            sample = self._samples.get(plugin_id)
-            if sample is not None and time.time() - sample.attempted_at < interval:
-                return None
             run = self._runs.get(plugin_id)
             if run is None or run.done.is_set():
                 run = self._runs[plugin_id] = _Run(hook)
             return run
 
-    def _finish(self, plugin_id: str, run: _Run, interval: float, deadline: float) -> None:
-        finished = run.done.wait(max(0.0, deadline - time.time()))
-        with self._lock:
-            previous = self._samples.get(plugin_id) or MetricsSample(plugin_id, interval)
-            now = time.time()
-            if not finished:
-                error = f"the metrics hook did not answer within {self.timeout:g} s"
-                sample = MetricsSample(
-                    plugin_id, interval, previous.values, previous.collected_at, now, error
-                )
-            elif run.error is not None:
-                name, text = error_name(run.error), error_text(run.error)
-                error = f"the metrics hook raised {name}: {text}"
-                sample = MetricsSample(
-                    plugin_id, interval, previous.values, previous.collected_at, now, error
-                )
-            else:
-                values, note = numbers(run.result)
-                sample = MetricsSample(plugin_id, interval, values, now, now, note=note)
-            self._samples[plugin_id] = sample
-
-    def collect(self, hooks: Mapping[str, tuple[Callable[[], Any], float]]) -> list[MetricsSample]:
-        """Fresh-enough samples for ``{plugin_id: (hook, interval)}``, collected in parallel."""
-        deadline = time.time() + self.timeout
-        runs = {pid: self._start(pid, hook, interval) for pid, (hook, interval) in hooks.items()}
+    def collect(
+        self, hooks: Mapping[str, tuple[Callable[[], Any], float]], *, force: bool = False
+    ) -> list[str]:
+        """Collect the plugins of ``{plugin_id: (hook, interval)}`` whose stored attempt is
+        older than their interval (all of them with ``force``), in parallel; store each
+        outcome. Returns the plugin ids collected."""
+        now = timezone.now()
+        stored = {row.plugin_id: row for row in MetricSample.objects.filter(plugin_id__in=hooks)}
+        due = [
+            pid
+            for pid, (_, interval) in hooks.items()
+            if force
+            or pid not in stored
+            or (now - stored[pid].attempted_at).total_seconds() >= interval
+        ]
+        deadline = time.monotonic() + self.timeout
+        runs = {pid: self._start(pid, hooks[pid][0]) for pid in due}
         for pid, run in runs.items():
-            if run is not None:
-                self._finish(pid, run, hooks[pid][1], deadline)
-        with self._lock:
-            return [self._samples[pid] for pid in hooks if pid in self._samples]
+            finished = run.done.wait(max(0.0, deadline - time.monotonic()))
+            _store(pid, hooks[pid][1], run if finished else None, self.timeout, stored.get(pid))
+        return due
+
+    def forget_others(self, plugin_ids: Iterable[str]) -> int:
+        """Remove the samples of plugins no longer collected (disabled, uninstalled)."""
+        deleted, _ = MetricSample.objects.exclude(plugin_id__in=list(plugin_ids)).delete()
+        return deleted
+
+
+def _store(
+    plugin_id: str,
+    interval: float,
+    run: _Run | None,
+    timeout: float,
+    previous: MetricSample | None,
+) -> None:
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "interval": interval,
+        "attempted_at": now,
+        "collector": process_id(),
+        "values": previous.values if previous else {},
+        "collected_at": previous.collected_at if previous else None,
+        "note": previous.note if previous else "",
+    }
+    if run is None:
+        fields["error"] = f"the metrics hook did not answer within {timeout:g} s"
+    elif run.error is not None:
+        name, text = error_name(run.error), error_text(run.error)
+        fields["error"] = f"the metrics hook raised {name}: {text}"
+    else:
+        values, note = numbers(run.result)
+        fields.update(values=values, collected_at=now, error="", note=note)
+    MetricSample.objects.update_or_create(plugin_id=plugin_id, defaults=fields)
 
 
 def collector() -> MetricsCollector:
-    """This process's collector (owned by the runtime, so a reset forgets its samples)."""
+    """This process's collector (owned by the runtime, so a reset forgets its runs)."""
     return get_runtime().component(MetricsCollector, MetricsCollector)
 
 
@@ -164,10 +188,34 @@ def metrics_hooks(
     return found
 
 
+def collect_due() -> list[str]:
+    """The leader's task: collect what is due, forget the samples of plugins not loaded."""
+    hooks = metrics_hooks()
+    done = collector().collect(hooks)
+    collector().forget_others(hooks)
+    return done
+
+
+def _sample(row: MetricSample) -> MetricsSample:
+    return MetricsSample(
+        row.plugin_id,
+        row.interval,
+        dict(row.values),
+        row.collected_at.timestamp() if row.collected_at else None,
+        row.attempted_at.timestamp(),
+        row.error,
+        row.note,
+    )
+
+
 def plugin_sample(plugin_id: str) -> MetricsSample | None:
-    """The plugin's sample (refreshed if stale), or None when it has no live collector."""
-    samples = collector().collect(metrics_hooks([plugin_id]))
-    return samples[0] if samples else None
+    """The plugin's stored sample, or None when nobody collects it (it is not loaded)."""
+    row = MetricSample.objects.filter(plugin_id=plugin_id).first()
+    return _sample(row) if row is not None else None
+
+
+def stored_samples() -> list[MetricsSample]:
+    return [_sample(row) for row in MetricSample.objects.all()]
 
 
 def sample_payload(sample: MetricsSample | None) -> dict[str, Any]:
@@ -191,14 +239,18 @@ class PluginMetricsExporter(Collector):
         up = GaugeMetricFamily(
             "jupiter_plugin_metrics_up", "1 when the last collection succeeded", labels=["plugin"]
         )
-        age = GaugeMetricFamily(
-            "jupiter_plugin_metrics_age_seconds", "Age of the sample", labels=["plugin"]
+        # A timestamp, not an age: the exposition is the same whichever process answers
+        # and whenever (age = time() - this, in PromQL).
+        collected = GaugeMetricFamily(
+            "jupiter_plugin_metrics_collected_timestamp_seconds",
+            "When the last successful collection ended (Unix time)",
+            labels=["plugin"],
         )
         families: dict[str, GaugeMetricFamily] = {}
-        for sample in collector().collect(metrics_hooks()):
+        for sample in stored_samples():
             up.add_metric([sample.plugin_id], 0.0 if sample.error else 1.0)
-            if (seconds := sample.age()) is not None:
-                age.add_metric([sample.plugin_id], seconds)
+            if sample.collected_at is not None:
+                collected.add_metric([sample.plugin_id], sample.collected_at)
             for name, value in sample.values.items():
                 family = families.get(name)
                 if family is None:
@@ -209,7 +261,7 @@ class PluginMetricsExporter(Collector):
                     )
                 family.add_metric([sample.plugin_id], value)
         yield up
-        yield age
+        yield collected
         yield from families.values()
 
 

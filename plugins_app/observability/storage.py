@@ -18,7 +18,7 @@ from django.db import DatabaseError, connection
 
 from plugins_app.base import conf
 from plugins_app.base.storage import database_location, storage_problem
-from plugins_app.logs.hub import LogHealth, log_health
+from plugins_app.logs.feed import LogHealth, log_health
 from plugins_app.models import Project
 
 PROBE_BYTES = b"jupiter storage probe\n"

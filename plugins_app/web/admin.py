@@ -18,6 +18,7 @@ from plugins_app.models import (
     JobEventRecord,
     Lease,
     MeetingPlan,
+    MetricSample,
     Notification,
     PluginConfig,
     PluginDebugMode,
@@ -272,3 +273,9 @@ class PluginDebugModeAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(MetricSample)
+class MetricSampleAdmin(RecordAdmin):
+    list_display = ("plugin_id", "collected_at", "attempted_at", "error", "collector")
+    search_fields = ("plugin_id",)

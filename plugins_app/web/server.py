@@ -1,6 +1,7 @@
 """What a web process runs beside its requests, started once by the ASGI entry point.
 
-A web process only follows the deployment (the change feed) and, in developer mode, the hot
+A web process only follows the deployment (the change feed), publishes the log lines of the
+plugin processes it runs (``logs.feed.LogPublisher``) and, in developer mode, picks up hot
 reload requests. The periodic work that must happen once per deployment (health checks,
 retrying the jobs of stopped workers, importing hand edits of project files) is the
 workers' (``management.worker``): web processes never run jobs.
@@ -18,9 +19,15 @@ from plugins_app.jobs.relay import RELAY_SECONDS, JobRelay
 from plugins_app.kernel.feed import Follower
 from plugins_app.kernel.reload import ReloadWatcher
 from plugins_app.kernel.runtime import get_runtime
+from plugins_app.logs.feed import LogPublisher, publisher_for
 from plugins_app.projects.service import sweep_project_temp_files
 
-__all__ = ["RELOAD_POLL_SECONDS", "start_server_services", "sweep_interrupted_writes"]
+__all__ = [
+    "RELOAD_POLL_SECONDS",
+    "start_log_publisher",
+    "start_server_services",
+    "sweep_interrupted_writes",
+]
 
 log = logging.getLogger("jupiter.server")
 RELOAD_POLL_SECONDS = 1.0
@@ -33,12 +40,21 @@ def start_server_services() -> None:
     runtime = get_runtime()
     sweep_interrupted_writes()
     runtime.component(Follower, lambda: Follower(runtime)).follow()
+    start_log_publisher()
     if isinstance(get_channel_layer(), InMemoryChannelLayer):
         relay = runtime.component(JobRelay, JobRelay)
         runtime.scheduler.every("job-events", RELAY_SECONDS, relay.tick)
     if conf.get().developer_mode:
         runtime.scheduler.every("reload-requests", RELOAD_POLL_SECONDS, ReloadWatcher(runtime).tick)
     runtime.scheduler.start()
+
+
+def start_log_publisher() -> LogPublisher:
+    """Publish this process's plugin log lines whether or not a viewer is connected here
+    (through a layer that crosses processes; else keep the files current for the viewers'
+    followers). Owned by the runtime, so a reset stops it."""
+    layer = get_channel_layer()
+    return get_runtime().component(LogPublisher, lambda: publisher_for(layer)).start()
 
 
 def sweep_interrupted_writes() -> int:

@@ -14,7 +14,8 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from plugins_app.logs.hub import Batch, batch_message, get_hub, group_name, plugin_logger
+from plugins_app.logs.feed import batch_message, group_name
+from plugins_app.logs.hub import Batch, get_hub, plugin_logger
 from plugins_app.models import InstalledPlugin
 from plugins_app.web.consumers import logs as consumers
 from plugins_app.web.routing import websocket_urlpatterns
@@ -163,3 +164,94 @@ async def test_plugin_events_reach_subscribers_and_anonymous_is_refused(logdir):
     assert (message["event"], message["payload"], message["seq"]) == ("done", {"n": 1}, 1)
     assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()
+
+
+def _other_process_file(tmp_path, tag: str = "otherhost-4242"):
+    folder = tmp_path / "logs" / "plugins"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"streamer.{tag}.log"
+
+
+def _line(text: str, level: str = "INFO") -> str:
+    import time
+
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+    return f"{stamp}.{int(now % 1 * 1000):03d} {level} [streamer] {text}"
+
+
+async def test_the_snapshot_merges_the_files_of_every_process(logdir, tmp_path):
+    other = _other_process_file(tmp_path)
+    other.write_text(
+        "2025-01-01 00:00:01.000 INFO [streamer] from a worker\n"
+        "2025-01-01 00:00:03.000 INFO [streamer] later, from a worker\n"
+    )
+    own = get_hub().plugin_file("streamer")
+    own.parent.mkdir(parents=True, exist_ok=True)
+    own.write_text("2025-01-01 00:00:02.000 INFO [streamer] from this process\n")
+    communicator = _communicator(await _session_cookie())
+    await communicator.connect()
+    snapshot = await communicator.receive_json_from(timeout=5)
+    assert [line.split("] ", 1)[1] for line in snapshot["lines"]] == [
+        "from a worker",
+        "from this process",
+        "later, from a worker",
+    ]
+    await communicator.disconnect()
+
+
+async def test_in_memory_layer_lines_of_another_process_arrive_within_a_second(logdir, tmp_path):
+    """Embedded default: web and worker are two processes and the in-memory layer cannot
+    carry the worker's lines; the consumer follows the worker's file instead."""
+    other = _other_process_file(tmp_path)
+    other.write_text(_line("before the viewer came") + "\n")
+    communicator = await _connected(logdir)
+    loop = asyncio.get_running_loop()
+    with other.open("a") as handle:
+        handle.write(_line("logged in the worker", "WARNING") + "\n")
+        handle.write(_line("half a li"))  # a line being written: not shown until complete
+    written = loop.time()
+    message = await communicator.receive_json_from(timeout=2)
+    assert loop.time() - written < 1.0
+    assert message["type"] == "lines"
+    assert [text.split("] ", 1)[1] for _, text in message["lines"]] == ["logged in the worker"]
+    # The writer rotates its file: the rest of the old file and the new one both arrive.
+    with other.open("a") as handle:
+        handle.write("ne, completed\n")
+    other.rename(other.with_name(other.name + ".1"))
+    other.write_text(_line("after the rotation") + "\n")
+    texts: list[str] = []
+    async with asyncio.timeout(5):
+        while len(texts) < 2:
+            message = await communicator.receive_json_from(timeout=5)
+            texts += [text.split("] ", 1)[1] for _, text in message.get("lines", [])]
+    assert texts == ["half a line, completed", "after the rotation"]
+    await communicator.disconnect()
+
+
+async def test_a_publisher_thread_sends_lines_with_no_viewer_in_its_process(logdir):
+    """A worker serves no WebSocket: its publisher sends through a layer that crosses
+    processes (Redis) on a loop of its own."""
+    from plugins_app.logs.feed import LogPublisher, ensure_flusher
+
+    sent: list[tuple[str, dict]] = []
+
+    class CrossProcessLayer:
+        async def group_send(self, group: str, message: dict) -> None:
+            sent.append((group, message))
+
+    from plugins_app.logs import feed
+
+    publisher = LogPublisher(CrossProcessLayer(), send=True).start()
+    try:
+        before = feed._flusher
+        ensure_flusher(get_channel_layer())  # a consumer here does not start a second one
+        assert feed._flusher is before
+        plugin_logger("streamer").info("from a job in a worker")
+        async with asyncio.timeout(2):
+            while not sent:
+                await asyncio.sleep(0.02)
+    finally:
+        publisher.close()
+    group, message = sent[0]
+    assert group == group_name("streamer") and "from a job in a worker" in message["lines"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from django.urls import reverse
 
@@ -59,6 +60,10 @@ def test_pending_lines_are_bounded_and_counted_as_skipped(autoui_dirs, monkeypat
 
 
 def test_log_panel_shows_the_tail_escaped_and_download_serves_the_file(client, project):
+    deadline = time.monotonic() + 10  # the plugin process's own lines arrive asynchronously
+    while not any("probe registered" in line for line in get_hub().snapshot(PROBE, 50)[0]):
+        assert time.monotonic() < deadline, "the probe's registration line never arrived"
+        time.sleep(0.02)
     plugin_logger(PROBE).error("<script>alert('log')</script>")
     html = client.get(reverse("plugins_app:plugin-logs", args=[PROBE])).content.decode()
     assert "&lt;script&gt;alert(&#x27;log&#x27;)&lt;/script&gt;" in html
@@ -68,3 +73,39 @@ def test_log_panel_shows_the_tail_escaped_and_download_serves_the_file(client, p
     body = b"".join(response.streaming_content).decode()
     assert response["Content-Disposition"] == 'attachment; filename="autoui_probe.log"'
     assert "probe registered" in body and "<script>alert('log')</script>" in body
+
+
+def test_each_process_writes_its_own_files_and_readers_merge_them(autoui_dirs, tmp_path):
+    hub = get_hub()
+    plugin_logger("alpha").info("from this process")
+    hub.flush()
+    own = hub.plugin_file("alpha")
+    assert (
+        own.name == f"alpha.{hub.tag}.log" and hub.aggregate_file.name == f"plugins.{hub.tag}.log"
+    )
+    other = own.with_name("alpha.elsewhere-7.log")
+    other.write_text("2000-01-01 00:00:00.000 INFO [alpha] long ago, in another process\n")
+    other.with_name(other.name + ".1").write_text("1999-01-01 00:00:00.000 INFO [alpha] rotated\n")
+    lines, _ = hub.snapshot("alpha", 10)
+    assert [line.split("] ")[1] for line in lines] == [
+        "rotated",
+        "long ago, in another process",
+        "from this process",
+    ]
+    body = b"".join(hub.download("alpha")).decode()
+    assert body.index("rotated") < body.index("long ago") < body.index("from this process")
+    assert hub.size("alpha") == own.stat().st_size + other.stat().st_size
+
+
+def test_a_writer_rotates_its_own_file_and_the_tail_spans_the_rotation(tmp_path, monkeypatch):
+    from plugins_app.logs import files
+
+    monkeypatch.setattr(files, "FILE_MAX_BYTES", 200)
+    writer = files.LogFile(tmp_path / "p.host-1.log")
+    lines = [f"2025-01-01 00:00:{i:02d}.000 INFO [p] line {i}" for i in range(8)]
+    for line in lines:
+        assert writer.write(line + "\n")
+    writer.close()
+    rotated = tmp_path / "p.host-1.log.1"
+    assert rotated.exists()
+    assert files.merged_tail([tmp_path / "p.host-1.log"], 8) == lines  # both generations

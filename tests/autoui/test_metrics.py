@@ -1,4 +1,5 @@
-"""Metrics: lazy collection with a timeout, the card, JSON and Prometheus (SPEC U3, O1)."""
+"""Metrics: the leader's collection with a timeout, stored; the card, JSON and Prometheus only
+read the stored sample (SPEC U3, O1)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from django.test import Client
 from django.urls import reverse
 
 from plugins_app.kernel.runtime import get_runtime
-from plugins_app.observability import metrics
-from plugins_app.observability.metrics import MetricsCollector, metric_name, numbers
+from plugins_app.models import MetricSample
+from plugins_app.observability.metrics import (
+    MetricsCollector,
+    collect_due,
+    metric_name,
+    numbers,
+)
 
 from .conftest import PROBE
 
@@ -53,7 +59,13 @@ def test_numbers_keeps_finite_numbers_with_safe_names():
     assert metric_name("") == "_"
 
 
+def _make_stale() -> None:
+    """As if the interval had passed since the last attempt."""
+    MetricSample.objects.filter(plugin_id=PROBE).update(attempted_at="2000-01-01T00:00:00Z")
+
+
 def test_card_shows_values_and_polls_at_the_interval(client, probe_module):
+    collect_due()
     html = client.get(reverse("plugins_app:plugin-metrics-card", args=[PROBE])).content.decode()
     assert "<dt>items</dt><dd>3</dd>" in html and "<dt>ratio_seen</dt><dd>0.5</dd>" in html
     assert 'hx-trigger="every 5s"' in html
@@ -62,34 +74,62 @@ def test_card_shows_values_and_polls_at_the_interval(client, probe_module):
 
 def test_a_fresh_sample_is_reused_within_the_interval(client, probe_module):
     url = reverse("plugins_app:plugin-metrics-json", args=[PROBE])
+    assert collect_due() == [PROBE]
+    assert collect_due() == []
     client.get(url)
     client.get(url)
     assert probe_module.BEHAVIOUR["calls"] == 1
 
 
+def test_requests_never_run_the_hook_they_read_the_stored_sample(client, probe_module):
+    card = reverse("plugins_app:plugin-metrics-card", args=[PROBE])
+    assert "enable it in a project" in client.get(card).content.decode()
+    assert (
+        client.get(reverse("plugins_app:plugin-metrics-json", args=[PROBE])).json()["values"] == {}
+    )
+    assert "autoui_probe" not in client.get("/metrics").content.decode()
+    assert probe_module.BEHAVIOUR["calls"] == 0
+    collect_due()
+    row = MetricSample.objects.get(plugin_id=PROBE)
+    assert row.values["items"] == 3.0 and row.error == "" and row.collected_at is not None
+    assert "<dt>items</dt><dd>3</dd>" in client.get(card).content.decode()
+    assert probe_module.BEHAVIOUR["calls"] == 1
+
+
+def test_the_samples_of_plugins_no_longer_loaded_are_forgotten(probe_module):
+    collect_due()
+    MetricSample.objects.create(plugin_id="gone", interval=5, attempted_at="2000-01-01T00:00Z")
+    collect_due()
+    assert list(MetricSample.objects.values_list("plugin_id", flat=True)) == [PROBE]
+
+
 def test_a_raising_collector_is_reported_and_keeps_the_last_values(client, probe_module):
     url = reverse("plugins_app:plugin-metrics-json", args=[PROBE])
-    assert client.get(url).json()["values"]["items"] == 3.0
+    collect_due()
+    before = client.get(url).json()["values"]
+    assert before["items"] == 3.0
     probe_module.BEHAVIOUR["mode"] = "raise"
-    metrics.collector()._samples[PROBE] = (
-        metrics.collector()._samples[PROBE].__class__(PROBE, 1, {"items": 3.0}, 0.0, 0.0)
-    )  # make the sample stale without waiting for the interval
+    _make_stale()
+    collect_due()
     data = client.get(url).json()
     assert data["error"] == "the metrics hook raised RuntimeError: collector broke"
-    assert data["values"] == {"items": 3.0}
+    assert data["values"] == before
 
 
 def test_a_hanging_collector_times_out_and_is_not_started_twice(client, probe_module):
     probe_module.BEHAVIOUR["mode"] = "hang"
     url = reverse("plugins_app:plugin-metrics-card", args=[PROBE])
+    collect_due()
     html = client.get(url).content.decode()
     assert "did not answer within 0.5 s" in html
-    metrics.collector()._samples.pop(PROBE)
-    client.get(url)
+    _make_stale()
+    collect_due()
+    assert "did not answer within 0.5 s" in client.get(url).content.decode()
     assert probe_module.BEHAVIOUR["calls"] == 1
 
 
 def test_prometheus_text_for_users_and_token_holders_only(client, probe_module, settings):
+    collect_due()
     text = client.get("/metrics").content.decode()
     assert 'jupiter_plugin_items{plugin="autoui_probe"} 3.0' in text
     assert 'jupiter_plugin_metrics_up{plugin="autoui_probe"} 1.0' in text

@@ -13,8 +13,14 @@ as it is: no decoding, filtering or encoding per viewer. Only a filtered viewer,
 overlapping a re-sync or several batches in one tick take the decoding path.
 
 Every message to the browser carries ``seq`` (1, 2, 3... per connection). The panel
-re-syncs on a gap or a reconnect; the consumer itself re-syncs (a ``snapshot`` of the file
-tail) when the channel layer lost a batch, which it sees as a hole in the batch ranges.
+re-syncs on a gap or a reconnect; the consumer itself re-syncs (a ``snapshot`` of the merged
+file tail) when the channel layer lost a batch, which it sees as a hole in the batch ranges.
+
+Lines come from every process that runs the plugin (web servers, workers). With a channel
+layer that crosses processes (Redis) each process's publisher sends them. With the
+in-memory layer they cannot leave their process, so the consumer follows the other
+processes' files (``FOLLOW_SECONDS``), placed exactly where its snapshot stopped: a line
+logged in a worker reaches a viewer of the web process within a fraction of a second.
 """
 
 from __future__ import annotations
@@ -29,16 +35,18 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import InMemoryChannelLayer
 
 from plugins_app.kernel.runtime import get_runtime
+from plugins_app.logs.feed import ensure_flusher, group_name
+from plugins_app.logs.files import FileFollower
 from plugins_app.logs.hub import (
     LEVELS,
     LINES_PER_MESSAGE,
     MESSAGES_PER_SECOND,
     TAIL_DEFAULT,
-    ensure_flusher,
     get_hub,
-    group_name,
+    level_of,
 )
 from plugins_app.models import InstalledPlugin
 from plugins_app.web.decorators import can_read_plugin_logs
@@ -46,6 +54,8 @@ from plugins_app.web.decorators import can_read_plugin_logs
 log = logging.getLogger("jupiter.consumers")
 
 QUEUE_MAX = 1000
+# How often a viewer on the in-memory layer reads what other processes appended.
+FOLLOW_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -99,17 +109,29 @@ class PluginLogConsumer(AsyncJsonWebsocketConsumer):
         self.queued = 0
         self.next_line: dict[str, int] = {}
         self.group = group_name(self.plugin_id)
+        # Lines of other processes: through the layer, or (in-memory layer) from their files.
+        self.follower: FileFollower | None = None
+        if isinstance(self.channel_layer, InMemoryChannelLayer):
+            self.follower = get_hub().follower(self.plugin_id)
         await self.accept()
         await self.channel_layer.group_add(self.group, self.channel_name)
         ensure_flusher(self.channel_layer)
         await self.send_snapshot("connected")
-        self.pacer = asyncio.get_running_loop().create_task(self.pace())
+        loop = asyncio.get_running_loop()
+        self.pacer = loop.create_task(self.pace())
+        if self.follower is not None:
+            self.following = loop.create_task(self.follow())
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if hasattr(self, "pacer"):
             self.pacer.cancel()
+        if hasattr(self, "following"):
+            self.following.cancel()
+        follower = getattr(self, "follower", None)
+        if follower is not None:
+            await sync_to_async(follower.close)()
 
     async def send_message(self, kind: str, **fields: Any) -> None:
         self.seq += 1
@@ -118,7 +140,9 @@ class PluginLogConsumer(AsyncJsonWebsocketConsumer):
     async def send_snapshot(self, reason: str) -> None:
         """The file tail (the truth) at the current level; later lines follow it exactly."""
         hub = get_hub()
-        lines, last = await sync_to_async(hub.snapshot)(self.plugin_id, TAIL_DEFAULT, self.level)
+        lines, last = await sync_to_async(hub.snapshot)(
+            self.plugin_id, TAIL_DEFAULT, self.level, self.follower
+        )
         self.next_line[hub.stream_id] = last + 1
         self.queue.clear()
         self.queued = 0
@@ -159,6 +183,24 @@ class PluginLogConsumer(AsyncJsonWebsocketConsumer):
             self._enqueue(_Part(len(kept), lines=kept))
         elif count:
             self._enqueue(_Part(count, encoded=encoded))
+
+    async def follow(self) -> None:
+        """In-memory layer: queue the lines other processes appended to their files."""
+        follower = self.follower
+        assert follower is not None
+        while True:
+            await asyncio.sleep(FOLLOW_SECONDS)
+            lines, skipped = await sync_to_async(follower.poll)()
+            self.dropped += skipped
+            if self.paused or not lines:
+                continue
+            kept = []
+            for text in lines:
+                level = level_of(text)
+                if level >= self.level:
+                    kept.append((level, text))
+            if kept:
+                self._enqueue(_Part(len(kept), lines=tuple(kept)))
 
     def _enqueue(self, part: _Part) -> None:
         """Queue ``part``; beyond ``QUEUE_MAX`` lines the oldest parts are counted as dropped."""

@@ -190,7 +190,7 @@ def plugin_control_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """The right-hand column of a plugin page: indicators, actions and help (U7)."""
     plugin = plugin_or_404(plugin_id)
     config = PluginConfig.objects.filter(plugin=plugin).first()
-    log_file = get_hub().plugin_file(plugin_id)
+    hub = get_hub()
     projects = ProjectPlugin.objects.filter(
         plugin=plugin, enabled=True, project__in=projects_visible_to(request.user)
     ).select_related("project")
@@ -198,8 +198,8 @@ def plugin_control_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
         "plugin": plugin,
         "config": config,
         "loaded": get_runtime().bridge.registration(plugin_id) is not None,
-        "log_size": log_file.stat().st_size if log_file.exists() else 0,
-        "log_path": log_file,
+        "log_size": hub.size(plugin_id),
+        "log_path": hub.log_dir / "plugins" / f"{plugin_id}.*.log",
         "enabled_projects": [state.project for state in projects],
         "settings_help": help_entries(plugin_config_schema(plugin)),
         "can_read_logs": can_read_plugin_logs(request.user, plugin),

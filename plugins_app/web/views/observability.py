@@ -7,7 +7,7 @@ import logging
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -115,20 +115,12 @@ def plugin_log_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
 
 
 @require_GET
-def plugin_log_download(request: HttpRequest, plugin_id: str) -> HttpResponse | FileResponse:
-    """The plugin's whole current log file (rotated-out history stays on disk)."""
+def plugin_log_download(request: HttpRequest, plugin_id: str) -> StreamingHttpResponse:
+    """The plugin's log: every process's files (and their rotated copies), merged in time
+    order, streamed."""
     plugin = _plugin_logs_or_403(request, plugin_id)
-    hub = get_hub()
-    hub.drain()  # flush buffered lines to disk first
-    path = hub.plugin_file(plugin.plugin_id)
-    filename = f"{plugin.plugin_id}.log"
-    if not path.exists():
-        response = HttpResponse("", content_type="text/plain; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
-    return FileResponse(
-        path.open("rb"),
-        as_attachment=True,
-        filename=filename,
-        content_type="text/plain; charset=utf-8",
+    response = StreamingHttpResponse(
+        get_hub().download(plugin.plugin_id), content_type="text/plain; charset=utf-8"
     )
+    response["Content-Disposition"] = f'attachment; filename="{plugin.plugin_id}.log"'
+    return response
