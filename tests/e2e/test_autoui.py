@@ -44,8 +44,16 @@ def _plugin_page(page: Page, base: str) -> None:
     page.goto(f"{base}/plugins/plugin_model/")
 
 
+@pytest.fixture
+def staff_user(user):
+    """Global plugin settings are saved by staff (SPEC X4)."""
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return user
+
+
 def test_settings_form_edits_nested_and_list_values_with_inline_errors(
-    logged_in: Page, live_server_url: str, project: Project
+    staff_user, logged_in: Page, live_server_url: str, project: Project
 ) -> None:
     page = logged_in
     _plugin_page(page, live_server_url)
