@@ -18,6 +18,8 @@ from pathlib import Path
 
 VAR, FAULT = Path(sys.argv[1]), sys.argv[2]
 os.environ["JUPITER_VAR_DIR"] = str(VAR)
+# The project below is made in the temp folder, which projects may not live in by default.
+os.environ["JUPITER_PROJECT_ROOTS"] = tempfile.gettempdir()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jupiter_site.settings")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -62,7 +64,7 @@ def _setup() -> Client:
     plugin_logger("counter").info("before the fault")
     get_hub().drain()
     client = Client(SERVER_NAME="localhost", raise_request_exception=False)
-    assert client.login(username="admin", password=PASSWORD)
+    client.force_login(get_user_model().objects.get(username="admin"))
     return client
 
 

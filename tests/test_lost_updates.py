@@ -50,7 +50,8 @@ def counter_plugin(tmp_path: Path) -> InstalledPlugin:
 
 def _increment_concurrently(url: str) -> Counter[int]:
     """Every client reads the form, then all save ``counter + 1`` at once."""
-    user = get_user_model().objects.create_user("racer", password="pw-racer-123")
+    # Staff: global settings are for staff, and staff may operate every project.
+    user = get_user_model().objects.create_user("racer", password="pw-racer-123", is_staff=True)
     barrier, statuses, lock = threading.Barrier(CLIENTS), Counter[int](), threading.Lock()
 
     def client_run() -> None:

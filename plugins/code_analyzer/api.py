@@ -102,8 +102,9 @@ class CodeAnalyzerApi:
             targets = [p.relative_to(root).as_posix() for p in paths]
             listed = targets if len(targets) <= RUFF_MAX_LISTED else ["."]
             # One diagnostic per function overflows the runner's output cap: ruff writes
-            # them to a private temporary file instead.
-            with tempfile.TemporaryDirectory(prefix="code-analyzer-") as folder:
+            # them to a temporary file in the plugin's own data folder instead.
+            scratch = self._bridge.services.get_data_dir()
+            with tempfile.TemporaryDirectory(prefix="code-analyzer-", dir=scratch) as folder:
                 output = Path(folder) / "c901.json"
                 args = [*command, *RUFF_MEASURE_ARGS, f"--output-file={output}", *listed]
                 result = runner.run(project, args)

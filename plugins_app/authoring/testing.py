@@ -23,6 +23,7 @@ the real permission rules (runner, file access, HTTP client), but refusals are c
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -64,9 +65,21 @@ class ServicesDouble:
     def get_event_bus(self) -> PluginEventBus:
         return PluginEventBus(self.event_bus, self._double.plugin_id)
 
+    def get_data_dir(self) -> Path:
+        """The plugin's private folder: ``data_dir`` if given, else a fresh temporary one."""
+        if self._double.data_dir is None:
+            self._double.data_dir = Path(tempfile.mkdtemp(prefix=f"{self._double.plugin_id}-"))
+        return self._double.data_dir
+
     def get_runner(self) -> Runner:
         double = self._double
-        return Runner(double.manifest, double.project_root, double.require, double.refuse)
+        return Runner(
+            double.manifest,
+            double.project_root,
+            double.require,
+            double.refuse,
+            data_dir=self.get_data_dir(),
+        )
 
     def get_http_client(self, timeout: float = 10.0) -> HttpClient:
         return HttpClient(self._double.manifest, self._double.require, timeout)
@@ -192,8 +205,10 @@ class BridgeDouble(PluginBridge):
         projects: Mapping[str, str | Path] | None = None,
         apis: Mapping[str, Any] | None = None,
         graphs: Mapping[str, list[tuple[str, str, bool]]] | None = None,
+        data_dir: str | Path | None = None,
     ) -> None:
         self.plugin_id = manifest.id
+        self.data_dir = Path(data_dir) if data_dir is not None else None
         self.manifest = manifest
         self.registration = Registration(manifest.id)
         self.projects = {name: Path(root) for name, root in (projects or {}).items()}

@@ -69,6 +69,7 @@ from plugins_app.sdk.errors import JobCancelled
 from plugins_app.sdk.sandbox import CommandResult, ProjectFiles, Runner
 from plugins_app.sdk.values import ProjectInfo
 from plugins_app.services.permissions import audit_refusal, require
+from plugins_app.services.provider import plugin_data_dir
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -129,7 +130,10 @@ class JobContext:
             raise JobRefused("this job runs for no project: it cannot run commands")
         root = self.project.root
         limit = conf.get().runner_timeout
-        runner = Runner(self._manifest, lambda _name: root, require, audit_refusal, limit)
+        data_dir = plugin_data_dir(self._manifest.id)
+        runner = Runner(
+            self._manifest, lambda _name: root, require, audit_refusal, limit, data_dir=data_dir
+        )
         return runner.run(self.project.name, args, **kwargs)
 
 

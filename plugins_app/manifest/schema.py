@@ -256,10 +256,13 @@ def _unknown_fields(schema: Any, value: Any, path: FieldPath) -> list[Finding]:
     known = schema.get("properties")
     if not isinstance(value, dict) or known is None:
         return []
+    extra = schema.get("additionalProperties")
     found = []
     for key, item in value.items():
         if key in known:
             found.extend(_unknown_fields(known[key], item, (*path, key)))
+        elif isinstance(extra, Mapping):  # described by additionalProperties (i18n languages)
+            found.extend(_unknown_fields(extra, item, (*path, key)))
         else:
             found.append(((*path, key), _UNKNOWN_FIELD if path else _UNKNOWN_SECTION))
     return found

@@ -172,21 +172,28 @@ class Runner:
         require: Require,
         refuse: Refuse,
         max_timeout: float = 60.0,
+        data_dir: Path | None = None,
     ) -> None:
         self._manifest = manifest
         self._project_root = project_root
         self._require, self._refuse = require, refuse
         self._max_timeout = max_timeout
+        self._data_dir = data_dir.resolve() if data_dir is not None else None
 
     def _confine(self, root: Path, workdir: Path, argument: str) -> None:
         """Refuse an argument naming a path outside the project: absolute, with a ``..``
         segment, or an existing entry that resolves elsewhere (a link out); ``--opt=value``
-        is checked on its value. Other arguments (flags, words) pass as they are."""
+        is checked on its value. Other arguments (flags, words) pass as they are. An absolute
+        path inside the plugin's own data folder passes too: it is where a tool's output file
+        goes (``--output-file``) without writing into the project."""
         _, equals, option_value = argument.partition("=")
         value = option_value if argument.startswith("-") and equals else argument
         if not value:
             return
         path = Path(value)
+        inside_data = self._data_dir is not None and path.is_absolute() and ".." not in path.parts
+        if inside_data and self._data_dir and path.resolve().is_relative_to(self._data_dir):
+            return
         if path.is_absolute() or ".." in path.parts or os.path.lexists(workdir / path):
             contained_path(self._manifest, root, workdir / path, self._refuse)
 

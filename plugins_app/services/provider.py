@@ -107,7 +107,9 @@ class Services:
     def get_runner(self) -> Runner:
         """Commands in an enabled project's root; each run checks ``run_commands`` (X1)."""
         root_of, limit = self.get_project_manager().root, conf.get().runner_timeout
-        return Runner(self._manifest, root_of, require, audit_refusal, limit)
+        return Runner(
+            self._manifest, root_of, require, audit_refusal, limit, data_dir=self.get_data_dir()
+        )
 
     def get_history(self) -> HistoryService:
         return HistoryService(self._manifest.id, self.get_project_manager().project)
