@@ -189,13 +189,13 @@ def test_command_arguments_inside_the_project_and_flags_pass(project_root: Path)
 def test_an_output_file_may_go_in_the_plugins_data_folder_only(
     project_root: Path, tmp_path: Path
 ) -> None:
-    data, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    data, elsewhere = tmp_path / "scratch", tmp_path / "away"
     data.mkdir()
     elsewhere.mkdir()
     runner = Runner(_manifest(), lambda name: project_root, _allow, _allow, data_dir=data)
     assert runner.run("p", ["cp", "inside.txt", f"{data}/copy.txt"]).ok
     assert (data / "copy.txt").read_text() == "inside\n"
-    for outside in (f"{elsewhere}/copy.txt", f"{data}/../elsewhere/copy.txt"):
+    for outside in (f"{elsewhere}/copy.txt", f"{data}/../away/copy.txt"):
         with pytest.raises(OutsideProjectRoot):
             runner.run("p", ["cp", "inside.txt", outside])
     assert not (elsewhere / "copy.txt").exists()
