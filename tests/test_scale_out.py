@@ -81,6 +81,7 @@ def test_postgres_migrates_syncs_and_enables(postgres_url, tmp_path):
         "DATABASE_URL": postgres_url,
         "JUPITER_VAR_DIR": str(tmp_path / "var"),
         "SECRET_KEY": "test-scale-out-key",
+        "JUPITER_PROJECT_ROOTS": str(tmp_path),
     }
     demo = tmp_path / "demo"
     demo.mkdir()
@@ -167,10 +168,16 @@ class Scale:
 
 
 def _idle_websocket(scale: Scale) -> None:
-    """Hold a WebSocket on B through the Redis layer with nothing to say, for IDLE_SECONDS."""
+    """Hold a WebSocket on B through the Redis layer with nothing to say, for IDLE_SECONDS.
+
+    It follows a job that has finished (one the admin may see, so the stream is accepted, and
+    that will never send another event).
+    """
     state = scale.idle
     try:
-        with scale.websocket(scale.b, f"/ws/jobs/job/{uuid.uuid4()}/") as ws:
+        job_id = scale.submit(scale.a, "work")
+        wait_for(lambda: scale.job(job_id)["state"] == "completed", 90, f"job {job_id} to end")
+        with scale.websocket(scale.b, f"/ws/jobs/job/{job_id}/") as ws:
             state["opened"] = time.monotonic()
             deadline = state["opened"] + IDLE_SECONDS
             while (left := deadline - time.monotonic()) > 0:
@@ -216,6 +223,7 @@ def scale(tmp_path_factory) -> Iterator[Scale]:
             "REDIS_URL": DEPLOYMENT_REDIS_URL,
             "SECRET_KEY": f"scale-out-{uuid.uuid4().hex}",
             "JUPITER_VAR_DIR": str(var),
+            "JUPITER_PROJECT_ROOTS": str(root),
             "JUPITER_PLUGIN_DIRS": str(plugins),
             "JUPITER_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "JUPITER_JOB_WORKERS": "4",
@@ -420,6 +428,6 @@ def test_metrics_are_collected_once_and_read_the_same_from_every_process(scale):
 def test_an_idle_websocket_through_redis_stays_open_for_60_s(scale):
     """redis-py 8's 5 s read timeout closed idle sockets every few seconds with 1011
     (channels_redis #422): settings give reads more time than the layer's blocking pop."""
-    scale.idle["thread"].join(IDLE_SECONDS + 30)
+    scale.idle["thread"].join(IDLE_SECONDS + 120)
     assert scale.idle.get("outcome") == "open", scale.idle
     assert datetime.now().year >= 2025  # the clock the delays above rely on is sane

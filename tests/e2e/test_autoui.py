@@ -9,7 +9,9 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Page, expect
 
+from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import PluginConfig, Project, ProjectPlugin
+from plugins_app.observability.metrics import collect_due
 from plugins_app.projects.service import register_project
 from tests.e2e.test_console import _shoot
 
@@ -120,7 +122,12 @@ def test_log_line_arrives_live_and_metrics_card_shows(
     logged_in: Page, live_server_url: str, project: Project
 ) -> None:
     page = logged_in
-    _plugin_page(page, live_server_url)
+    _enable(page, live_server_url)
+    # This process plays the worker leading the scheduler: it loads what was enabled on the
+    # server and collects the metrics, as the leader does every few seconds.
+    get_runtime().reconcile()
+    assert collect_due() == ["plugin_model"]
+    page.goto(f"{live_server_url}/plugins/plugin_model/")
     expect(page.locator("#metrics-plugin_model")).to_contain_text("greetings_total")
     page.mouse.wheel(0, 10_000)  # the panel loads when revealed
     panel = page.locator("[data-log-panel][data-live]")
