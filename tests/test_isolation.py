@@ -185,7 +185,13 @@ def alive(pid: int) -> bool:
 
 
 def events(plugin_id: str, kind: ProcessEventKind) -> list[PluginProcessEvent]:
-    return list(PluginProcessEvent.objects.filter(plugin_id=plugin_id, kind=kind))
+    """The plugin's events of ``kind``, waiting up to 5 s for the first: the supervisor's
+    watcher thread records an event just after the job or call that saw it failed."""
+    rows = PluginProcessEvent.objects.filter(plugin_id=plugin_id, kind=kind)
+    deadline = time.monotonic() + 5
+    while not rows.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return list(rows)
 
 
 def running(job: Job) -> Callable[[], bool]:
