@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from django.http import HttpRequest, HttpResponse
 
+from plugins_app.config.transfer import set_setting
 from plugins_app.logs.hub import plugin_logger
 from plugins_app.manifest.model import Manifest
 from plugins_app.sdk import errors as sdk_errors
@@ -194,9 +195,10 @@ def _hook(caller: _Caller, name: str, manifest: Manifest) -> Callable[..., Any]:
 def _api_view(caller: _Caller, path: str) -> Callable[[HttpRequest], Any]:
     def view(request: HttpRequest) -> Any:
         user = request.user.get_username() if request.user.is_authenticated else ""
+        match = request.resolver_match  # the route asked for, which a catch-all view needs
         forwarded = PluginRequest(
             method=request.method or "GET",
-            path=path,
+            path=str(match.kwargs.get("route", path)) if match is not None else path,
             GET={k: request.GET.get(k, "") for k in request.GET},
             POST={k: request.POST.get(k, "") for k in request.POST},
             body=request.body,
@@ -314,6 +316,9 @@ class HostServices:
             return None
         if method == "config.get":
             return services.get_config(params.get("project"))
+        if method == "config.set":  # validated and audited as `jupiter_plugins config set`
+            set_setting(manifest.id, str(params["key"]), params.get("value"))
+            return None
         if method == "projects.list":
             projects = services.get_project_manager().list_projects()
             return [{"name": p.name, "root": str(p.root)} for p in projects]

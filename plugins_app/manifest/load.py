@@ -25,7 +25,11 @@ from plugins_app.manifest.model import (
     ManifestResult,
     from_canonical,
 )
-from plugins_app.manifest.original import missing_python_dependency, read_i18n_files
+from plugins_app.manifest.original import (
+    api_off_reason,
+    missing_python_dependency,
+    read_i18n_files,
+)
 from plugins_app.manifest.safe_yaml import (
     DEFAULT_MAX_BYTES,
     YamlDocument,
@@ -69,6 +73,9 @@ def _validate(document: YamlDocument, source: Path) -> ManifestResult:
         found, problems = read_i18n_files(source.parent, i18n["path"], languages)
         canonical["ui"]["i18n"] = {**found, **canonical["ui"]["i18n"]}
         warnings += [(("ui", "i18n", "path"), problem) for problem in problems]
+    api_off = api_off_reason((canonical["api"] or {}).get("router", ""))
+    if api_off:
+        warnings.append((("api", "router"), api_off))
     known = PLUGIN_SCHEMA["properties"]
     canonical["extra_sections"] = {key: val for key, val in raw.items() if key not in known}
     return ManifestResult(

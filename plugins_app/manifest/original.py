@@ -11,6 +11,7 @@ plugin cannot run when a package is missing. Pure data: no plugin code runs here
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -129,4 +130,15 @@ def missing_python_dependency(requirements: Iterable[str]) -> str | None:
                 f"requires the Python package {requirement.name}{requirement.specifier} "
                 f"but {installed} is installed"
             )
+    return None
+
+
+def api_off_reason(router: str) -> str | None:
+    """Why the FastAPI router ``api.router`` names is not served, or None when it can be:
+    FastAPI is an optional extra of this host (``pip install 'jupiter[fastapi]'``)."""
+    if router and importlib.util.find_spec("fastapi") is None:
+        return (
+            "the plugin's API is off: FastAPI is not installed "
+            "(install the extra: pip install 'jupiter[fastapi]')"
+        )
     return None

@@ -98,7 +98,8 @@ class HealthMonitor:
         for registration in self._runtime.bridge.registrations():
             hook = registration.hooks.get("health")
             manifest = self._runtime.manifests.get(registration.plugin_id)
-            if hook is not None and manifest is not None:
+            # ``capabilities.health_check.enabled: false`` (original Jupiter): never called.
+            if hook is not None and manifest is not None and manifest.capabilities.health.enabled:
                 found[registration.plugin_id] = (hook, manifest)
         return found
 

@@ -17,6 +17,7 @@ from plugins_app.manifest.model import Manifest
 from plugins_app.sdk.errors import PluginUnavailable, RegistrationError
 
 __all__ = [
+    "ANY_ROUTE",
     "ApiRouteSpec",
     "CliCommandSpec",
     "JobSpec",
@@ -28,6 +29,11 @@ __all__ = [
     "RemoteActions",
     "UiContributionSpec",
 ]
+
+
+# The route key of a view that answers every route of its plugin without one of its own
+# (an original plugin's FastAPI router, which does its own routing).
+ANY_ROUTE = "*"
 
 
 @dataclass(frozen=True)

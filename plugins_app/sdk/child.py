@@ -238,6 +238,10 @@ class RemoteServices:
     def get_config(self, project: str | None = None) -> dict[str, Any]:
         return dict(self._host("config.get", project=project))
 
+    def set_config(self, key: str, value: Any) -> None:
+        """Set the global value of dotted ``key``: validated and audited by the host."""
+        self._host("config.set", key=key, value=value)
+
     def get_project_manager(self) -> RemoteProjectManager:
         return RemoteProjectManager(self._host)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import enum
 import functools
 import importlib
 import importlib.abc
@@ -24,18 +25,25 @@ import itertools
 import sys
 import threading
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from plugins_app.base.errors import JupiterError
 from plugins_app.manifest.model import Manifest
-from plugins_app.sdk.bridge import PluginBridge
+from plugins_app.sdk.bridge import ANY_ROUTE, PluginBridge
+from plugins_app.sdk.errors import PluginUnavailable
+from plugins_app.sdk.values import PluginRequest, PluginResponse
 
 __all__ = [
     "OriginalApiError",
     "OriginalBridge",
+    "PluginUIConfig",
+    "PluginUIType",
     "alias_original_package",
+    "asgi_view",
     "health_answer",
     "register_original",
     "synchronous",
@@ -89,14 +97,38 @@ def health_answer(value: Any) -> Any:
     return {"ok": ok, "reason": reason, "status": status}
 
 
+class PluginUIType(enum.StrEnum):
+    """Where the original console showed a plugin: ``from jupiter.plugins import ...``."""
+
+    NONE = "none"
+    SIDEBAR = "sidebar"
+    SETTINGS = "settings"
+    BOTH = "both"
+
+
+@dataclass(frozen=True)
+class PluginUIConfig:
+    """The UI description original plugins build at import time, for their own use: this
+    host reads the manifest's ``ui`` section instead, so the value is only kept."""
+
+    ui_type: PluginUIType = PluginUIType.NONE
+    menu_icon: str = ""
+    menu_label_key: str = ""
+    menu_order: int = 100
+    settings_section: str | None = None
+    view_id: str | None = None
+
+
 class _AliasLoader(importlib.abc.Loader):
     def __init__(self, target: str | None) -> None:
         self.target = target
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        if self.target is None:  # "jupiter" or "jupiter.plugins": empty namespaces
+        if self.target is None:  # "jupiter" or "jupiter.plugins": namespaces
             module = types.ModuleType(spec.name)
             module.__path__ = []
+            if spec.name == ORIGINAL_ROOT:
+                vars(module).update(PluginUIConfig=PluginUIConfig, PluginUIType=PluginUIType)
             return module
         return importlib.import_module(self.target)
 
@@ -166,11 +198,9 @@ class OriginalConfig:
         return config if key is None else config.get(key, default)
 
     def set(self, key: str, value: Any) -> None:
-        """An RPC to the host's settings store, which validates against the settings schema."""
-        setter = getattr(self._services, "set_config", None)
-        if setter is None:
-            raise OriginalApiError(f"bridge.config.set is not available on this host ({DOCS})")
-        setter({key: value})
+        """Saved by the host as ``jupiter_plugins config set`` would: the whole settings are
+        validated against the schema and the change is audited; a refusal raises."""
+        self._services.set_config(key, value)
 
 
 class OriginalJobs:
@@ -220,6 +250,23 @@ class OriginalJobs:
         return True
 
 
+class OriginalPlugins:
+    """``bridge.plugins``: ``has(id)`` is whether a plugin this one declared is loaded."""
+
+    def __init__(self, plugins: Any) -> None:
+        self._plugins = plugins
+
+    def has(self, plugin_id: str) -> bool:
+        try:
+            self._plugins.get(plugin_id)
+        except PluginUnavailable:
+            return False
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._plugins, name)
+
+
 class OriginalBridge:
     """What ``init(bridge)`` receives: the original Bridge's surface over a ``PluginBridge``."""
 
@@ -230,7 +277,7 @@ class OriginalBridge:
         self.services = OriginalServices(bridge.services, data_dir)
         self.config = OriginalConfig(bridge.services)
         self.jobs = OriginalJobs()
-        self.plugins = bridge.plugins
+        self.plugins = OriginalPlugins(bridge.plugins)
 
     def get_service(self, name: str) -> Any:
         return getattr(self.services, f"get_{name}", lambda: None)()
@@ -271,6 +318,87 @@ def _cli(func: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+# Response headers the host sets itself, or that a plugin may not set on Jupiter's origin.
+_HOST_HEADERS = frozenset({"content-length", "content-type", "set-cookie", "transfer-encoding"})
+
+
+async def _asgi_call(app: Callable[..., Any], request: PluginRequest) -> PluginResponse:
+    """One HTTP exchange with an ASGI application, wholly in memory."""
+    path = "/" + request.path.lstrip("/")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": request.method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode("utf-8"),
+        "root_path": "",
+        "query_string": urlencode(dict(request.GET)).encode("ascii"),
+        "headers": [
+            (name.lower().encode("latin-1"), value.encode("latin-1", "replace"))
+            for name, value in request.headers.items()
+        ],
+        "client": None,
+        "server": None,
+    }
+    pending = [{"type": "http.request", "body": request.body, "more_body": False}]
+    started: dict[str, Any] = {"status": 500, "headers": []}
+    chunks: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        return pending.pop() if pending else {"type": "http.disconnect"}
+
+    async def send(message: Mapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            started.update(status=message["status"], headers=message.get("headers") or [])
+        elif message["type"] == "http.response.body":
+            chunks.append(bytes(message.get("body") or b""))
+
+    await app(scope, receive, send)
+    headers = {
+        bytes(name).decode("latin-1").lower(): bytes(value).decode("latin-1")
+        for name, value in started["headers"]
+    }
+    return PluginResponse(
+        b"".join(chunks),
+        int(started["status"]),
+        headers.get("content-type", "application/octet-stream"),
+        {name: value for name, value in headers.items() if name not in _HOST_HEADERS},
+    )
+
+
+def asgi_view(app: Callable[..., Any]) -> Callable[[PluginRequest], PluginResponse]:
+    """An API route view answering every request with ``app`` (an ASGI application): the
+    request's route (after ``/api/plugins/<id>/``) is the path the application sees."""
+
+    def view(request: PluginRequest) -> PluginResponse:
+        return asyncio.run(_asgi_call(app, request))
+
+    return view
+
+
+def _serve_router(
+    manifest: Manifest, bridge: PluginBridge, resolve: Callable[[Manifest, str], Any]
+) -> None:
+    """Serve the FastAPI router ``api.router`` names under the plugin's own URL prefix.
+
+    FastAPI is an optional extra (``jupiter[fastapi]``): without it the API stays off, which
+    the manifest's warnings already say (``manifest.original.api_off_reason``).
+    """
+    try:
+        fastapi = importlib.import_module("fastapi")
+    except ImportError:
+        bridge.services.get_logger().warning("api.router not served: FastAPI is not installed")
+        return
+    assert manifest.api is not None
+    router = resolve(manifest, manifest.api.router)
+    app = fastapi.FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.include_router(router)
+    methods = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    bridge.register_api_route(ANY_ROUTE, asgi_view(app), methods=methods)
+
+
 def register_original(
     manifest: Manifest,
     bridge: PluginBridge,
@@ -305,7 +433,8 @@ def register_original(
         check = hooks["health"]
         hooks["health"] = lambda: health_answer(check())
     for name, adapt in (("on_scan", _scan_hook), ("on_analyze", _analyze_hook)):
-        func = getattr(package, name, None)
+        named = manifest.entrypoints.get(name, "")
+        func = resolve(manifest, named) if ":" in named else getattr(package, name, None)
         if callable(func):
             hooks[name] = adapt(func, config, fit)
     for name, hook in hooks.items():
@@ -315,3 +444,5 @@ def register_original(
         if command.entrypoint:
             func = resolve(manifest, command.entrypoint)
             bridge.register_cli_command(command.name, _cli(func), help=command.description)
+    if manifest.api is not None and manifest.api.router:
+        _serve_router(manifest, bridge, resolve)

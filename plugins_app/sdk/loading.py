@@ -191,6 +191,16 @@ def _legacy_table(manifest: Manifest) -> str:
     return ""
 
 
+def named_legacy_hooks(manifest: Manifest) -> dict[str, Callable[..., Any]]:
+    """The hooks a legacy table names function by function (``on_analyze: "hooks:analyze"``):
+    the function need not be called after the hook, so it is resolved as written."""
+    return {
+        hook: resolve(manifest, manifest.entrypoints[hook])
+        for hook in LEGACY_HOOKS
+        if ":" in manifest.entrypoints.get(hook, "")
+    }
+
+
 def register_plugin(manifest: Manifest, bridge: PluginBridge) -> bool:
     """Import ``manifest``'s code and run its register entrypoint on ``bridge``.
 
@@ -207,12 +217,15 @@ def register_plugin(manifest: Manifest, bridge: PluginBridge) -> bool:
         register_original(manifest, bridge, resolve, fitting_args, data_dir)
         return False
     entrypoint = manifest.entrypoints.get("register")
-    if not entrypoint:
+    named = {} if entrypoint else named_legacy_hooks(manifest)
+    if not entrypoint and not named:
         entrypoint = _legacy_table(manifest)
-    if not entrypoint:
-        raise EntrypointError("the manifest declares no register entrypoint")
-    legacy = False
-    target = resolve(manifest, entrypoint)
+        if not entrypoint:
+            raise EntrypointError("the manifest declares no register entrypoint")
+    legacy = bool(named)
+    for name, func in named.items():
+        bridge.register_hook(name, func)
+    target = resolve(manifest, entrypoint) if entrypoint else None
     if isinstance(target, types.ModuleType):
         register = getattr(target, "register", None)
         hooks = _legacy_hooks(target)

@@ -22,6 +22,7 @@ from plugins_app.logs.hub import get_hub, plugin_logger
 from plugins_app.manifest.model import UiContributions
 from plugins_app.models import InstalledPlugin, PluginConfig, ProjectPlugin, TokenScope
 from plugins_app.projects.roles import projects_visible_to
+from plugins_app.sdk.bridge import ANY_ROUTE
 from plugins_app.web.autoui.contributions import (
     ASSET_TYPES,
     ContributionError,
@@ -170,7 +171,8 @@ def plugin_api_route(request: HttpRequest, plugin_id: str, route: str) -> HttpRe
     ):
         raise PermissionDenied("your roles do not allow changes through this plugin")
     registration = get_runtime().bridge.registration(plugin_id)
-    spec = registration.api_routes.get(route) if registration else None
+    routes = registration.api_routes if registration else {}
+    spec = routes.get(route) or routes.get(ANY_ROUTE)
     if spec is None:
         return JsonResponse({"error": f"no route {route!r} for plugin {plugin_id!r}"}, status=404)
     if request.method not in spec.methods:
