@@ -73,9 +73,13 @@ def _validate(document: YamlDocument, source: Path) -> ManifestResult:
         found, problems = read_i18n_files(source.parent, i18n["path"], languages)
         canonical["ui"]["i18n"] = {**found, **canonical["ui"]["i18n"]}
         warnings += [(("ui", "i18n", "path"), problem) for problem in problems]
+    # What this environment lacks: said by `validate` as the host will say it at load.
     api_off = api_off_reason((canonical["api"] or {}).get("router", ""))
     if api_off:
         warnings.append((("api", "router"), api_off))
+    missing = missing_python_dependency(canonical["python_dependencies"])
+    if missing:
+        warnings.append((("python_dependencies",), f"this host will not load it: {missing}"))
     known = PLUGIN_SCHEMA["properties"]
     canonical["extra_sections"] = {key: val for key, val in raw.items() if key not in known}
     return ManifestResult(
