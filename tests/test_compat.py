@@ -16,7 +16,7 @@ from plugins_app.manifest.original import npm_specifier
 from plugins_app.models import InstalledPlugin, PluginStatus
 from plugins_app.observability.health import HealthMonitor
 from plugins_app.projects.service import register_project, set_plugin_enabled
-from plugins_app.sdk.compat import health_answer
+from plugins_app.sdk.compat import OriginalServices, health_answer
 
 ORIGINAL = Path(__file__).parent / "fixtures" / "plugins" / "original"
 LOADABLE = ("orig_settings", "orig_unhealthy")
@@ -131,3 +131,19 @@ def test_an_invalid_original_manifest_is_refused_by_validate(tmp_path: Path) -> 
     )
     with pytest.raises(CommandError):
         call_command("jupiter_plugins", "validate", str(tmp_path))
+
+
+class _Services:
+    def get_config(self, project: str | None = None) -> dict[str, object]:
+        return {"threshold": 7}
+
+
+def test_original_services_read_settings_and_permissions(tmp_path: Path) -> None:
+    manifest = load_manifest(ORIGINAL / "orig_settings").manifest
+    assert manifest is not None
+    services = OriginalServices(_Services(), tmp_path, manifest)
+    config = services.get_config("orig_settings")
+    assert config.get_all() == {"threshold": 7} and config.has("threshold")
+    assert not config.has("verbose")
+    assert services.has_permission("fs_read") and not services.has_permission("fs_write")
+    assert services.get_log_dir() == tmp_path / "logs" and (tmp_path / "logs").is_dir()

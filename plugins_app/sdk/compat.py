@@ -163,12 +163,29 @@ def alias_original_package(plugin_id: str, package: str) -> None:
         sys.meta_path.insert(0, _OriginalFinder(plugin_id, package))
 
 
+class OriginalSettings(dict[str, Any]):
+    """The effective settings, read the original's way too (``get_all()``, ``has(key)``)."""
+
+    def get_all(self) -> dict[str, Any]:
+        return dict(self)
+
+    def has(self, key: str) -> bool:
+        return key in self
+
+
 class OriginalServices:
     """``bridge.services`` as the original offered it, over this host's services."""
 
-    def __init__(self, services: Any, data_dir: Path) -> None:
+    def __init__(self, services: Any, data_dir: Path, manifest: Manifest) -> None:
         self._services = services
         self._data_dir = data_dir
+        self._manifest = manifest
+
+    def has_permission(self, permission: Any) -> bool:
+        """Whether the manifest asked for it (an enum's ``value`` or a name); the host still
+        checks each use."""
+        name = str(getattr(permission, "value", permission))
+        return name in self._manifest.declared_permissions
 
     def get_logger(self, plugin_id: str | None = None) -> Any:
         return self._services.get_logger()
@@ -179,9 +196,9 @@ class OriginalServices:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def get_config(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        project = kwargs.get("project")
-        return dict(self._services.get_config(project))
+    def get_config(self, *args: Any, **kwargs: Any) -> OriginalSettings:
+        """The plugin's own settings, whatever the arguments (the original took its id)."""
+        return OriginalSettings(self._services.get_config(kwargs.get("project")))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._services, name)
@@ -274,7 +291,7 @@ class OriginalBridge:
         self.native = bridge
         self.plugin_id = bridge.plugin_id
         self.manifest = bridge.manifest
-        self.services = OriginalServices(bridge.services, data_dir)
+        self.services = OriginalServices(bridge.services, data_dir, bridge.manifest)
         self.config = OriginalConfig(bridge.services)
         self.jobs = OriginalJobs()
         self.plugins = OriginalPlugins(bridge.plugins)
