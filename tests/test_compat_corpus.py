@@ -312,5 +312,7 @@ def test_a_fastapi_router_is_served_behind_login_and_roles(api_users) -> None:
     assert added.status_code == 200 and added.json() == {"count": 1}
     listed = viewer.get(url + "?limit=5")
     assert listed.json() == {"notes": ["hello"]}
+    names = viewer.get("/api/plugins/orig_api/headers", HTTP_X_CSRFTOKEN=viewer_token).json()
+    assert not {"cookie", "x-csrftoken", "authorization"} & set(names)  # credentials stay here
     assert viewer.get("/api/plugins/orig_api/nowhere").status_code == 404
     assert viewer.get(url + "?limit=many").status_code == 422  # FastAPI's own validation

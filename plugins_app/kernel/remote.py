@@ -202,7 +202,12 @@ def _api_view(caller: _Caller, path: str) -> Callable[[HttpRequest], Any]:
             GET={k: request.GET.get(k, "") for k in request.GET},
             POST={k: request.POST.get(k, "") for k in request.POST},
             body=request.body,
-            headers={k: v for k, v in request.headers.items() if k.lower() != "cookie"},
+            # The caller's credentials stay here: the host authenticated them already.
+            headers={
+                k: v
+                for k, v in request.headers.items()
+                if k.lower() not in ("cookie", "authorization", "x-csrftoken")
+            },
             user=user,
         )
         answer = caller(
