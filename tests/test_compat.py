@@ -9,6 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from plugins_app.authoring.testing import BridgeDouble
+from plugins_app.config.errors import ConfigValidationError
 from plugins_app.config.layering import schema_defaults
 from plugins_app.kernel.runtime import boot, get_runtime
 from plugins_app.manifest.load import compatibility_issue, load_manifest
@@ -147,3 +149,12 @@ def test_original_services_read_settings_and_permissions(tmp_path: Path) -> None
     assert not config.has("verbose")
     assert services.has_permission("fs_read") and not services.has_permission("fs_write")
     assert services.get_log_dir() == tmp_path / "logs" and (tmp_path / "logs").is_dir()
+
+
+def test_the_bridge_double_sets_settings_as_the_host_does() -> None:
+    double = BridgeDouble.from_plugin_dir(ORIGINAL / "orig_config_set")
+    double.services.set_config("note", "short")
+    assert double.services.get_config()["note"] == "short"
+    with pytest.raises(ConfigValidationError, match="note"):
+        double.services.set_config("note", "far too long for the schema")
+    assert double.services.get_config()["note"] == "short"

@@ -31,6 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
+from plugins_app.config.errors import ConfigValidationError
 from plugins_app.config.layering import effective_config
 from plugins_app.manifest.load import load_manifest, parse_manifest
 from plugins_app.manifest.model import Manifest
@@ -58,6 +59,16 @@ class ServicesDouble:
         section = self._double.manifest.config_schema
         schema = dict(section.schema) if section else None
         return dict(effective_config(schema, self._config).values)
+
+    def set_config(self, key: str, value: Any) -> None:
+        """Set ``key`` as the host would (``bridge.config.set`` of original plugins): refused
+        with ``ConfigValidationError`` unless the whole config stays valid."""
+        section = self._double.manifest.config_schema
+        candidate = {**self._config, key: value}
+        errors = effective_config(dict(section.schema) if section else None, candidate).errors
+        if errors:
+            raise ConfigValidationError(tuple(errors))
+        self._config = candidate
 
     def get_project_manager(self) -> ProjectManagerDouble:
         return ProjectManagerDouble(self._double)
