@@ -3,6 +3,8 @@ the way they meant (issue 14; SPEC M7, L5; docs/compatibility.md)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from plugins_app.manifest.original import npm_specifier
 from plugins_app.models import InstalledPlugin, PluginStatus
 from plugins_app.observability.health import HealthMonitor
 from plugins_app.projects.service import register_project, set_plugin_enabled
-from plugins_app.sdk.compat import OriginalServices, health_answer
+from plugins_app.sdk.compat import OriginalJobs, OriginalServices, health_answer
 
 ORIGINAL = Path(__file__).parent / "fixtures" / "plugins" / "original"
 LOADABLE = ("orig_settings", "orig_unhealthy")
@@ -158,3 +160,19 @@ def test_the_bridge_double_sets_settings_as_the_host_does() -> None:
     with pytest.raises(ConfigValidationError, match="note"):
         double.services.set_config("note", "far too long for the schema")
     assert double.services.get_config()["note"] == "short"
+
+
+def test_a_pending_job_cancelled_never_runs() -> None:
+    jobs = OriginalJobs(max_concurrent=1)
+    release, ran = threading.Event(), []
+    first = jobs.submit(release.wait, 5)
+    second = jobs.submit(ran.append, "second")
+    assert jobs.get(second)["status"] == "pending"
+    assert jobs.cancel(second) and not jobs.cancel("job-404")
+    release.set()
+    deadline = time.monotonic() + 5
+    while jobs.get(first)["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    assert jobs.get(first)["status"] == "completed" and jobs.get(first)["result"] is True
+    assert jobs.get(second)["status"] == "cancelled" and ran == []

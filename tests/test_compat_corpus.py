@@ -54,7 +54,7 @@ CORPUS: dict[str, Expected] = {
     "orig_assets": Expected(),
     "orig_cli": Expected(cli=("count", "shout")),
     "orig_api": Expected(),
-    "orig_max_jobs": Expected(),
+    "orig_max_jobs": Expected(cli=("overlap",)),
     "orig_pydeps": Expected(),
     "orig_lifecycle": Expected(),
     "orig_extends_false": Expected(),
@@ -215,6 +215,13 @@ def test_bridge_jobs_submit_get_list_and_cancel(project: Project) -> None:
         "statuses": ["cancelled", "completed"],
         "unknown": None,
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_max_concurrent_limits_bridge_jobs(project: Project) -> None:
+    answer = enable(project, "orig_max_jobs").cli_commands["overlap"].func([])
+    assert answer["peak"] == 1 and answer["waiting"] >= 1
+    assert answer["done"] == ["completed"] * 3
 
 
 @pytest.mark.django_db(transaction=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import enum
 import functools
 import importlib
@@ -221,50 +222,62 @@ class OriginalConfig:
 
 
 class OriginalJobs:
-    """``bridge.jobs``: background work inside the plugin process (submit/list/get/cancel)."""
+    """``bridge.jobs``: background work inside the plugin process (submit/list/get/cancel).
 
-    def __init__(self) -> None:
+    At most ``capabilities.jobs.max_concurrent`` jobs run at once; the others wait as
+    ``pending`` (and a pending job cancelled never starts), as on the original host.
+    """
+
+    def __init__(self, max_concurrent: int | None = None) -> None:
         self._jobs: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_concurrent) if max_concurrent else None
 
     def submit(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
         job_id = f"job-{next(self._ids)}"
-        record: dict[str, Any] = {"id": job_id, "status": "running", "result": None, "error": None}
-        cancelled = threading.Event()
-        record["_cancel"] = cancelled
+        record: dict[str, Any] = {"id": job_id, "status": "pending", "result": None, "error": None}
 
         def run() -> None:
-            try:
-                result = synchronous(func)(*args, **kwargs)
-                record.update(status="cancelled" if cancelled.is_set() else "completed")
-                record["result"] = result
-            except Exception as exc:
-                record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+            with self._slots or contextlib.nullcontext():
+                with self._lock:
+                    if record["status"] == "cancelled":
+                        return
+                    record["status"] = "running"
+                try:
+                    result = synchronous(func)(*args, **kwargs)
+                except Exception as exc:
+                    outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+                else:
+                    outcome = {"status": "completed", "result": result}
+                with self._lock:
+                    if record["status"] == "cancelled":
+                        outcome.pop("status")
+                    record.update(outcome)
 
         with self._lock:
             self._jobs[job_id] = record
         threading.Thread(target=run, name=f"jupiter-original-{job_id}", daemon=True).start()
         return job_id
 
-    def _public(self, record: dict[str, Any]) -> dict[str, Any]:
-        return {key: value for key, value in record.items() if not key.startswith("_")}
-
     def list(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [self._public(record) for record in self._jobs.values()]
+            return [dict(record) for record in self._jobs.values()]
 
     def get(self, job_id: str) -> dict[str, Any] | None:
-        record = self._jobs.get(job_id)
-        return None if record is None else self._public(record)
+        with self._lock:
+            record = self._jobs.get(job_id)
+            return None if record is None else dict(record)
 
     def cancel(self, job_id: str) -> bool:
-        record = self._jobs.get(job_id)
-        if record is None or record["status"] != "running":
-            return False
-        record["_cancel"].set()
-        record["status"] = "cancelled"
-        return True
+        """Cancel a pending or running job: a running one is not interrupted (Python threads
+        cannot be), but its status stays ``cancelled`` whatever it returns."""
+        with self._lock:
+            record = self._jobs.get(job_id)
+            if record is None or record["status"] not in ("pending", "running"):
+                return False
+            record["status"] = "cancelled"
+            return True
 
 
 class OriginalPlugins:
@@ -293,7 +306,7 @@ class OriginalBridge:
         self.manifest = bridge.manifest
         self.services = OriginalServices(bridge.services, data_dir, bridge.manifest)
         self.config = OriginalConfig(bridge.services)
-        self.jobs = OriginalJobs()
+        self.jobs = OriginalJobs(bridge.manifest.capabilities.jobs.max_concurrent)
         self.plugins = OriginalPlugins(bridge.plugins)
 
     def get_service(self, name: str) -> Any:
