@@ -70,6 +70,7 @@ CORPUS: dict[str, Expected] = {
     "orig_logger": Expected(),
     "orig_config_set": Expected(defaults={"note": "nothing yet"}, cli=("remember",)),
     "orig_legacy_table": Expected(),
+    "orig_contributions": Expected(cli=("contrib",)),
     "orig_settings": Expected(
         defaults={"threshold": 7, "verbose": False}, cli=("greet",), health=True
     ),
@@ -188,7 +189,10 @@ def test_manifest_constructs_are_parsed_and_typed() -> None:
 def test_cli_commands_run_in_the_plugin_process(project: Project) -> None:
     commands = enable(project, "orig_cli").cli_commands
     assert commands["count"].func(["a", "b", "c"]) == {"words": 3}
-    assert commands["shout"].func(["hi", "there"]) == "HI THERE"  # an async command
+    # An async command parsed by the plugin's own build_parser(), answering what it printed.
+    assert commands["shout"].func(["hi", "there", "-n", "2"]) == "HI THERE\nHI THERE\n"
+    with pytest.raises(PluginCodeError, match="invalid int value"):
+        commands["shout"].func(["hi", "--times", "lots"])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -323,3 +327,14 @@ def test_a_fastapi_router_is_served_behind_login_and_roles(api_users) -> None:
     assert not {"cookie", "x-csrftoken", "authorization"} & set(names)  # credentials stay here
     assert viewer.get("/api/plugins/orig_api/nowhere").status_code == 404
     assert viewer.get(url + "?limit=many").status_code == 422  # FastAPI's own validation
+
+
+@pytest.mark.django_db(transaction=True)
+def test_contribution_functions_add_routes_and_commands(api_users, project: Project) -> None:
+    commands = enable(project, "orig_contributions").cli_commands
+    assert commands["contrib"].func(["hello", "--name", "Ada"]) == "hello Ada\n"
+    with pytest.raises(PluginCodeError, match="no command given"):
+        commands["contrib"].func([])
+    viewer, _ = _csrf_client(api_users["viewer"])
+    pong = viewer.get("/api/plugins/orig_contributions/contrib/ping").json()
+    assert pong == {"pong": True, "bridge": "OriginalBridge"}

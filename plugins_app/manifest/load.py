@@ -74,9 +74,11 @@ def _validate(document: YamlDocument, source: Path) -> ManifestResult:
         canonical["ui"]["i18n"] = {**found, **canonical["ui"]["i18n"]}
         warnings += [(("ui", "i18n", "path"), problem) for problem in problems]
     # What this environment lacks: said by `validate` as the host will say it at load.
-    api_off = api_off_reason((canonical["api"] or {}).get("router", ""))
-    if api_off:
-        warnings.append((("api", "router"), api_off))
+    served = {
+        ("api", "router"): (canonical["api"] or {}).get("router", ""),
+        ("entrypoints", "server"): canonical["entrypoints"].get("server", ""),
+    }
+    warnings += [(path, off) for path, named in served.items() if (off := api_off_reason(named))]
     missing = missing_python_dependency(canonical["python_dependencies"])
     if missing:
         warnings.append((("python_dependencies",), f"this host will not load it: {missing}"))

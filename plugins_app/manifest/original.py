@@ -133,10 +133,10 @@ def missing_python_dependency(requirements: Iterable[str]) -> str | None:
     return None
 
 
-def api_off_reason(router: str) -> str | None:
-    """Why the FastAPI router ``api.router`` names is not served, or None when it can be:
-    FastAPI is an optional extra of this host (``pip install 'jupiter[fastapi]'``)."""
-    if router and importlib.util.find_spec("fastapi") is None:
+def api_off_reason(named: str) -> str | None:
+    """Why the FastAPI routes ``named`` (``api.router``, ``entrypoints.server``) are not
+    served, or None when they can be: FastAPI is an optional extra of this host."""
+    if named and importlib.util.find_spec("fastapi") is None:
         return (
             "the plugin's API is off: FastAPI is not installed "
             "(install the extra: pip install 'jupiter[fastapi]')"

@@ -22,6 +22,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import inspect
+import io
 import itertools
 import sys
 import threading
@@ -338,14 +339,68 @@ def _analyze_hook(func: Callable[..., Any], config: Callable[[], dict[str, Any]]
     return on_analyze
 
 
-def _cli(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The original's commands take an argparse namespace; this host passes the words."""
+def _own_parser(func: Callable[..., Any]) -> argparse.ArgumentParser | None:
+    """The parser the plugin's own ``build_parser(subparsers)`` gives ``func`` (the one whose
+    defaults name it as ``func``), or None when its module has no such builder."""
+    build = getattr(inspect.getmodule(func), "build_parser", None)
+    if not callable(build):
+        return None
+    root = argparse.ArgumentParser(prog="jupiter", add_help=False)
+    build(root.add_subparsers())
+    pending = [root]
+    while pending:
+        parser = pending.pop()
+        if parser.get_default("func") is func:
+            return parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                pending.extend(action.choices.values())
+    return None
+
+
+def _command(
+    parser: argparse.ArgumentParser | None, func: Callable[..., Any] | None
+) -> Callable[..., Any]:
+    """The original's commands take an argparse namespace and print: this host passes the
+    words, parsed by the plugin's own parser when it has one (``argv`` holds them as given),
+    and answers what the command printed when it returned nothing or an exit status.
+    Without ``func``, the parsed ``func`` default (``set_defaults(func=...)``) runs."""
 
     def command(*argv: Any) -> Any:
-        words = argv[0] if len(argv) == 1 and isinstance(argv[0], list) else list(argv)
-        return synchronous(func)(argparse.Namespace(argv=[str(word) for word in words]))
+        given = argv[0] if len(argv) == 1 and isinstance(argv[0], list) else list(argv)
+        words = [str(word) for word in given]
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            try:
+                namespace = parser.parse_args(words) if parser else argparse.Namespace()
+            except SystemExit:
+                raise OriginalApiError(printed.getvalue().strip() or "bad arguments") from None
+            namespace.argv = words
+            target = func or getattr(namespace, "func", None)
+            if not callable(target):
+                usage = parser.format_usage().strip() if parser else ""
+                raise OriginalApiError(f"no command given ({usage})")
+            result = synchronous(target)(namespace)
+        text = printed.getvalue()
+        if result is None or (isinstance(result, int) and not isinstance(result, bool)):
+            if result:
+                raise OriginalApiError(f"the command exited with status {result}: {text.strip()}")
+            return text or None
+        return result
 
     return command
+
+
+def _contributed_commands(bridge: PluginBridge, contribute: Callable[..., Any]) -> None:
+    """``entrypoints.cli``: ``contribute(subparsers)`` adds the plugin's argparse commands;
+    each top-level one becomes a command of the host, dispatching on its own subcommands."""
+    root = argparse.ArgumentParser(prog="jupiter", add_help=False)
+    subparsers = root.add_subparsers()
+    contribute(subparsers)
+    helps = {action.dest: action.help or "" for action in subparsers._choices_actions}
+    for name, parser in subparsers.choices.items():
+        if name not in bridge.registration.cli_commands:
+            bridge.register_cli_command(name, _command(parser, None), help=helps.get(name, ""))
 
 
 # Response headers the host sets itself, or that a plugin may not set on Jupiter's origin.
@@ -409,9 +464,10 @@ def asgi_view(app: Callable[..., Any]) -> Callable[[PluginRequest], PluginRespon
 
 
 def _serve_router(
-    manifest: Manifest, bridge: PluginBridge, resolve: Callable[[Manifest, str], Any]
+    manifest: Manifest, original: OriginalBridge, resolve: Callable[[Manifest, str], Any]
 ) -> None:
-    """Serve the FastAPI router ``api.router`` names under the plugin's own URL prefix.
+    """Serve the plugin's FastAPI routes under its own URL prefix: the router ``api.router``
+    names, and what ``entrypoints.server`` (``contribute(app, bridge)``) adds to the app.
 
     FastAPI is an optional extra (``jupiter[fastapi]``): without it the API stays off, which
     the manifest's warnings already say (``manifest.original.api_off_reason``).
@@ -419,14 +475,15 @@ def _serve_router(
     try:
         fastapi = importlib.import_module("fastapi")
     except ImportError:
-        bridge.services.get_logger().warning("api.router not served: FastAPI is not installed")
+        original.services.get_logger().warning("API not served: FastAPI is not installed")
         return
-    assert manifest.api is not None
-    router = resolve(manifest, manifest.api.router)
     app = fastapi.FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.include_router(router)
+    if manifest.api is not None and manifest.api.router:
+        app.include_router(resolve(manifest, manifest.api.router))
+    if "server" in manifest.entrypoints:
+        synchronous(resolve(manifest, manifest.entrypoints["server"]))(app, original)
     methods = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-    bridge.register_api_route(ANY_ROUTE, asgi_view(app), methods=methods)
+    original.native.register_api_route(ANY_ROUTE, asgi_view(app), methods=methods)
 
 
 def register_original(
@@ -473,6 +530,9 @@ def register_original(
     for command in manifest.cli_commands:
         if command.entrypoint:
             func = resolve(manifest, command.entrypoint)
-            bridge.register_cli_command(command.name, _cli(func), help=command.description)
-    if manifest.api is not None and manifest.api.router:
-        _serve_router(manifest, bridge, resolve)
+            command_func = _command(_own_parser(func), func)
+            bridge.register_cli_command(command.name, command_func, help=command.description)
+    if "cli" in manifest.entrypoints:
+        _contributed_commands(bridge, resolve(manifest, manifest.entrypoints["cli"]))
+    if (manifest.api is not None and manifest.api.router) or "server" in manifest.entrypoints:
+        _serve_router(manifest, original, resolve)
