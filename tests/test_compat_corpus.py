@@ -326,6 +326,8 @@ def test_a_fastapi_router_is_served_behind_login_and_roles(api_users) -> None:
     names = viewer.get("/api/plugins/orig_api/headers", HTTP_X_CSRFTOKEN=viewer_token).json()
     assert not {"cookie", "x-csrftoken", "authorization"} & set(names)  # credentials stay here
     assert viewer.get("/api/plugins/orig_api/nowhere").status_code == 404
+    moved = viewer.get(url + "/")  # FastAPI's redirect stays under the plugin's prefix
+    assert moved.status_code == 307 and moved["Location"].endswith("/api/plugins/orig_api/notes")
     assert viewer.get(url + "?limit=many").status_code == 422  # FastAPI's own validation
 
 

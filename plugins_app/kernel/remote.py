@@ -196,9 +196,12 @@ def _api_view(caller: _Caller, path: str) -> Callable[[HttpRequest], Any]:
     def view(request: HttpRequest) -> Any:
         user = request.user.get_username() if request.user.is_authenticated else ""
         match = request.resolver_match  # the route asked for, which a catch-all view needs
+        route = str(match.kwargs.get("route", path)) if match is not None else path
+        root = request.path[: -len(route)] if request.path.endswith(route) else ""
         forwarded = PluginRequest(
             method=request.method or "GET",
-            path=str(match.kwargs.get("route", path)) if match is not None else path,
+            path=route,
+            root_path=root.rstrip("/"),
             GET={k: request.GET.get(k, "") for k in request.GET},
             POST={k: request.POST.get(k, "") for k in request.POST},
             body=request.body,

@@ -408,8 +408,12 @@ _HOST_HEADERS = frozenset({"content-length", "content-type", "set-cookie", "tran
 
 
 async def _asgi_call(app: Callable[..., Any], request: PluginRequest) -> PluginResponse:
-    """One HTTP exchange with an ASGI application, wholly in memory."""
-    path = "/" + request.path.lstrip("/")
+    """One HTTP exchange with an ASGI application, wholly in memory.
+
+    The application sees the full path under ``root_path`` (ASGI's convention), so the
+    redirects and links it builds point back under the plugin's prefix.
+    """
+    path = request.root_path + "/" + request.path.lstrip("/")
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -418,7 +422,7 @@ async def _asgi_call(app: Callable[..., Any], request: PluginRequest) -> PluginR
         "scheme": "http",
         "path": path,
         "raw_path": path.encode("utf-8"),
-        "root_path": "",
+        "root_path": request.root_path,
         "query_string": urlencode(dict(request.GET)).encode("ascii"),
         "headers": [
             (name.lower().encode("latin-1"), value.encode("latin-1", "replace"))

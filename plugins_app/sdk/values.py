@@ -62,6 +62,8 @@ class PluginRequest:
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     user: str = ""
+    # The URL the routes are served under (``/api/plugins/<id>``), for links and redirects.
+    root_path: str = ""
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -75,6 +77,7 @@ class PluginRequest:
             "body": base64.b64encode(self.body).decode("ascii"),
             "headers": dict(self.headers),
             "user": self.user,
+            "root_path": self.root_path,
         }
 
     @classmethod
@@ -87,6 +90,7 @@ class PluginRequest:
             body=base64.b64decode(str(data.get("body") or "")),
             headers=dict(data.get("headers") or {}),
             user=str(data.get("user") or ""),
+            root_path=str(data.get("root_path") or ""),
         )
 
 
