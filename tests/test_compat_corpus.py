@@ -52,7 +52,7 @@ CORPUS: dict[str, Expected] = {
     "orig_i18n": Expected(),
     "orig_panel": Expected(),
     "orig_assets": Expected(),
-    "orig_cli": Expected(cli=("count", "shout")),
+    "orig_cli": Expected(cli=("count", "loud", "shout")),
     "orig_api": Expected(),
     "orig_max_jobs": Expected(cli=("overlap",)),
     "orig_pydeps": Expected(),
@@ -191,6 +191,7 @@ def test_cli_commands_run_in_the_plugin_process(project: Project) -> None:
     assert commands["count"].func(["a", "b", "c"]) == {"words": 3}
     # An async command parsed by the plugin's own build_parser(), answering what it printed.
     assert commands["shout"].func(["hi", "there", "-n", "2"]) == "HI THERE\nHI THERE\n"
+    assert commands["loud"].func(["alias"]) == "ALIAS\n"
     with pytest.raises(PluginCodeError, match="invalid int value"):
         commands["shout"].func(["hi", "--times", "lots"])
 

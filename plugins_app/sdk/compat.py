@@ -535,7 +535,8 @@ def register_original(
         if command.entrypoint:
             func = resolve(manifest, command.entrypoint)
             command_func = _command(_own_parser(func), func)
-            bridge.register_cli_command(command.name, command_func, help=command.description)
+            for name in (command.name, *command.aliases):
+                bridge.register_cli_command(name, command_func, help=command.description)
     if "cli" in manifest.entrypoints:
         _contributed_commands(bridge, resolve(manifest, manifest.entrypoints["cli"]))
     if (manifest.api is not None and manifest.api.router) or "server" in manifest.entrypoints:
