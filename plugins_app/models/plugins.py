@@ -72,6 +72,10 @@ class InstalledPlugin(models.Model):
         default=False,
         help_text="A valid signature was seen (at install or a sync): it may never go missing.",
     )
+    # What the plugin's register() answered the last time its process started, with the key
+    # of the code that answered it (kernel.registrations): a server start installs it without
+    # starting the process, which starts on first use.
+    registration = models.JSONField(default=dict, blank=True)
     installed_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
