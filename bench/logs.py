@@ -54,7 +54,7 @@ def _with_user(app):
     return wrapped
 
 
-async def _exists(plugin_id: str) -> bool:
+async def _allowed(user: object, plugin_id: str) -> bool:
     return True
 
 
@@ -77,7 +77,7 @@ def produce(count: int, rate: float | None) -> float:
 
 
 async def run() -> None:
-    consumers._plugin_exists = _exists  # no database needed for the benchmark
+    consumers._may_read_logs = _allowed  # no database needed for the benchmark
     app = _with_user(URLRouter(websocket_urlpatterns))
     client = WebsocketCommunicator(app, f"/ws/plugins/{PLUGIN}/logs/")
     connected, _ = await client.connect()

@@ -58,6 +58,12 @@ def project(tmp_path: Path, plugins: Path) -> Project:
     return project
 
 
+def started_in_background() -> None:
+    runtime = boot(background=True)
+    runtime.serving()
+    assert runtime.wait_started(60)
+
+
 def statuses() -> dict[str, tuple[str, str]]:
     rows = InstalledPlugin.objects.filter(plugin_id__startswith="lazy_")
     return {r.plugin_id: (r.status, r.status_reason) for r in rows}
@@ -75,6 +81,9 @@ def running() -> list[str]:
 def test_a_background_boot_returns_before_the_processes_start_then_they_all_do(project):
     runtime = boot(background=True)
     assert (PluginStatus.LOADING, STARTING) in statuses().values()
+    time.sleep(0.5)
+    assert running() == []  # they wait for the server's first answer
+    runtime.serving()
     assert runtime.wait_started(60)
     assert set(statuses().values()) == {(PluginStatus.READY, "")}
     assert len(running()) == COUNT
@@ -82,7 +91,7 @@ def test_a_background_boot_returns_before_the_processes_start_then_they_all_do(p
 
 
 def test_the_next_boot_starts_no_process_and_the_first_use_starts_one(project):
-    boot(background=True).wait_started(60)
+    started_in_background()
     reset_runtime()
 
     runtime = boot()
@@ -98,7 +107,7 @@ def test_the_next_boot_starts_no_process_and_the_first_use_starts_one(project):
 
 
 def test_a_changed_plugin_is_not_taken_from_memory(project, plugins):
-    boot(background=True).wait_started(60)
+    started_in_background()
     manifests = get_runtime().manifests
     assert set(recall(manifests.values())) == set(manifests) & {f"lazy_{n}" for n in range(COUNT)}
     before = code_key(manifests["lazy_0"])
@@ -113,7 +122,7 @@ def test_a_changed_plugin_is_not_taken_from_memory(project, plugins):
 
 
 def test_a_first_use_that_fails_shows_the_error(project):
-    boot(background=True).wait_started(60)
+    started_in_background()
     reset_runtime()
     runtime = boot()
     data = plugin_data_dir("lazy_4")

@@ -12,7 +12,9 @@ Loading a plugin starts no process when its registration is remembered for its c
 first use; a start that fails then, or a crash loop later, turns it to ``error`` with the
 reason. The others start their process to register, at once, or, for the web server's boot
 (``boot(background=True)``), on a few threads in the background while they show ``loading``
-("starting"): the server answers before any plugin process is up.
+("starting"): the server answers before any plugin process is up. Those starts wait for the
+server's first answer (``serving``, at most ``BACKGROUND_DELAY`` seconds), so they do not
+take the CPU from its start-up either.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from plugins_app.kernel.supervisor import Prepare, Supervisor
 from plugins_app.logs import debug
 from plugins_app.logs.hub import close_hub
 from plugins_app.manifest.model import Manifest
-from plugins_app.models import PluginStatus, ProjectPlugin, StatusSource
+from plugins_app.models import InstalledPlugin, PluginStatus, ProjectPlugin, StatusSource
 from plugins_app.projects.signals import project_plugins_changed
 from plugins_app.registry.dependencies import plan_load_order
 from plugins_app.registry.discovery import discover
@@ -59,6 +61,7 @@ STARTING = "starting its process"
 # Plugin processes started at once by a background boot: bounded, so the starts leave the
 # web server's own requests some CPU.
 BACKGROUND_STARTS = max(2, min(4, os.cpu_count() or 2))
+BACKGROUND_DELAY = 5.0
 
 # Sent with sender=Runtime, bus=<EventBus> when a runtime creates the bus its plugins share:
 # upper layers (the notification bell) subscribe to plugins' events without the kernel
@@ -90,6 +93,7 @@ class Runtime:
         self.lock = threading.RLock()
         self._starter: ThreadPoolExecutor | None = None
         self._starting: dict[str, tuple[Manifest, Future[None]]] = {}
+        self._serving = threading.Event()
         self._components: dict[type, Any] = {}
         self._components_lock = threading.Lock()
 
@@ -144,6 +148,10 @@ class Runtime:
                     log.warning("safe mode: no plugin other than the core ones is loaded")
             self.rescan(background=background)
             self.booted = True
+
+    def serving(self) -> None:
+        """The web server answered a request: background starts may take the CPU now."""
+        self._serving.set()
 
     def wait_started(self, timeout: float | None = None) -> bool:
         """Wait for the background starts under way; whether none is left."""
@@ -244,26 +252,36 @@ class Runtime:
         """Load ``manifests`` (in dependency order): adopt the remembered, start the others
         (those reloaded, in ``fresh``, start at once: they run their new code now).
 
-        The adopted ones' statuses are written together, in one transaction.
+        The statuses of the adopted and of those starting in the background are written
+        together, in one transaction, before any background start can change them.
         """
         remembered = recall(m for m in manifests if m.id not in fresh)
-        adopted = []
-        ready = PluginStatus.READY
+        signed = set(
+            InstalledPlugin.objects.filter(
+                plugin_id__in=[m.id for m in manifests], signed=True
+            ).values_list("plugin_id", flat=True)
+        )
+        changes, later, now = [], [], []
         for manifest in manifests:
-            if not self._trusted(manifest):
+            if not self._trusted(manifest, manifest.id in signed):
                 continue
             known = remembered.get(manifest.id)
             if known is not None:
                 if self._adopt(manifest, known):
-                    adopted.append(StatusChange(manifest.id, ready, NOT_STARTED, StatusSource.LOAD))
+                    changes.append(_status(manifest.id, PluginStatus.READY, NOT_STARTED))
             elif background:
-                self._start_later(manifest)
+                changes.append(_status(manifest.id, PluginStatus.LOADING, STARTING))
+                later.append(manifest)
             else:
-                self._install(manifest, self._start(manifest))
-        set_statuses(adopted)
+                now.append(manifest)
+        set_statuses(changes)
+        for manifest in later:
+            self._start_later(manifest)
+        for manifest in now:
+            self._install(manifest, self._start(manifest))
 
-    def _trusted(self, manifest: Manifest) -> bool:
-        trust = assess(manifest.root, manifest.id, manifest.version)
+    def _trusted(self, manifest: Manifest, was_signed: bool) -> bool:
+        trust = assess(manifest.root, manifest.id, manifest.version, was_signed=was_signed)
         if trust.refusal:  # files may have changed since the last sync: verified at every load
             status = PluginStatus.ERROR if trust.tampered else PluginStatus.DISABLED
             set_status(
@@ -315,7 +333,6 @@ class Runtime:
 
     def _start_later(self, manifest: Manifest) -> None:
         """Start the plugin's process on a background thread, after its dependencies'."""
-        set_status(manifest.id, PluginStatus.LOADING, STARTING, source=StatusSource.LOAD)
         if self._starter is None:
             self._starter = ThreadPoolExecutor(BACKGROUND_STARTS, "jupiter-plugin-start")
         needed = {d.id for d in manifest.dependencies} | set(manifest.extends)
@@ -324,6 +341,7 @@ class Runtime:
         self._starting[manifest.id] = (manifest, future)
 
     def _start_in_background(self, manifest: Manifest, first: list[Future[None]]) -> None:
+        self._serving.wait(BACKGROUND_DELAY)
         # Submitted in dependency order to a FIFO pool: the dependencies started before.
         wait(first)
         try:
@@ -365,6 +383,10 @@ class Runtime:
         if self.bridge.remove(plugin_id) is not None:
             log.info("plugin %s unloaded", plugin_id)
         self.supervisor.stop(plugin_id)
+
+
+def _status(plugin_id: str, status: PluginStatus, reason: str) -> StatusChange:
+    return StatusChange(plugin_id, status, reason, StatusSource.LOAD)
 
 
 class _Listener:

@@ -7,9 +7,20 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
-            model_name="installedplugin",
-            name="registration",
-            field=models.JSONField(blank=True, default=dict),
+        migrations.CreateModel(
+            name="PluginRegistration",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("plugin_id", models.CharField(max_length=64, unique=True)),
+                ("code_key", models.CharField(max_length=64)),
+                ("description", models.JSONField(default=dict)),
+                ("topics", models.JSONField(default=list)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+            ],
         ),
     ]

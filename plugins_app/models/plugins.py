@@ -72,10 +72,6 @@ class InstalledPlugin(models.Model):
         default=False,
         help_text="A valid signature was seen (at install or a sync): it may never go missing.",
     )
-    # What the plugin's register() answered the last time its process started, with the key
-    # of the code that answered it (kernel.registrations): a server start installs it without
-    # starting the process, which starts on first use.
-    registration = models.JSONField(default=dict, blank=True)
     installed_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -110,6 +106,21 @@ class PluginConfig(models.Model):
 
     def __str__(self) -> str:
         return f"config of {self.plugin.plugin_id} (rev {self.revision})"
+
+
+class PluginRegistration(models.Model):
+    """What a plugin's ``register()`` answered when its process last started, and the key of
+    the code that answered it (``kernel.registrations``): a boot installs it without starting
+    the process. A table of its own, so listing plugins never reads it."""
+
+    plugin_id = models.CharField(max_length=64, unique=True)
+    code_key = models.CharField(max_length=64)
+    description = models.JSONField(default=dict)
+    topics = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"registration of {self.plugin_id}"
 
 
 class RetainedPluginConfig(models.Model):

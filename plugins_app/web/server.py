@@ -11,8 +11,10 @@ workers' (``management.worker``): web processes never run jobs.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.core.signals import request_finished
 
 from plugins_app.base import conf
 from plugins_app.base.fsutil import sweep_temp_files
@@ -42,6 +44,7 @@ def start_server_services() -> None:
     requests made by the CLI or another process (L6); remove plugin log files past their
     retention (hourly, first at the scheduler's first pass)."""
     runtime = get_runtime()
+    request_finished.connect(_serving, dispatch_uid="server.serving")
     sweep_interrupted_writes()
     runtime.component(Follower, lambda: Follower(runtime)).follow()
     start_log_publisher()
@@ -52,6 +55,12 @@ def start_server_services() -> None:
         runtime.scheduler.every("reload-requests", RELOAD_POLL_SECONDS, ReloadWatcher(runtime).tick)
     runtime.scheduler.every("prune-logs", LOG_PRUNE_SECONDS, prune_log_files)
     runtime.scheduler.start()
+
+
+def _serving(**kwargs: Any) -> None:
+    """The first answer lets the plugin processes left to start in the background start."""
+    get_runtime().serving()
+    request_finished.disconnect(dispatch_uid="server.serving")
 
 
 def start_log_publisher() -> LogPublisher:
