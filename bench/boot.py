@@ -3,12 +3,15 @@
 Run with `python bench/boot.py [COUNT]` (or `make bench`). A throwaway var/ and plugin folder
 hold COUNT plugins (500 by default), all enabled in one project. Printed:
 
+- Daphne with no plugin installed: this machine's floor (Django, Daphne, the database);
 - Daphne, first start (no registration known yet): seconds from spawn until ``/login/``
   answers, until the plugin list answers with every plugin listed, the statuses at that
   moment, and the seconds until no plugin is still starting;
 - Daphne, next start (registrations known): the same figures;
 - ``boot()`` alone in a fresh process (Django already set up), plugin processes running when
-  it returns, and the first use of one plugin (a public API call: its process starts then);
+  it returns, and the first use of one plugin (a public API call: its process starts then).
+
+Each Daphne is stopped, and its plugin processes gone, before the next one starts.
 
 Prints figures; asserts nothing.
 """
@@ -136,24 +139,63 @@ def _answers(url: str, cookie: str = "") -> bytes | None:
         return None
 
 
-def _daphne(label: str, cookie: str) -> None:
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        found.update(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str, float]:
+    """Daphne on a free port; its base URL and the seconds until ``/login/`` answered."""
     port = _port()
     base = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     daphne = str(Path(sys.executable).with_name("daphne"))
     server = subprocess.Popen(
         [daphne, "-b", "127.0.0.1", "-p", str(port), "jupiter_site.asgi:application"],
-        env=ENV,
+        env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    while _answers(f"{base}/login/") is None:
+        if time.monotonic() - started > 900:
+            server.kill()
+            raise SystemExit("Daphne did not answer /login/ within 900 s")
+        time.sleep(0.02)
+    return server, base, time.monotonic() - started
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    """Stop Daphne and wait until its plugin processes are gone too (they would take the
+    CPU from the next measurement)."""
+    children = _children(server.pid)
+    server.terminate()
     try:
-        while _answers(f"{base}/login/") is None:
-            if time.monotonic() - started > 900:
-                raise SystemExit("Daphne did not answer /login/ within 900 s")
-            time.sleep(0.02)
-        ready = time.monotonic() - started
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def _floor() -> None:
+    """Daphne with no plugin installed: this machine's start-up time without any."""
+    env = {**ENV, "JUPITER_VAR_DIR": str(WORK / "floor"), "JUPITER_PLUGIN_DIRS": str(WORK)}
+    manage = [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"]
+    subprocess.run(manage, env=env, cwd=ROOT, check=True)
+    server, _, ready = _serve(env)
+    _stop(server)
+    print(f"\nDaphne, no plugin installed (this machine's floor): /login/ after {ready:.2f} s")
+
+
+def _daphne(label: str, cookie: str) -> None:
+    server, base, ready = _serve(ENV)
+    started = time.monotonic() - ready
+    try:
         body = _answers(f"{base}/plugins.json?per_page=1000", cookie) or b"{}"
         listed = time.monotonic() - started
         count = json.loads(body).get("count", 0)
@@ -170,12 +212,7 @@ def _daphne(label: str, cookie: str) -> None:
         print(f"  no plugin starting after     {time.monotonic() - started:7.2f} s")
         print(f"  statuses then: {dict(_statuses())}")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        _stop(server)
 
 
 def _boot(use: bool) -> dict[str, float]:
@@ -195,6 +232,7 @@ def main() -> None:
     print(f"{COUNT} enabled plugins; goal: ready in under {GOAL:g} s")
     _plugins()
     cookie = _prepare()
+    _floor()
     _daphne("first start (no registration known)", cookie)
     _daphne("next start (registrations known)", cookie)
     cold = _boot(use=False)

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jupiter_site.settings")
 os.environ.setdefault("JUPITER_VAR_DIR", tempfile.mkdtemp(prefix="jupiter-bench-faults-"))
+os.environ.setdefault("JUPITER_PROJECT_ROOTS", tempfile.gettempdir())
 FLOODER_DIR = Path(tempfile.mkdtemp(prefix="jupiter-bench-flooder-"))
 os.environ.setdefault("JUPITER_PLUGIN_DIRS", str(FLOODER_DIR))
 
@@ -239,6 +240,7 @@ def _session_cookie() -> bytes:
 
 
 async def flood(cookie: bytes) -> None:
+    from asgiref.sync import sync_to_async
     from channels.routing import URLRouter
     from channels.testing import HttpCommunicator, WebsocketCommunicator
     from django.core.asgi import get_asgi_application
@@ -260,7 +262,7 @@ async def flood(cookie: bytes) -> None:
         return await inner({**scope, "user": _User()}, receive, send)
 
     http = get_asgi_application()
-    flooder = _flooder() if PRODUCER == "process" else None
+    flooder = await sync_to_async(_flooder)() if PRODUCER == "process" else None
     plugin_id = "flooder" if flooder is not None else "counter"
     viewers = [
         WebsocketCommunicator(ws_app, f"/ws/plugins/{plugin_id}/logs/") for _ in range(VIEWERS)
