@@ -18,6 +18,7 @@ Prints figures; asserts nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -142,7 +143,8 @@ def _answers(url: str, cookie: str = "") -> bytes | None:
 def _children(pid: int) -> set[int]:
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        found.update(int(child) for child in (task / "children").read_text().split())
+        with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+            found.update(int(child) for child in (task / "children").read_text().split())
     return found
 
 
