@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/analyzers.py
 	$(BIN)/python bench/confinement.py
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/boot.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/scan.py
 	$(BIN)/python bench/isolation.py

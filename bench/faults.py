@@ -10,8 +10,11 @@
    requested in a loop, in one process and one event loop as with Daphne: console p50/p99
    with and without the flood (goal p99 < 200 ms), lines shown and counted as dropped.
 
-The flood's producer is a thread of the measured process (plugins still run in-process): it
-competes with the event loop for the GIL, so the rate it reaches is printed with the figures.
+The flood's producer is a plugin in its own process (as every plugin runs): a thread of it
+logs, its process ships the lines to the measured one, which writes them to the files and
+fans them out. ``BENCH_PRODUCER=thread`` logs from a thread of the measured process instead
+(it then competes with the event loop for the GIL). The rate that reached the measured
+process is printed with the figures.
 
 Run: .venv/bin/python bench/faults.py   (prints figures, asserts nothing)
      BENCH_VIEWERS=0 .venv/bin/python bench/faults.py --flood   (the flood alone)
@@ -32,11 +35,15 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jupiter_site.settings")
 os.environ.setdefault("JUPITER_VAR_DIR", tempfile.mkdtemp(prefix="jupiter-bench-faults-"))
+os.environ.setdefault("JUPITER_PROJECT_ROOTS", tempfile.gettempdir())
+FLOODER_DIR = Path(tempfile.mkdtemp(prefix="jupiter-bench-flooder-"))
+os.environ.setdefault("JUPITER_PLUGIN_DIRS", str(FLOODER_DIR))
 
 import django  # noqa: E402
 
@@ -63,6 +70,30 @@ KILLS = 30
 FLOOD_RATE = 50_000
 VIEWERS = int(os.environ.get("BENCH_VIEWERS", "20"))
 FLOOD_SECONDS = 5.0
+PRODUCER = os.environ.get("BENCH_PRODUCER", "process")
+FLOODER = """
+import threading, time
+
+
+def register(bridge):
+    log = bridge.services.get_logger()
+
+    def flood(rate, seconds):
+        def run():
+            start, n = time.perf_counter(), 0
+            while time.perf_counter() - start < seconds:
+                ahead = start + n / rate - time.perf_counter()
+                if ahead > 0:
+                    time.sleep(ahead)
+                for _ in range(100):
+                    log.info("flood line %d", n)
+                    n += 1
+
+        threading.Thread(target=run, daemon=True).start()
+        return True
+
+    bridge.expose({"flood": flood})
+"""
 HTMX = {"HTTP_HX_REQUEST": "true"}
 SCHEMA = (
     "config_schema:\n  version: 1\n  schema:\n    type: object\n    properties:\n"
@@ -188,6 +219,20 @@ def kill_9() -> None:
     )
 
 
+def _flooder() -> Any:
+    """The flooding plugin, loaded in its own process; its public API (``flood``)."""
+    from plugins_app.kernel.runtime import boot
+
+    (FLOODER_DIR / "flooder").mkdir(exist_ok=True)
+    (FLOODER_DIR / "flooder" / "plugin.yaml").write_text(
+        "id: flooder\nname: Flooder\nversion: 1.0.0\ntype: tool\nentrypoint: 'main:register'\n"
+    )
+    (FLOODER_DIR / "flooder" / "main.py").write_text(FLOODER)
+    runtime = boot()
+    set_plugin_enabled(Project.objects.get(name="acme"), "flooder", True)
+    return runtime.bridge.public_api("flooder")
+
+
 def _session_cookie() -> bytes:
     client = Client()
     client.force_login(get_user_model().objects.get(username="bench"))
@@ -195,28 +240,33 @@ def _session_cookie() -> bytes:
 
 
 async def flood(cookie: bytes) -> None:
+    from asgiref.sync import sync_to_async
     from channels.routing import URLRouter
     from channels.testing import HttpCommunicator, WebsocketCommunicator
     from django.core.asgi import get_asgi_application
 
-    from plugins_app.logs.hub import plugin_logger
+    from plugins_app.logs.hub import get_hub, plugin_logger
     from plugins_app.web.consumers import logs as consumers
     from plugins_app.web.routing import websocket_urlpatterns
 
     class _User:
         is_authenticated = True
 
-    async def _exists(plugin_id: str) -> bool:
+    async def _allowed(user: Any, plugin_id: str) -> bool:
         return True
 
-    consumers._plugin_exists = _exists  # type: ignore[assignment]
+    consumers._may_read_logs = _allowed  # type: ignore[assignment]
     inner = URLRouter(websocket_urlpatterns)
 
     async def ws_app(scope, receive, send):  # type: ignore[no-untyped-def]
         return await inner({**scope, "user": _User()}, receive, send)
 
     http = get_asgi_application()
-    viewers = [WebsocketCommunicator(ws_app, "/ws/plugins/counter/logs/") for _ in range(VIEWERS)]
+    flooder = await sync_to_async(_flooder)() if PRODUCER == "process" else None
+    plugin_id = "flooder" if flooder is not None else "counter"
+    viewers = [
+        WebsocketCommunicator(ws_app, f"/ws/plugins/{plugin_id}/logs/") for _ in range(VIEWERS)
+    ]
     for viewer in viewers:
         await viewer.connect()
     shown, dropped = [0] * VIEWERS, [0] * VIEWERS
@@ -259,12 +309,18 @@ async def flood(cookie: bytes) -> None:
         return n
 
     loop = asyncio.get_running_loop()
-    producer = loop.run_in_executor(None, produce)
+    hub = get_hub()
+    before = hub.snapshot(plugin_id, 0)[1]
     started = time.perf_counter()
-    busy = await console(FLOOD_SECONDS)
-    stop.set()
-    lines = await producer
-    rate = lines / (time.perf_counter() - started)
+    if flooder is not None:
+        await loop.run_in_executor(None, flooder.flood, FLOOD_RATE, FLOOD_SECONDS)
+        busy = await console(FLOOD_SECONDS)
+    else:
+        producer = loop.run_in_executor(None, produce)
+        busy = await console(FLOOD_SECONDS)
+        stop.set()
+        await producer
+    rate = (hub.snapshot(plugin_id, 0)[1] - before) / (time.perf_counter() - started)
     for task in watchers:
         task.cancel()
     for viewer in viewers:
@@ -274,7 +330,7 @@ async def flood(cookie: bytes) -> None:
         f"{pct(quiet, 0.99):.0f} ms ({len(quiet)} requests)"
     )
     print(
-        f"   during a flood of {rate:,.0f} lines/s to {VIEWERS} viewers: p50 "
+        f"   during a flood of {rate:,.0f} lines/s ({PRODUCER}) to {VIEWERS} viewers: p50 "
         f"{pct(busy, 0.5):.0f} ms, p99 {pct(busy, 0.99):.0f} ms ({len(busy)} requests; "
         "goal p99 < 200 ms)"
     )

@@ -1,6 +1,8 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels (Daphne serves both).
 
-The plugin runtime boots once per process, before the first request is served.
+The plugin runtime boots once per process, before the first request is served; plugin
+processes do not hold it up: a plugin whose registration is remembered starts on first use,
+the others start in the background (``boot(background=True)``).
 """
 
 import os
@@ -18,7 +20,7 @@ from plugins_app.kernel.runtime import boot  # noqa: E402
 from plugins_app.web.routing import websocket_urlpatterns  # noqa: E402
 from plugins_app.web.server import start_server_services  # noqa: E402
 
-boot()
+boot(background=True)
 start_server_services()
 
 application = ProtocolTypeRouter(

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from plugins_app.jobs.api import JobRefused, submit
 from plugins_app.kernel.processes import PluginProcessError
-from plugins_app.kernel.runtime import boot, get_runtime
+from plugins_app.kernel.runtime import NOT_STARTED, boot, get_runtime
 from plugins_app.lifecycle.recovery import set_safe_mode
 from plugins_app.models import (
     AuditAction,
@@ -119,8 +119,11 @@ def test_the_command_stops_every_plugin_process_and_leaving_loads_them_again(pro
     call_command("jupiter_plugins", "safe-mode", "off")
     assert "Safe mode is off" in capsys.readouterr().out
     runtime.rescan()  # what a server or worker does when the feed says plugins changed
-    assert status().status == PluginStatus.READY
+    assert (status().status, status().status_reason) == (PluginStatus.READY, NOT_STARTED)
+    assert runtime.supervisor.process("greeter") is None  # it registered before: lazy now
+    assert runtime.bridge.registration("greeter").jobs["say"].func(None) == "hi"
     assert runtime.supervisor.process("greeter").pid != pid
+    assert (status().status, status().status_reason) == (PluginStatus.READY, "")
     details = list(
         AuditEvent.objects.filter(action=AuditAction.SAFE_MODE).values_list("detail", flat=True)
     )

@@ -71,6 +71,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob("JUPITER_ALLOW_UNSIGNED_ARCHIVES", False, _flag),
     Knob("JUPITER_MEETING_RATE", "30/m", str),
     Knob("JUPITER_SAFE_MODE", False, _flag),
+    Knob("JUPITER_LOG_RETENTION_DAYS", 14.0, float),
 )
 _DEFAULTS = {knob.name: knob.default for knob in KNOBS}
 
@@ -110,6 +111,7 @@ class JupiterSettings:
     allow_unsigned_archives: bool
     meeting_rate: str
     safe_mode: bool
+    log_retention_days: float
 
 
 @functools.cache
@@ -139,6 +141,7 @@ def get() -> JupiterSettings:
         allow_unsigned_archives=bool(_setting("JUPITER_ALLOW_UNSIGNED_ARCHIVES")),
         meeting_rate=str(_setting("JUPITER_MEETING_RATE")),
         safe_mode=bool(_setting("JUPITER_SAFE_MODE")),
+        log_retention_days=max(1.0, float(_setting("JUPITER_LOG_RETENTION_DAYS"))),
     )
 
 

@@ -97,7 +97,8 @@ def _import_root() -> Path:
     link = root / "plugins_app"
     if not link.exists():
         root.mkdir(mode=0o755, exist_ok=True)
-        link.symlink_to(PACKAGE_DIR, target_is_directory=True)
+        with contextlib.suppress(FileExistsError):  # made meanwhile by a parallel start
+            link.symlink_to(PACKAGE_DIR, target_is_directory=True)
     return root
 
 

@@ -85,7 +85,7 @@ def reload_plugin(runtime: Runtime, plugin_id: str) -> ReloadReport:
         else:
             problems = "; ".join(str(e) for e in fresh.errors)
             step(f"manifest is now invalid, the previous one is kept: {problems}")
-        runtime.reconcile()
+        runtime.reconcile(reload={plugin_id})  # a new process now, never a remembered one
         loaded = runtime.bridge.registration(plugin_id)
         if loaded is not None:
             started = runtime.supervisor.process(plugin_id)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from django.http import HttpRequest, HttpResponse
 
 from plugins_app.config.transfer import set_setting
-from plugins_app.logs.hub import plugin_logger
+from plugins_app.logs.hub import log_lines, plugin_logger
 from plugins_app.manifest.model import Manifest
 from plugins_app.sdk import errors as sdk_errors
 from plugins_app.sdk.bridge import (
@@ -398,7 +398,7 @@ class HostServices:
         raise LookupError(f"no host service {method!r}")
 
     def _log(self, params: Mapping[str, Any]) -> None:
-        for level, _name, message in params.get("lines") or []:
-            self._logger.log(int(level), "%s", message)
+        lines = params.get("lines") or []
+        log_lines(self._manifest.id, [(int(level), str(message)) for level, _, message in lines])
         if dropped := int(params.get("dropped") or 0):
             self._logger.warning("%d log lines dropped in the plugin process (too many)", dropped)

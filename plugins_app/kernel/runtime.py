@@ -6,6 +6,15 @@ dependency order. Code is imported only for plugins that are valid, compatible, 
 enabled somewhere (SPEC M5); the others keep a ``disabled`` or ``error`` status with a reason.
 In safe mode (``kernel.safe_mode``) only the core plugins load: the enabled ones are
 ``disabled`` with the reason "safe mode", and no plugin process runs.
+
+Loading a plugin starts no process when its registration is remembered for its current code
+(``kernel.registrations``): it is ``ready`` at once, "not started", and its process starts on
+first use; a start that fails then, or a crash loop later, turns it to ``error`` with the
+reason. The others start their process to register, at once, or, for the web server's boot
+(``boot(background=True)``), on a few threads in the background while they show ``loading``
+("starting"): the server answers before any plugin process is up. Those starts wait for the
+server's first answer (``serving``, at most ``BACKGROUND_DELAY`` seconds), so they do not
+take the CPU from its start-up either.
 """
 
 from __future__ import annotations
@@ -14,8 +23,10 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar, cast
 
+from django.db import connections
 from django.dispatch import Signal
 
 from plugins_app.base import conf
@@ -25,17 +36,19 @@ from plugins_app.kernel import safe_mode
 from plugins_app.kernel.bridge import Bridge
 from plugins_app.kernel.core.settings_update import SettingsUpdate
 from plugins_app.kernel.processes import PluginProcessError
+from plugins_app.kernel.registrations import Remembered, recall, remember
 from plugins_app.kernel.scheduler import Scheduler
-from plugins_app.kernel.supervisor import Supervisor
+from plugins_app.kernel.supervisor import Prepare, Supervisor
 from plugins_app.logs import debug
 from plugins_app.logs.hub import close_hub
 from plugins_app.manifest.model import Manifest
-from plugins_app.models import PluginStatus, ProjectPlugin, StatusSource
+from plugins_app.models import InstalledPlugin, PluginStatus, ProjectPlugin, StatusSource
 from plugins_app.projects.signals import project_plugins_changed
 from plugins_app.registry.dependencies import plan_load_order
 from plugins_app.registry.discovery import discover
-from plugins_app.registry.status import set_status
+from plugins_app.registry.status import StatusChange, set_status, set_statuses
 from plugins_app.registry.sync import sync_installed_plugins
+from plugins_app.sdk.bridge import Registration
 from plugins_app.sdk.loading import unload_modules
 from plugins_app.services.provider import ServiceProvider
 from plugins_app.trust.policy import assess
@@ -43,6 +56,12 @@ from plugins_app.trust.policy import assess
 log = logging.getLogger("jupiter.runtime")
 T = TypeVar("T")
 NOT_ENABLED = "Not enabled for any project"
+NOT_STARTED = "not started: its process starts on first use"
+STARTING = "starting its process"
+# Plugin processes started at once by a background boot: bounded, so the starts leave the
+# web server's own requests some CPU.
+BACKGROUND_STARTS = max(2, min(4, os.cpu_count() or 2))
+BACKGROUND_DELAY = 5.0
 
 # Sent with sender=Runtime, bus=<EventBus> when a runtime creates the bus its plugins share:
 # upper layers (the notification bell) subscribe to plugins' events without the kernel
@@ -67,10 +86,14 @@ class Runtime:
         self.settings_update = SettingsUpdate(self.bridge)
         send_logged(event_bus_created, Runtime, bus=self.bridge.service_provider.event_bus)
         self.scheduler = Scheduler()
-        self.supervisor = Supervisor(self.bridge.service_provider)
+        self.supervisor = Supervisor(self.bridge.service_provider, _Listener(self))
         self.manifests: dict[str, Manifest] = {}
         self.booted = False
+        self.closed = False
         self.lock = threading.RLock()
+        self._starter: ThreadPoolExecutor | None = None
+        self._starting: dict[str, tuple[Manifest, Future[None]]] = {}
+        self._serving = threading.Event()
         self._components: dict[type, Any] = {}
         self._components_lock = threading.Lock()
 
@@ -94,6 +117,10 @@ class Runtime:
 
     def close(self) -> None:
         """Stop the scheduler and every component, then unload every plugin."""
+        with self.lock:
+            self.closed = True
+            if self._starter is not None:
+                self._starter.shutdown(wait=False, cancel_futures=True)
         self.scheduler.stop()
         with self._components_lock:
             components, self._components = list(self._components.values()), {}
@@ -107,18 +134,32 @@ class Runtime:
         unload_modules()
         self.settings_update.uninstall()
 
-    def boot(self) -> None:
-        """Load the core plugins, then discover, sync and load; safe to call again."""
+    def boot(self, background: bool = False) -> None:
+        """Load the core plugins, then discover, sync and load; safe to call again.
+
+        ``background``: plugins that must start a process to register start on threads of
+        their own, and this returns before they are up (the web server's boot).
+        """
         with self.lock:
             if not self.booted:
                 self.settings_update.install()
                 log.info("core plugins ready: bridge, settings_update")
                 if safe_mode.active():
                     log.warning("safe mode: no plugin other than the core ones is loaded")
-            self.rescan()
+            self.rescan(background=background)
             self.booted = True
 
-    def rescan(self) -> None:
+    def serving(self) -> None:
+        """The web server answered a request: background starts may take the CPU now."""
+        self._serving.set()
+
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """Wait for the background starts under way; whether none is left."""
+        with self.lock:
+            pending = [future for _, future in self._starting.values()]
+        return not wait(pending, timeout).not_done
+
+    def rescan(self, background: bool = False) -> None:
         """Re-read every plugin folder and reconcile what is loaded with what is enabled."""
         with self.lock:
             settings = conf.get()
@@ -135,7 +176,7 @@ class Runtime:
             }
             self.manifests = report.loadable
             debug.apply_all()
-            self.reconcile(reload=changed)
+            self.reconcile(reload=changed, background=background)
 
     def enabled_ids(self) -> set[str]:
         return set(
@@ -144,8 +185,9 @@ class Runtime:
             .distinct()
         )
 
-    def reconcile(self, reload: Iterable[str] = ()) -> None:
-        """Make the loaded set match the enabled set; ``reload`` forces a fresh import.
+    def reconcile(self, reload: Iterable[str] = (), background: bool = False) -> None:
+        """Make the loaded set match the enabled set; ``reload`` forces a fresh import
+        (``background``: see ``boot``).
 
         In safe mode the wanted set is empty: everything is unloaded, and the plugins that
         would have loaded say why they did not.
@@ -155,7 +197,8 @@ class Runtime:
             enabled = self.enabled_ids()
             wanted = set() if safe.on else enabled
             plan = plan_load_order({pid: self.manifests[pid] for pid in wanted})
-            for plugin_id in set(reload):
+            fresh = set(reload)
+            for plugin_id in fresh:
                 self._unload(plugin_id)
                 self.supervisor.forget_crashes(plugin_id)
             for plugin_id in self.manifests:
@@ -183,12 +226,14 @@ class Runtime:
                         NOT_ENABLED,
                         source=StatusSource.ENABLEMENT,
                     )
+            to_load = []
             for plugin_id in plan.order:
                 registration = self.bridge.registration(plugin_id)
-                if registration is None:
-                    self._load(self.manifests[plugin_id])
-                else:
+                if registration is not None:
                     self._restore_ready(plugin_id, registration.legacy)
+                elif plugin_id not in self._starting:
+                    to_load.append(self.manifests[plugin_id])
+            self._load_all(to_load, background, fresh)
 
     def _restore_ready(self, plugin_id: str, legacy: bool) -> None:
         """A loaded plugin whose row says otherwise (rows reset by a re-sync) is ready again.
@@ -203,8 +248,40 @@ class Runtime:
             legacy=legacy,
         )
 
-    def _load(self, manifest: Manifest) -> None:
-        trust = assess(manifest.root, manifest.id, manifest.version)
+    def _load_all(self, manifests: list[Manifest], background: bool, fresh: set[str]) -> None:
+        """Load ``manifests`` (in dependency order): adopt the remembered, start the others
+        (those reloaded, in ``fresh``, start at once: they run their new code now).
+
+        The statuses of the adopted and of those starting in the background are written
+        together, in one transaction, before any background start can change them.
+        """
+        remembered = recall(m for m in manifests if m.id not in fresh)
+        signed = set(
+            InstalledPlugin.objects.filter(
+                plugin_id__in=[m.id for m in manifests], signed=True
+            ).values_list("plugin_id", flat=True)
+        )
+        changes, later, now = [], [], []
+        for manifest in manifests:
+            if not self._trusted(manifest, manifest.id in signed):
+                continue
+            known = remembered.get(manifest.id)
+            if known is not None:
+                if self._adopt(manifest, known):
+                    changes.append(_status(manifest.id, PluginStatus.READY, NOT_STARTED))
+            elif background:
+                changes.append(_status(manifest.id, PluginStatus.LOADING, STARTING))
+                later.append(manifest)
+            else:
+                now.append(manifest)
+        set_statuses(changes)
+        for manifest in later:
+            self._start_later(manifest)
+        for manifest in now:
+            self._install(manifest, self._start(manifest))
+
+    def _trusted(self, manifest: Manifest, was_signed: bool) -> bool:
+        trust = assess(manifest.root, manifest.id, manifest.version, was_signed=was_signed)
         if trust.refusal:  # files may have changed since the last sync: verified at every load
             status = PluginStatus.ERROR if trust.tampered else PluginStatus.DISABLED
             set_status(
@@ -215,16 +292,38 @@ class Runtime:
                 trust_level=trust.level,
             )
             log.warning("plugin %s refused: %s", manifest.id, trust.refusal)
-            return
-        set_status(manifest.id, PluginStatus.LOADING, source=StatusSource.LOAD)
+            return False
+        return True
+
+    def _prepare(self, manifest: Manifest) -> Prepare:
+        """Stored settings follow config_schema.version (M6), before register() runs."""
+        return lambda resolve: migrate_on_load(manifest, resolve)
+
+    def _adopt(self, manifest: Manifest, known: Remembered) -> bool:
         try:
-            # stored settings follow config_schema.version (M6), before register() runs
-            registration = self.supervisor.load(
-                manifest, lambda resolve: migrate_on_load(manifest, resolve)
-            )
+            registration = self.supervisor.adopt(manifest, known, self._prepare(manifest))
         except PluginProcessError as exc:
-            set_status(manifest.id, PluginStatus.ERROR, exc.reason, source=StatusSource.LOAD)
-            log.warning("plugin %s failed to load: %s", manifest.id, exc.reason)
+            self._load_failed(manifest.id, exc.reason)
+            return False
+        self.bridge.install(registration)
+        log.info("plugin %s %s ready (not started)", manifest.id, manifest.version)
+        return True
+
+    def _start(self, manifest: Manifest) -> Registration | None:
+        """Start the plugin's process; its registration, or None (its status says why)."""
+        set_status(manifest.id, PluginStatus.LOADING, STARTING, source=StatusSource.LOAD)
+        try:
+            return self.supervisor.load(manifest, self._prepare(manifest))
+        except PluginProcessError as exc:
+            self._load_failed(manifest.id, exc.reason)
+            return None
+
+    def _load_failed(self, plugin_id: str, reason: str) -> None:
+        set_status(plugin_id, PluginStatus.ERROR, reason, source=StatusSource.LOAD)
+        log.warning("plugin %s failed to load: %s", plugin_id, reason)
+
+    def _install(self, manifest: Manifest, registration: Registration | None) -> None:
+        if registration is None:
             return
         self.bridge.install(registration)
         set_status(
@@ -232,14 +331,98 @@ class Runtime:
         )
         log.info("plugin %s %s ready", manifest.id, manifest.version)
 
+    def _start_later(self, manifest: Manifest) -> None:
+        """Start the plugin's process on a background thread, after its dependencies'."""
+        if self._starter is None:
+            self._starter = ThreadPoolExecutor(BACKGROUND_STARTS, "jupiter-plugin-start")
+        needed = {d.id for d in manifest.dependencies} | set(manifest.extends)
+        first = [future for pid, (_, future) in self._starting.items() if pid in needed]
+        future = self._starter.submit(self._start_in_background, manifest, first)
+        self._starting[manifest.id] = (manifest, future)
+
+    def _start_in_background(self, manifest: Manifest, first: list[Future[None]]) -> None:
+        self._serving.wait(BACKGROUND_DELAY)
+        # Submitted in dependency order to a FIFO pool: the dependencies started before.
+        wait(first)
+        try:
+            registration = self.supervisor.load(manifest, self._prepare(manifest))
+            reason = ""
+        except PluginProcessError as exc:
+            registration, reason = None, exc.reason
+        except Exception as exc:  # a background start always ends in a status
+            log.exception("plugin %s could not start", manifest.id)
+            registration, reason = None, f"could not start: {exc}"
+        try:
+            with self.lock:
+                entry = self._starting.get(manifest.id)
+                if entry is None or entry[0] is not manifest or self.closed:
+                    # unloaded (or the runtime closed) meanwhile: this start is not wanted
+                    if (
+                        manifest.id not in self._starting
+                        and self.bridge.registration(manifest.id) is None
+                    ):
+                        self.supervisor.stop(manifest.id)
+                    return
+                del self._starting[manifest.id]
+                if registration is None:
+                    self._load_failed(manifest.id, reason)
+                else:
+                    self._install(manifest, registration)
+        finally:
+            connections.close_all()
+
     def code_of(self, manifest: Manifest) -> Callable[[str], Callable[..., Any]]:
         """The plugin's own entrypoints, run in a plugin process (settings migrations)."""
         return self.supervisor.code_of(manifest)
 
     def _unload(self, plugin_id: str) -> None:
+        with self.lock:
+            starting = self._starting.pop(plugin_id, None)
+        if starting is not None:
+            starting[1].cancel()
         if self.bridge.remove(plugin_id) is not None:
             log.info("plugin %s unloaded", plugin_id)
         self.supervisor.stop(plugin_id)
+
+
+def _status(plugin_id: str, status: PluginStatus, reason: str) -> StatusChange:
+    return StatusChange(plugin_id, status, reason, StatusSource.LOAD)
+
+
+class _Listener:
+    """The runtime's ear on its supervisor: statuses follow what the processes do."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def started(
+        self, manifest: Manifest, remembered: Remembered, changed: Registration | None
+    ) -> None:
+        """Remember what it registered; a plugin already installed (adopted, or restarted
+        after a crash) shows ``ready`` again, with what it registered now."""
+        remember(manifest, remembered)
+        bridge = self._runtime.bridge
+        if bridge.registration(manifest.id) is None:
+            return  # being loaded: the runtime installs it and sets its status
+        if changed is not None:
+            bridge.install(changed)
+        set_status(
+            manifest.id,
+            PluginStatus.READY,
+            source=StatusSource.LOAD,
+            only_source=StatusSource.LOAD,
+            legacy=bool(remembered.description.get("legacy")),
+        )
+
+    def failed(self, plugin_id: str, reason: str) -> None:
+        set_status(
+            plugin_id,
+            PluginStatus.ERROR,
+            reason,
+            source=StatusSource.LOAD,
+            only_from={PluginStatus.READY, PluginStatus.LOADING, PluginStatus.ERROR},
+        )
+        log.warning("plugin %s: %s", plugin_id, reason)
 
 
 _runtime: Runtime | None = None
@@ -265,9 +448,9 @@ def reset_runtime() -> None:
     close_hub()
 
 
-def boot() -> Runtime:
+def boot(background: bool = False) -> Runtime:
     runtime = get_runtime()
-    runtime.boot()
+    runtime.boot(background=background)
     return runtime
 
 

@@ -10,6 +10,12 @@ loads too, so one that dies at every start is not started a fourth time within t
 Every start, stop, crash and kill is kept, and announced (``plugin_process_event``): the
 receiver in ``observability.processes`` persists and audits it, for the plugin page and
 safe mode. In safe mode no plugin process is started at all.
+
+A plugin whose registration is remembered (``kernel.registrations``) is ``adopt``-ed: its
+registration is built from the record and its process starts on first use, through the same
+``_running`` that restarts a crashed one. The runtime hears of every start (to remember what
+the process answered, and to install it if it changed) and of every failure that leaves the
+plugin unusable (a start that fails, a crash loop), to keep its status truthful.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from django.dispatch import Signal
 
@@ -37,6 +43,7 @@ from plugins_app.kernel.processes import (
     ProcessLimits,
     child_environment,
 )
+from plugins_app.kernel.registrations import Remembered
 from plugins_app.kernel.remote import HostServices, plugin_error, remote_registration
 from plugins_app.logs.hub import plugin_logger
 from plugins_app.manifest.model import Manifest
@@ -48,7 +55,7 @@ from plugins_app.sdk.errors import PluginUnavailable
 from plugins_app.sdk.protocol import RemoteError
 from plugins_app.services.provider import ServiceProvider, plugin_data_dir
 
-__all__ = ["Supervisor", "confinement_for", "plugin_process_event"]
+__all__ = ["SlotListener", "Supervisor", "confinement_for", "plugin_process_event"]
 
 log = logging.getLogger("jupiter.supervisor")
 
@@ -83,6 +90,23 @@ Resolve = Callable[[str], Callable[..., Any]]
 Prepare = Callable[[Resolve], object]
 
 
+class SlotListener(Protocol):
+    """What the runtime hears of its plugins' processes."""
+
+    def started(
+        self, manifest: Manifest, remembered: Remembered, changed: Registration | None
+    ) -> None:
+        """A process registered; ``changed`` is its registration when it differs from the
+        one installed (an adopted plugin whose ``register()`` now answers otherwise)."""
+
+    def failed(self, plugin_id: str, reason: str) -> None:
+        """The plugin cannot be used: its process did not start, or crashed in a loop."""
+
+
+def crash_loop_reason() -> str:
+    return f"crashed {CRASH_LIMIT} times in {CRASH_WINDOW:g} s; not restarted"
+
+
 @dataclass
 class _Slot:
     manifest: Manifest
@@ -91,6 +115,7 @@ class _Slot:
     stopped: bool = False
     next_start: float = 0.0
     prepare: Prepare | None = None
+    known: Mapping[str, Any] | None = None  # the description its registration was built from
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -113,12 +138,16 @@ def _entrypoints(process_of: Callable[[], PluginProcess]) -> Resolve:
 class Supervisor:
     """The plugin processes of one host process (owned by its runtime)."""
 
-    def __init__(self, service_provider: ServiceProvider) -> None:
+    def __init__(
+        self, service_provider: ServiceProvider, listener: SlotListener | None = None
+    ) -> None:
         self._provider = service_provider
+        self._listener = listener
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.RLock()
         self._jobs: dict[str, Any] = {}
         self._subscriptions: dict[str, set[str]] = {}
+        self._on_bus: set[tuple[str, str]] = set()
         self._crashes: dict[str, CrashHistory] = {}
         self.events: list[ProcessEvent] = []
 
@@ -131,17 +160,30 @@ class Supervisor:
         ``prepare(resolve)`` runs once the process is confined and before ``register()``:
         settings migrations, which are plugin code too, run there.
         """
+        slot = self._new_slot(manifest, prepare)
+        with slot.lock:
+            return self._start(slot)
+
+    def adopt(
+        self, manifest: Manifest, remembered: Remembered, prepare: Prepare | None = None
+    ) -> Registration:
+        """The registration ``remembered`` describes, without starting the process: it
+        starts on first use (``prepare`` runs then, as in ``load``)."""
+        slot = self._new_slot(manifest, prepare)
+        slot.known = remembered.description
+        for topic in remembered.topics:
+            self.subscribe(manifest.id, topic)
+        return remote_registration(self, manifest, remembered.description)
+
+    def _new_slot(self, manifest: Manifest, prepare: Prepare | None) -> _Slot:
         self.stop(manifest.id)
         crashes = self._crashes_of(manifest.id)
         if crashes.looping():
-            raise PluginProcessError(
-                manifest.id, f"crashed {CRASH_LIMIT} times in {CRASH_WINDOW:g} s; not restarted"
-            )
+            raise PluginProcessError(manifest.id, crash_loop_reason())
         slot = _Slot(manifest, None, crashes, prepare=prepare)
         with self._lock:
             self._slots[manifest.id] = slot
-        with slot.lock:
-            return self._start(slot)
+        return slot
 
     def _crashes_of(self, plugin_id: str) -> CrashHistory:
         with self._lock:
@@ -214,7 +256,16 @@ class Supervisor:
             process.stop()
             raise PluginProcessError(manifest.id, str(plugin_error(exc))) from None
         slot.crashes.reset()
-        return remote_registration(self, manifest, description["registration"])
+        answered = description["registration"]
+        registration = remote_registration(self, manifest, answered)
+        changed = slot.known is not None and slot.known != answered
+        slot.known = answered
+        if self._listener is not None:
+            topics = tuple(self._subscriptions.get(manifest.id, ()))
+            self._listener.started(
+                manifest, Remembered(answered, topics), registration if changed else None
+            )
+        return registration
 
     def stop(self, plugin_id: str) -> None:
         with self._lock:
@@ -244,7 +295,13 @@ class Supervisor:
             if slot is not None and not slot.stopped:
                 slot.crashes.record()
                 slot.next_start = time.monotonic() + slot.crashes.backoff()
+                if slot.crashes.looping():
+                    self._failed(event.plugin_id, crash_loop_reason())
         send_logged(plugin_process_event, Supervisor, event=event)
+
+    def _failed(self, plugin_id: str, reason: str) -> None:
+        if self._listener is not None:
+            self._listener.failed(plugin_id, reason)
 
     # -- calls -----------------------------------------------------------------------
 
@@ -262,14 +319,16 @@ class Supervisor:
             if process is not None and process.alive:
                 return process
             if slot.crashes.looping():
-                raise PluginProcessError(
-                    plugin_id, f"crashed {CRASH_LIMIT} times in {CRASH_WINDOW:g} s; not restarted"
-                )
+                raise PluginProcessError(plugin_id, crash_loop_reason())
             wait = slot.next_start - time.monotonic()
             if wait > 0:
                 last = process.exit_reason if process is not None else "it stopped"
                 raise PluginProcessError(plugin_id, f"{last}; restarting in {wait:.0f} s")
-            self._start(slot)
+            try:
+                self._start(slot)
+            except PluginProcessError as exc:
+                self._failed(plugin_id, exc.reason)
+                raise
             assert slot.process is not None
             return slot.process
 
@@ -288,6 +347,22 @@ class Supervisor:
         if process is not None and process.alive:
             process.notify(method, params)
 
+    def _deliver(self, plugin_id: str, params: Mapping[str, Any]) -> None:
+        """A bus event for the plugin; one not running yet (or since a crash) is started
+        first, on a thread of its own: the publisher does not wait for a process start."""
+        process = self.process(plugin_id)
+        if process is not None and process.alive:
+            process.notify("event", params)
+            return
+
+        def start_then_notify() -> None:
+            try:
+                self._running(plugin_id).notify("event", params)
+            except PluginProcessError as exc:
+                log.warning("event %s not delivered: %s", params.get("topic"), exc)
+
+        threading.Thread(target=start_then_notify, name="jupiter-plugin-event", daemon=True).start()
+
     # -- jobs, events, other plugins -------------------------------------------------
 
     def follow_job(self, job_id: str, context: Any) -> None:
@@ -303,14 +378,15 @@ class Supervisor:
 
     def subscribe(self, plugin_id: str, topic: str) -> None:
         """Deliver host bus events matching ``topic`` to the plugin's process."""
-        topics = self._subscriptions.setdefault(plugin_id, set())
-        if topic in topics:
-            return
-        topics.add(topic)
+        self._subscriptions.setdefault(plugin_id, set()).add(topic)
+        with self._lock:
+            if (plugin_id, topic) in self._on_bus:
+                return  # subscribed by an earlier load: it delivers while the topic is wanted
+            self._on_bus.add((plugin_id, topic))
 
         def deliver(name: str, payload: dict[str, Any]) -> None:
-            if plugin_id in self._subscriptions:
-                self.notify(plugin_id, "event", {"topic": name, "payload": payload})
+            if topic in self._subscriptions.get(plugin_id, ()):
+                self._deliver(plugin_id, {"topic": name, "payload": payload})
 
         self._provider.event_bus.subscribe(topic, deliver)
 

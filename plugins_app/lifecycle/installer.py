@@ -54,6 +54,7 @@ from plugins_app.models import (
     AuditAction,
     InstalledPlugin,
     PluginConfig,
+    PluginRegistration,
     PluginStatus,
     TrustLevel,
     audit,
@@ -379,6 +380,7 @@ def uninstall(plugin_id: str, *, purge: bool, actor: Actor = None) -> None:
                     detail="settings purged" if purge else "settings kept for a reinstall",
                 )
                 plugin.delete()
+                PluginRegistration.objects.filter(plugin_id=plugin_id).delete()
         except BaseException:
             os.rename(trash, target)
             raise

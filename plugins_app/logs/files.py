@@ -6,7 +6,9 @@ sharing the log directory) writes its plugins' lines to files of its own:
 ``<log_dir>/plugins.<host>-<pid>.log``. One writer per file, so no two processes ever
 interleave half-lines, rotate a file under another's open handle, or clobber each other's
 rotated copy. A file past ``FILE_MAX_BYTES`` is renamed to ``<name>.1`` by its own writer
-(bounded disk: one previous generation kept).
+(bounded disk: one previous generation kept). Every process starts new files (its pid is in
+their names): ``prune`` removes those nobody wrote for the retention period
+(``JUPITER_LOG_RETENTION_DAYS``), left by processes that stopped long ago.
 
 Readers merge: a plugin's tail, its download and the live follower read every process's
 files (and a ``<id>.log`` left by an older version), ordered by the timestamp each line
@@ -40,6 +42,7 @@ __all__ = [
     "plugin_files",
     "process_file",
     "process_tag",
+    "prune",
     "tail",
 ]
 
@@ -74,6 +77,24 @@ def plugin_files(log_dir: Path, plugin_id: str) -> list[Path]:
     found = sorted(folder.glob(f"{plugin_id}.*.log"))
     legacy = folder / f"{plugin_id}.log"
     return [*found, legacy] if legacy.exists() else found
+
+
+def prune(log_dir: Path, max_age: float, now: float | None = None) -> list[Path]:
+    """Remove the log files (per process, aggregate, rotated copies, an older version's
+    single file) not written for ``max_age`` seconds; returns them. A live writer whose
+    idle file went finds it missing at its next line and starts it again
+    (``IDLE_RECHECK_SECONDS``)."""
+    cutoff = (time.time() if now is None else now) - max_age
+    removed = []
+    for pattern in ("plugins.*.log", "plugins.*.log.1", "plugins/*.log", "plugins/*.log.1"):
+        for path in log_dir.glob(pattern):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path)
+            except FileNotFoundError:
+                continue
+    return removed
 
 
 def level_of(line: str) -> int:

@@ -6,7 +6,10 @@ its length (log injection and terminal escapes, X6), then writes it to this proc
 files (``files.py``: ``<log_dir>/plugins/<id>.<host>-<pid>.log`` and the aggregate
 ``<log_dir>/plugins.<host>-<pid>.log`` with a ``[<id>]`` prefix: one writer per file), and
 queues it for the live panel. Plugin records do not propagate to the console handler: a
-plugin logging 10,000 lines/s must not flood the server's output. Reading (the panel's
+plugin logging 10,000 lines/s must not flood the server's output. Lines a plugin process
+ships (a batch every 50 ms) take ``log_lines``: the same lines, formatted in one pass and
+written with one call per file, so a flooding plugin costs the host little time (and the
+event loop little of the GIL). Reading (the panel's
 tail, the download) merges the files of every process of the deployment.
 
 The live feed is bounded everywhere and coalesced per plugin before fan-out: each plugin
@@ -28,7 +31,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +46,7 @@ from plugins_app.logs.files import (
     plugin_files,
     process_file,
     process_tag,
+    prune,
     tail,
 )
 
@@ -57,7 +61,9 @@ __all__ = [
     "close_hub",
     "get_hub",
     "level_of",
+    "log_lines",
     "plugin_logger",
+    "prune_log_files",
     "sanitize",
     "tail",
 ]
@@ -145,13 +151,25 @@ class LogHub:
         return stream
 
     def emit(self, plugin_id: str, level: int, line: str) -> None:
+        self.emit_many(plugin_id, ((level, line),))
+
+    def emit_many(self, plugin_id: str, lines: Sequence[tuple[int, str]]) -> None:
+        """Write ``(level, line)`` pairs with one call per file; only the newest
+        ``PENDING_MAX`` are queued for the live feed (the others would be skipped anyway)."""
+        if not lines:
+            return
+        text = "".join([f"{line}\n" for _, line in lines])
         with self._lock:
             stream = self._stream(plugin_id)
-            written = stream.file.write(line + "\n")
-            if not (self._aggregate.write(line + "\n") and written):
-                self._unwritten += 1
-            stream.seq += 1
-            stream.pending.append((stream.seq, level, line))
+            written = stream.file.write(text)
+            if not (self._aggregate.write(text) and written):
+                self._unwritten += len(lines)
+            newest = lines[-PENDING_MAX:]
+            first = stream.seq + len(lines) - len(newest) + 1
+            stream.pending.extend(
+                (first + n, level, line) for n, (level, line) in enumerate(newest)
+            )
+            stream.seq += len(lines)
             self._dirty = True
 
     def flush(self) -> None:
@@ -253,6 +271,12 @@ def get_hub() -> LogHub:
         return _hub
 
 
+def prune_log_files() -> list[Path]:
+    """Remove the plugin log files nobody wrote for ``JUPITER_LOG_RETENTION_DAYS``."""
+    settings = conf.get()
+    return prune(settings.log_dir, settings.log_retention_days * 86400)
+
+
 def close_hub() -> None:
     """Close this process's hub (``reset_runtime``); the next ``get_hub()`` opens a new one.
 
@@ -297,6 +321,25 @@ class PluginLogHandler(logging.Handler):
 
 
 _handler = PluginLogHandler()
+
+
+def log_lines(plugin_id: str, lines: Iterable[tuple[int, str]]) -> int:
+    """Log ``(level, message)`` pairs a plugin process shipped, as its logger would (same
+    level filter, same line format), in one pass; returns how many were kept."""
+    logger = plugin_logger(plugin_id)
+    prefixes: dict[int, str | None] = {}
+    stamp = _handler._timestamp(time.time())
+    kept = []
+    for level, message in lines:
+        if level not in prefixes:
+            enabled = logger.isEnabledFor(level)
+            name = logging.getLevelName(level)
+            prefixes[level] = f"{stamp} {name} [{plugin_id}] " if enabled else None
+        prefix = prefixes[level]
+        if prefix is not None:
+            kept.append((level, prefix + sanitize(message)))
+    get_hub().emit_many(plugin_id, kept)
+    return len(kept)
 
 
 def plugin_logger(plugin_id: str) -> logging.Logger:

@@ -4,7 +4,8 @@ It loads the enabled plugins (each in its own process), runs jobs on its threads
 its plugins' log lines (``logs.feed``), follows the change feed, and competes for the
 ``scheduler`` lease: the one worker holding it runs the deployment's periodic tasks (health
 checks and metrics collection at each plugin's interval, retrying or failing the jobs of
-stopped workers, importing hand edits of project files), so each runs once for the whole
+stopped workers, importing hand edits of project files, removing plugin log files past their
+retention), so each runs once for the whole
 deployment. When it stops, another worker takes the lease over within ``LEADER_TTL`` seconds.
 """
 
@@ -24,6 +25,7 @@ from plugins_app.kernel.feed import Follower
 from plugins_app.kernel.runtime import Runtime
 from plugins_app.kernel.scheduler import Scheduler
 from plugins_app.logs.feed import LogPublisher, publisher_for
+from plugins_app.logs.hub import prune_log_files
 from plugins_app.observability.health import HealthMonitor
 from plugins_app.observability.metrics import collect_due
 from plugins_app.projects.service import sync_all_from_files
@@ -38,6 +40,7 @@ HEALTH_TICK_SECONDS = 1.0
 METRICS_TICK_SECONDS = 1.0
 REAP_SECONDS = 2.0
 PROJECT_FILES_SECONDS = 2.0
+LOG_PRUNE_SECONDS = 3600.0
 
 
 class WorkerServices:
@@ -52,6 +55,7 @@ class WorkerServices:
         self.scheduler.every("metrics", METRICS_TICK_SECONDS, collect_due)
         self.scheduler.every("reap-jobs", REAP_SECONDS, reap_jobs)
         self.scheduler.every("project-files", PROJECT_FILES_SECONDS, sync_all_from_files)
+        self.scheduler.every("prune-logs", LOG_PRUNE_SECONDS, prune_log_files)
         self.leading = False
         self._stopped = threading.Event()
 

@@ -108,6 +108,21 @@ class PluginConfig(models.Model):
         return f"config of {self.plugin.plugin_id} (rev {self.revision})"
 
 
+class PluginRegistration(models.Model):
+    """What a plugin's ``register()`` answered when its process last started, and the key of
+    the code that answered it (``kernel.registrations``): a boot installs it without starting
+    the process. A table of its own, so listing plugins never reads it."""
+
+    plugin_id = models.CharField(max_length=64, unique=True)
+    code_key = models.CharField(max_length=64)
+    description = models.JSONField(default=dict)
+    topics = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"registration of {self.plugin_id}"
+
+
 class RetainedPluginConfig(models.Model):
     """Global settings of an uninstalled plugin, kept when the operator chose so (SPEC MK2)."""
 

@@ -101,8 +101,10 @@ def set_status(
 
 
 def set_statuses(changes: Iterable[StatusChange]) -> list[str]:
-    """Unconditional ``set_status`` for many plugins at once: one locked SELECT, one
-    ``bulk_update`` of the rows that actually change, one announcement per changed row.
+    """Unconditional ``set_status`` for many plugins at once: one locked SELECT of the
+    status columns, one UPDATE per distinct new status of the rows that actually change (a
+    boot turning 500 plugins ``ready`` writes them with one statement), one announcement per
+    changed row.
 
     The sync sets every refused or vanished plugin's status on each boot; with nothing
     changed this reads once and writes nothing. Returns the ids whose status changed.
@@ -111,19 +113,20 @@ def set_statuses(changes: Iterable[StatusChange]) -> list[str]:
     if not wanted:
         return []
     with transaction.atomic():
-        rows = list(InstalledPlugin.objects.select_for_update().filter(plugin_id__in=wanted))
-        changed = []
-        now = timezone.now()
-        for row in rows:
-            change = wanted[row.plugin_id]
+        rows = InstalledPlugin.objects.select_for_update().filter(plugin_id__in=wanted)
+        groups: dict[tuple[str, str, str], list[str]] = {}
+        for plugin_id, *current in rows.values_list(
+            "plugin_id", "status", "status_reason", "status_source"
+        ):
+            change = wanted[plugin_id]
             target = (str(change.status), change.reason, str(change.source))
-            if (row.status, row.status_reason, row.status_source) == target:
+            if tuple(current) == target:
                 continue
-            _announce(row.plugin_id, target, row.status, row.status_source)
-            row.status, row.status_reason, row.status_source = target
-            row.updated_at = now
-            changed.append(row)
-        InstalledPlugin.objects.bulk_update(
-            changed, ["status", "status_reason", "status_source", "updated_at"]
-        )
-    return sorted(row.plugin_id for row in changed)
+            _announce(plugin_id, target, current[0], current[2])
+            groups.setdefault(target, []).append(plugin_id)
+        now = timezone.now()
+        for (status, reason, source), ids in groups.items():
+            InstalledPlugin.objects.filter(plugin_id__in=ids).update(
+                status=status, status_reason=reason, status_source=source, updated_at=now
+            )
+    return sorted(plugin_id for ids in groups.values() for plugin_id in ids)

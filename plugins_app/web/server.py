@@ -1,8 +1,9 @@
 """What a web process runs beside its requests, started once by the ASGI entry point.
 
 A web process only follows the deployment (the change feed), publishes the log lines of the
-plugin processes it runs (``logs.feed.LogPublisher``) and, in developer mode, picks up hot
-reload requests. The periodic work that must happen once per deployment (health checks,
+plugin processes it runs (``logs.feed.LogPublisher``), removes plugin log files past their
+retention (as workers do: harmless twice) and, in developer mode, picks up hot reload
+requests. The periodic work that must happen once per deployment (health checks,
 retrying the jobs of stopped workers, importing hand edits of project files) is the
 workers' (``management.worker``): web processes never run jobs.
 """
@@ -10,8 +11,10 @@ workers' (``management.worker``): web processes never run jobs.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.core.signals import request_finished
 
 from plugins_app.base import conf
 from plugins_app.base.fsutil import sweep_temp_files
@@ -20,6 +23,7 @@ from plugins_app.kernel.feed import Follower
 from plugins_app.kernel.reload import ReloadWatcher
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.logs.feed import LogPublisher, publisher_for
+from plugins_app.logs.hub import prune_log_files
 from plugins_app.projects.service import sweep_project_temp_files
 
 __all__ = [
@@ -31,13 +35,16 @@ __all__ = [
 
 log = logging.getLogger("jupiter.server")
 RELOAD_POLL_SECONDS = 1.0
+LOG_PRUNE_SECONDS = 3600.0
 
 
 def start_server_services() -> None:
     """For a web process, after ``runtime.boot()``: follow the feed, relay job events when
     the channel layer cannot carry the workers' own; in developer mode, pick up hot-reload
-    requests made by the CLI or another process (L6)."""
+    requests made by the CLI or another process (L6); remove plugin log files past their
+    retention (hourly, first at the scheduler's first pass)."""
     runtime = get_runtime()
+    request_finished.connect(_serving, dispatch_uid="server.serving")
     sweep_interrupted_writes()
     runtime.component(Follower, lambda: Follower(runtime)).follow()
     start_log_publisher()
@@ -46,7 +53,14 @@ def start_server_services() -> None:
         runtime.scheduler.every("job-events", RELAY_SECONDS, relay.tick)
     if conf.get().developer_mode:
         runtime.scheduler.every("reload-requests", RELOAD_POLL_SECONDS, ReloadWatcher(runtime).tick)
+    runtime.scheduler.every("prune-logs", LOG_PRUNE_SECONDS, prune_log_files)
     runtime.scheduler.start()
+
+
+def _serving(**kwargs: Any) -> None:
+    """The first answer lets the plugin processes left to start in the background start."""
+    get_runtime().serving()
+    request_finished.disconnect(dispatch_uid="server.serving")
 
 
 def start_log_publisher() -> LogPublisher:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from django.urls import reverse
 
 from plugins_app.logs import hub as logs
-from plugins_app.logs.hub import get_hub, plugin_logger, sanitize, tail
+from plugins_app.logs.files import prune
+from plugins_app.logs.hub import get_hub, log_lines, plugin_logger, sanitize, tail
 
 from .conftest import PROBE
 
@@ -57,6 +59,45 @@ def test_pending_lines_are_bounded_and_counted_as_skipped(autoui_dirs, monkeypat
     assert batch.lines[-1][2].endswith("line 24")
     lines, seq = hub.snapshot("burst", 100)
     assert seq == 25 and len(lines) == 25  # the file is complete: it is the truth
+
+
+def test_a_shipped_batch_is_written_whole_filtered_by_level_and_bounded_for_the_feed(
+    autoui_dirs, monkeypatch
+):
+    monkeypatch.setattr(logs, "PENDING_MAX", 10)
+    hub = get_hub()
+    hub.drain()
+    shipped = [(logging.INFO, f"line {i}") for i in range(24)]
+    shipped += [(logging.DEBUG, "not at this level"), (logging.ERROR, "bad\x1b[31m")]
+    assert log_lines("shipper", shipped) == 25
+    (batch,) = [b for b in hub.drain() if b.plugin_id == "shipper"]
+    assert (batch.start, batch.end, len(batch.lines), batch.skipped) == (1, 25, 10, 15)
+    assert [seq for seq, _, _ in batch.lines] == list(range(16, 26))
+    assert batch.lines[-1][1] == logging.ERROR
+    assert batch.lines[-1][2].endswith("ERROR [shipper] bad\\x1b[31m")
+    written = hub.plugin_file("shipper").read_text().splitlines()
+    assert len(written) == 25 and written[0].endswith("INFO [shipper] line 0")
+    assert "not at this level" not in "".join(written)
+    plugin_logger("shipper").info("one more")  # single records continue the numbering
+    (batch,) = [b for b in hub.drain() if b.plugin_id == "shipper"]
+    assert (batch.start, batch.end) == (26, 26)
+
+
+def test_prune_removes_the_log_files_nobody_wrote_for_the_retention_period(tmp_path):
+    old = time.time() - 15 * 86400
+    (tmp_path / "plugins").mkdir()
+    stale = [
+        tmp_path / "plugins" / "alpha.host-1.log",
+        tmp_path / "plugins" / "alpha.host-1.log.1",
+        tmp_path / "plugins.host-1.log",
+    ]
+    fresh = [tmp_path / "plugins" / "alpha.host-2.log", tmp_path / "plugins.host-2.log"]
+    for path in [*stale, *fresh]:
+        path.write_text("x\n")
+    for path in stale:
+        os.utime(path, (old, old))
+    assert sorted(prune(tmp_path, 14 * 86400)) == sorted(stale)
+    assert [path.exists() for path in [*stale, *fresh]] == [False] * 3 + [True] * 2
 
 
 def test_log_panel_shows_the_tail_escaped_and_download_serves_the_file(client, project):
