@@ -1,0 +1,93 @@
+"""An analysis's findings as ``Finding`` rows, with one severity scale for every plugin.
+
+Plugins say how bad a finding is in their own words (``severity``, ``priority`` or
+``level``: "error", "warning", "high"...); the page filters and counts on one scale,
+``SEVERITIES``. A finding that says nothing is ``info``. Rows are written in batches beside
+the analysis's history entry, replacing those of the project's previous analysis, so the
+table holds one analysis per project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from django.db import transaction
+
+from plugins_app.models import Finding, HistoryEntry
+
+SEVERITIES = ("high", "medium", "low", "info")
+_ALIASES = {
+    "critical": "high",
+    "error": "high",
+    "fatal": "high",
+    "major": "high",
+    "warning": "medium",
+    "warn": "medium",
+    "moderate": "medium",
+    "minor": "low",
+    "note": "low",
+    "hint": "info",
+    "information": "info",
+}
+BATCH = 2000
+MESSAGE_CHARS = 4000
+FILES_KEPT = 1000
+
+
+def severity_of(finding: Any) -> str:
+    """The finding's severity on the shared scale (its first recognised word wins)."""
+    if isinstance(finding, Mapping):
+        for key in ("severity", "priority", "level"):
+            word = str(finding.get(key, "")).strip().lower()
+            word = _ALIASES.get(word, word)
+            if word in SEVERITIES:
+                return word
+    return "info"
+
+
+def _text(value: Any, limit: int) -> str:
+    return ("" if value is None else str(value))[:limit]
+
+
+def _line(value: Any) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _rows(entry: HistoryEntry, plugin_id: str, findings: list[Any]) -> Iterator[Finding]:
+    for position, finding in enumerate(findings):
+        item = finding if isinstance(finding, Mapping) else {"message": finding}
+        files = item.get("files")
+        yield Finding(
+            entry=entry,
+            project_id=entry.project_id,
+            plugin_id=plugin_id,
+            position=position,
+            severity=severity_of(item),
+            rule=_text(item.get("rule"), 64),
+            path=_text(item.get("file") or item.get("path"), 1024),
+            line=_line(item.get("line")),
+            message=_text(item.get("message", ""), MESSAGE_CHARS),
+            files=[str(f) for f in files[:FILES_KEPT]] if isinstance(files, list) else [],
+        )
+
+
+def store_findings(entry: HistoryEntry, plugins: Mapping[str, Mapping[str, Any]]) -> int:
+    """Replace the project's finding rows by those of ``entry``; returns how many."""
+    count = 0
+    with transaction.atomic():
+        Finding.objects.filter(project_id=entry.project_id).delete()
+        for plugin_id, outcome in sorted(plugins.items()):
+            batch: list[Finding] = []
+            for row in _rows(entry, plugin_id, list(outcome.get("findings") or [])):
+                batch.append(row)
+                if len(batch) >= BATCH:
+                    Finding.objects.bulk_create(batch)
+                    count += len(batch)
+                    batch = []
+            Finding.objects.bulk_create(batch)
+            count += len(batch)
+    return count
