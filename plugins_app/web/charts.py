@@ -76,13 +76,9 @@ def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
     raw = (high - low) / max(1, count)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.floor(low / step) * step
-    ticks = []
-    value = first
-    while value <= high + step / 2:
-        ticks.append(round(value, 10))
-        value += step
-    return ticks
+    first = math.floor(low / step)
+    last = math.ceil(high / step)
+    return [round(n * step, 10) for n in range(first, last + 1)]
 
 
 def _number(value: float) -> str:
