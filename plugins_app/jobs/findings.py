@@ -10,9 +10,10 @@ table holds one analysis per project.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from itertools import islice
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from plugins_app.models import Finding, HistoryEntry
 
@@ -57,37 +58,48 @@ def _line(value: Any) -> int:
         return 0
 
 
-def _rows(entry: HistoryEntry, plugin_id: str, findings: list[Any]) -> Iterator[Finding]:
+COLUMNS = ("entry", "project", "plugin_id", "position", "severity", "rule", "path", "line")
+COLUMNS += ("message", "files")
+
+
+def _rows(entry: HistoryEntry, plugin_id: str, findings: list[Any]) -> Iterator[tuple[Any, ...]]:
+    files_field = Finding._meta.get_field("files")
     for position, finding in enumerate(findings):
         item = finding if isinstance(finding, Mapping) else {"message": finding}
         files = item.get("files")
-        yield Finding(
-            entry=entry,
-            project_id=entry.project_id,
-            plugin_id=plugin_id,
-            position=position,
-            severity=severity_of(item),
-            rule=_text(item.get("rule"), 64),
-            path=_text(item.get("file") or item.get("path"), 1024),
-            line=_line(item.get("line")),
-            message=_text(item.get("message", ""), MESSAGE_CHARS),
-            files=[str(f) for f in files[:FILES_KEPT]] if isinstance(files, list) else [],
+        files = [str(f) for f in files[:FILES_KEPT]] if isinstance(files, list) else []
+        yield (
+            entry.pk,
+            entry.project_id,
+            plugin_id,
+            position,
+            severity_of(item),
+            _text(item.get("rule"), 64),
+            _text(item.get("file") or item.get("path"), 1024),
+            _line(item.get("line")),
+            _text(item.get("message", ""), MESSAGE_CHARS),
+            files_field.get_db_prep_save(files, connection),
         )
 
 
 def store_findings(entry: HistoryEntry, plugins: Mapping[str, Mapping[str, Any]]) -> int:
-    """Replace the project's finding rows by those of ``entry``; returns how many."""
+    """Replace the project's finding rows by those of ``entry``; returns how many.
+
+    One prepared ``INSERT`` run with ``executemany`` per batch: the ORM's ``bulk_create``
+    compiles SQL for every row and cost ten times more on an analysis of 25,000 findings.
+    """
+    meta = Finding._meta
+    columns = ", ".join(connection.ops.quote_name(meta.get_field(c).column) for c in COLUMNS)
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+    )
     count = 0
-    with transaction.atomic():
+    with transaction.atomic(), connection.cursor() as cursor:
         Finding.objects.filter(project_id=entry.project_id).delete()
         for plugin_id, outcome in sorted(plugins.items()):
-            batch: list[Finding] = []
-            for row in _rows(entry, plugin_id, list(outcome.get("findings") or [])):
-                batch.append(row)
-                if len(batch) >= BATCH:
-                    Finding.objects.bulk_create(batch)
-                    count += len(batch)
-                    batch = []
-            Finding.objects.bulk_create(batch)
-            count += len(batch)
+            rows = _rows(entry, plugin_id, list(outcome.get("findings") or []))
+            while batch := list(islice(rows, BATCH)):
+                cursor.executemany(sql, batch)
+                count += len(batch)
     return count
