@@ -107,7 +107,7 @@ def test_findings_page_counts_by_severity_and_plugin(viewer: Client, project) ->
     assert "<desc>high 64, medium 63, low 62, info 62</desc>" in html
     assert "<desc>p_cycle 1, p_lint 250</desc>" in html
     assert html.count('<tr class="finding') == PAGE_SIZE
-    assert "Page 1 of 6" in html
+    assert f"Page 1 of {-(-251 // PAGE_SIZE)}" in html
 
 
 def test_filters_search_and_paging_are_in_the_query_string(viewer: Client, project) -> None:
@@ -119,10 +119,10 @@ def test_filters_search_and_paging_are_in_the_query_string(viewer: Client, proje
     html = viewer.get("/projects/big/findings/?severity=medium&path=src/&page=2").content.decode()
     matching = int(re.search(r'data-findings-matching="(\d+)"', html).group(1))
     assert matching == 63  # n % 4 == 1: all odd, so all in src/
-    assert "Page 2 of 2" in html
+    assert f"Page 2 of {-(-63 // PAGE_SIZE)}" in html
     assert 'href="/projects/big/findings/?severity=medium&amp;path=src%2F&amp;page=1"' in html
     shown = re.findall(r"finding (\d{4})", html)
-    assert len(shown) == 13 and all(int(n) % 4 == 1 for n in shown)
+    assert len(shown) == min(PAGE_SIZE, 63 - PAGE_SIZE) and all(int(n) % 4 == 1 for n in shown)
     found = viewer.get("/projects/big/findings/?q=NEEDLE").content.decode()
     assert re.findall(r"finding (\d{4}) needle", found) == ["0000", "0050", "0100", "0150", "0200"]
     one_file = viewer.get("/projects/big/findings/?path=src/m0001.py").content.decode()

@@ -101,6 +101,18 @@ def test_a_folder_of_too_many_files_shows_the_most_connected_and_one_more_node()
     assert "flat/m0.py" in {n.id for n in view.nodes}  # the most imported is kept
 
 
+def test_stored_cycles_are_used_as_the_scan_found_them() -> None:
+    files, edges = synthetic(2, 2, 3)
+    known = [["pkg0/sub0/mod0.py", "pkg1/sub1/mod2.py"], ["gone.py", "pkg0/sub0/mod1.py"]]
+    prepared = prepare(files, edges, known)
+    # a file no longer in the graph is dropped, and a group left with one file with it
+    assert prepared.cycles == (("pkg0/sub0/mod0.py", "pkg1/sub1/mod2.py"),)
+    assert set(prepared.cycle_of) == {
+        files.index("pkg0/sub0/mod0.py"),
+        files.index("pkg1/sub1/mod2.py"),
+    }
+
+
 def test_layout_puts_importers_left_of_what_they_import_and_cycles_side_by_side() -> None:
     positions = layout(["a", "b", "c", "d"], [("a", "b"), ("b", "c"), ("c", "b"), ("c", "d")])
     assert positions["a"][0] < positions["b"][0] == positions["c"][0] < positions["d"][0]

@@ -36,6 +36,7 @@ from plugins_app.jobs.findings import store_findings
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.manifest.tracebacks import summarise_exception
 from plugins_app.models import HistoryEntry, HistoryKind, Project, ProjectGraph, ProjectPlugin
+from plugins_app.sdk.values import Graph
 
 IGNORE_FILES = (".gitignore", ".jupiterignore")
 ALWAYS_SKIPPED = frozenset({".git", ".hg", ".svn"})
@@ -383,8 +384,15 @@ def run_scan(job: Any, span: tuple[float, float] = (0, 100)) -> dict[str, Any]:
         "external_modules": sorted({e["target"] for e in edges if not e["internal"]}),
         "plugins": plugins,
     }
+    internal = tuple((e["source"], e["target"], True) for e in edges if e["internal"])
     ProjectGraph.objects.update_or_create(
-        project=project, defaults={"nodes": nodes, "edges": edges, "job_id": job.id}
+        project=project,
+        defaults={
+            "nodes": nodes,
+            "edges": edges,
+            "cycles": Graph(project.name, (), internal).import_cycles(),
+            "job_id": job.id,
+        },
     )
     HistoryEntry.objects.create(
         project=project,

@@ -42,6 +42,12 @@ class ProjectGraph(models.Model):
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="graph")
     nodes = models.JSONField(default=list, blank=True)
     edges = models.JSONField(default=list, blank=True)
+    cycles = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The import cycles among the files (sorted lists of paths), found by the "
+        "scan; null for a graph stored before they were.",
+    )
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
     built_at = models.DateTimeField(auto_now=True)
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from plugins_app.jobs.findings import store_findings
+from plugins_app.jobs.scan import analysis_overview
 from plugins_app.models import (
     HistoryEntry,
     HistoryKind,
@@ -31,6 +32,8 @@ from plugins_app.models import (
     ProjectGraph,
 )
 from plugins_app.projects.service import register_project
+from plugins_app.sdk.values import Graph
+from plugins_app.web.presenters.findings import PAGE_SIZE
 
 pytestmark = pytest.mark.e2e
 
@@ -104,8 +107,12 @@ def big(user, tmp_path: Path) -> Project:
         {"source": CYCLE[0], "target": CYCLE[1], "internal": True},
         {"source": CYCLE[1], "target": CYCLE[0], "internal": True},
     ]
+    internal = tuple((e["source"], e["target"], True) for e in edges)
     ProjectGraph.objects.create(
-        project=project, nodes=[{"path": p, "language": "python"} for p in paths], edges=edges
+        project=project,
+        nodes=[{"path": p, "language": "python"} for p in paths],
+        edges=edges,
+        cycles=Graph("big", (), internal).import_cycles(),  # as run_scan stores them
     )
     plugins = {
         "lint": {"error": "", "findings": [_finding(n, paths) for n in range(FINDINGS - 1)]},
@@ -123,7 +130,10 @@ def big(user, tmp_path: Path) -> Project:
         },
     }
     entry = HistoryEntry.objects.create(
-        project=project, kind=HistoryKind.ANALYSIS, summary=f"{FINDINGS} findings", data={}
+        project=project,
+        kind=HistoryKind.ANALYSIS,
+        summary=f"{FINDINGS} findings from 2 plugins",
+        data={"plugins": plugins, "overview": analysis_overview(plugins)},
     )
     store_findings(entry, plugins)
     return project
@@ -181,8 +191,10 @@ def test_findings_page_and_filter_on_the_large_project(
     page.goto(f"{live_server_url}/projects/big/")
     section = page.locator("#project-findings")
     expect(section).to_have_attribute("data-findings-total", str(FINDINGS))
-    expect(section.locator("tr.finding")).to_have_count(50)
-    expect(section.locator("[data-findings-page]")).to_have_text("Page 1 of 500")
+    expect(section.locator("tr.finding")).to_have_count(PAGE_SIZE)
+    expect(section.locator("[data-findings-page]")).to_have_text(
+        f"Page 1 of {FINDINGS // PAGE_SIZE}"
+    )
     cycle_row = section.locator("tr.finding", has_text="import cycle")
     expect(cycle_row).to_contain_text("300 files: pkg9/sub0/mod0.py, pkg9/sub0/mod1.py")
     expect(cycle_row.locator("details summary")).to_have_text("295 more")
@@ -196,15 +208,15 @@ def test_findings_page_and_filter_on_the_large_project(
         f"{live_server_url}/projects/big/findings/?severity=medium&plugin=lint&path=&q="
     )
     section.get_by_role("link", name="Next").click()
-    expect(section.locator("[data-findings-page]")).to_have_text("Page 2 of 125")
+    expect(section.locator("[data-findings-page]")).to_have_text(f"Page 2 of {6250 // PAGE_SIZE}")
     first = section.locator("tr.finding").first
     expect(first.locator(".badge")).to_have_text("medium")
-    expect(first).to_contain_text("finding 00201")
+    expect(first).to_contain_text(f"finding {1 + 4 * PAGE_SIZE:05}")  # medium: n % 4 == 1
     link = page.url
     page.reload()  # the address holds the whole view
     assert page.url == link
-    expect(page.locator("[data-findings-page]")).to_have_text("Page 2 of 125")
-    expect(page.locator("tr.finding").first).to_contain_text("finding 00201")
+    expect(page.locator("[data-findings-page]")).to_have_text(f"Page 2 of {6250 // PAGE_SIZE}")
+    expect(page.locator("tr.finding").first).to_contain_text(f"finding {1 + 4 * PAGE_SIZE:05}")
 
     page.goto(f"{live_server_url}/projects/big/findings/?q=needle")
     expect(page.locator("#project-findings")).to_have_attribute("data-findings-matching", "25")

@@ -20,7 +20,7 @@ from plugins_app.jobs.findings import SEVERITIES
 from plugins_app.models import Finding, Project
 from plugins_app.web.charts import Bar, bar_chart
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 FIRST_FILES = 5
 QUERY_CHARS = 200
 

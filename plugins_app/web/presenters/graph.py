@@ -76,27 +76,42 @@ class GraphView:
     height: float
 
 
-def prepare(paths: Sequence[str], edges: Iterable[tuple[str, str]]) -> Prepared:
-    """Files, internal edges as index pairs, and each file's cycle (largest cycles first)."""
+def prepare(
+    paths: Sequence[str],
+    edges: Iterable[tuple[str, str]],
+    known: Sequence[Sequence[str]] | None = None,
+) -> Prepared:
+    """Files, internal edges as index pairs, and each file's cycle (largest cycles first).
+    ``known`` cycles are those the scan stored; without them they are found here."""
     index = {path: n for n, path in enumerate(paths)}
     pairs = tuple((index[s], index[t]) for s, t in edges if s in index and t in index and s != t)
-    successors: dict[str, list[str]] = defaultdict(list)
-    for s, t in pairs:
-        successors[paths[s]].append(paths[t])
-    found = sorted(cycles(successors), key=lambda group: (-len(group), group[0]))
+    if known is None:
+        successors: dict[str, list[str]] = defaultdict(list)
+        for s, t in pairs:
+            successors[paths[s]].append(paths[t])
+        known = cycles(successors)
+    found = sorted(
+        ([str(p) for p in group if p in index] for group in known),
+        key=lambda group: (-len(group), group[:1]),
+    )
+    found = [group for group in found if len(group) > 1]
     cycle_of = {index[path]: n for n, group in enumerate(found) for path in group}
     return Prepared(tuple(paths), pairs, cycle_of, tuple(tuple(g) for g in found))
 
 
 def prepared_for(graph: ProjectGraph) -> Prepared:
-    """``prepare`` of the stored graph, cached by its row and build time."""
+    """``prepare`` of the stored graph with the cycles its scan found, cached by its row and
+    build time."""
     key = f"jupiter:graph:v1:{graph.pk}:{graph.built_at.timestamp()}"
     found: Prepared | None = cache.get(key)
     if found is None:
-        nodes, edges = ProjectGraph.objects.values_list("nodes", "edges").get(pk=graph.pk)
+        nodes, edges, known = ProjectGraph.objects.values_list("nodes", "edges", "cycles").get(
+            pk=graph.pk
+        )
         found = prepare(
             [n["path"] for n in nodes],
             ((e["source"], e["target"]) for e in edges if e.get("internal")),
+            known if isinstance(known, list) else None,
         )
         cache.set(key, found, 3600)
     return found
