@@ -81,7 +81,10 @@ def main() -> None:
     spent = (time.perf_counter() - started) * 1000
     print(f"{'cycles of the file graph (what the scan adds)':<52} {spent:8.1f} ms")
     ProjectGraph.objects.create(
-        project=project, nodes=[{"path": p} for p in paths], edges=edges, cycles=found
+        project=project,
+        nodes=[{"path": p, "language": "python"} for p in paths],
+        edges=edges,
+        cycles=found,
     )
     severities = ("high", "medium", "low", "info")
     findings = [

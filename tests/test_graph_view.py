@@ -138,7 +138,8 @@ def graphed(user, tmp_path: Path):
     files, edges = synthetic(8, 5, 10)
     ProjectGraph.objects.create(
         project=project,
-        nodes=[{"path": f, "language": "python"} for f in files],
+        nodes=[{"path": f, "language": "python"} for f in files]
+        + [{"path": "docs/README.md", "language": ""}],  # imports nothing: not drawn
         edges=[{"source": s, "target": t, "internal": True} for s, t in edges]
         + [{"source": files[0], "target": "os", "internal": False}],
     )
@@ -152,6 +153,7 @@ def test_graph_page_and_its_partial(client: Client, user, graphed) -> None:
     html = page.content.decode()
     assert "<!doctype html>" in html and "jupiter/graph.js" in html
     assert html.count('class="node node-package') == 40  # 400 files: pkgN/subM folders
+    assert "400 Python files in 40 nodes" in html and 'data-node="docs"' not in html
     assert 'class="node node-package in-cycle" data-node="pkg3/sub1"' in html
     assert "1 cycle, 2 files" in html
     partial = client.get("/projects/big/graph/?expand=pkg3/sub1", HTTP_HX_REQUEST="true")

@@ -149,7 +149,7 @@ def test_import_graph_of_20000_files_renders_fast_and_highlights_the_cycle(
     expect(graph).to_be_visible()
     elapsed = time.perf_counter() - started
     assert elapsed < 2, f"the graph took {elapsed:.2f} s"
-    expect(page.locator("[data-graph-facts]")).to_contain_text("20000 files in 40 nodes")
+    expect(page.locator("[data-graph-facts]")).to_contain_text("20000 Python files in 40 nodes")
     expect(graph.locator("g.node")).to_have_count(PACKAGES)
     cyclic = graph.locator("g.node.in-cycle")
     expect(cyclic).to_have_count(2)

@@ -100,8 +100,8 @@ def prepare(
 
 
 def prepared_for(graph: ProjectGraph) -> Prepared:
-    """``prepare`` of the stored graph with the cycles its scan found, cached by its row and
-    build time."""
+    """``prepare`` of the stored graph's Python files (the others import nothing) with the
+    cycles its scan found, cached by its row and build time."""
     key = f"jupiter:graph:v1:{graph.pk}:{graph.built_at.timestamp()}"
     found: Prepared | None = cache.get(key)
     if found is None:
@@ -109,7 +109,7 @@ def prepared_for(graph: ProjectGraph) -> Prepared:
             pk=graph.pk
         )
         found = prepare(
-            [n["path"] for n in nodes],
+            [n["path"] for n in nodes if n.get("language") == "python"],
             ((e["source"], e["target"]) for e in edges if e.get("internal")),
             known if isinstance(known, list) else None,
         )
