@@ -119,6 +119,8 @@ def test_layout_puts_importers_left_of_what_they_import_and_cycles_side_by_side(
     assert positions["b"][1] != positions["c"][1]
     wide = layout([f"n{i}" for i in range(60)], [])
     assert len({x for x, _ in wide.values()}) == 3  # 60 nodes wrapped in columns of 24
+    rows = layout(["pkg10", "pkg2", "pkg1"], [])
+    assert sorted(rows, key=lambda n: rows[n][1]) == ["pkg1", "pkg2", "pkg10"]
 
 
 def test_svg_links_packages_to_their_expansion_and_files_to_their_findings() -> None:

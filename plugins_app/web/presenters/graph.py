@@ -14,9 +14,11 @@ SVG is drawn here; ``static/jupiter/graph.js`` adds zoom, pan and expand in plac
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from django.core.cache import cache
@@ -32,6 +34,7 @@ MAX_EDGES = 600
 PER_COLUMN = 24
 NODE_W, NODE_H, COL_W, ROW_H = 180, 26, 240, 36
 LABEL_CHARS = 26
+_DIGITS = re.compile(r"(\d+)")
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,11 @@ def _capped(
     return capped
 
 
+def natural(name: str) -> list[Any]:
+    """A sort key reading numbers as numbers: ``pkg2`` before ``pkg10``."""
+    return [int(part) if part.isdigit() else part for part in _DIGITS.split(name)]
+
+
 def layout(
     nodes: Sequence[str], edges: Sequence[tuple[str, str]]
 ) -> dict[str, tuple[float, float]]:
@@ -269,9 +277,9 @@ def layout(
     column = 0
     for level in sorted(by_layer):
 
-        def barycentre(node: str) -> tuple[float, str]:
+        def barycentre(node: str) -> tuple[float, list[Any]]:
             seen = [row[i] for i in importers[node] if i in row]
-            return (sum(seen) / len(seen) if seen else float("inf"), node)
+            return (sum(seen) / len(seen) if seen else float("inf"), natural(node))
 
         members = sorted(by_layer[level], key=barycentre)
         for n, node in enumerate(members):
@@ -316,7 +324,7 @@ def graph_svg(view: GraphView, graph_url: str, findings_url: str) -> SafeString:
         "", "{}", ((_node_svg(n, graph_url, findings_url),) for n in view.nodes)
     )
     return format_html(
-        '<svg class="import-graph" data-graph viewBox="0 0 {} {}" role="img" '
+        '<svg class="import-graph" data-graph viewBox="0 0 {} {}" role="group" '
         'aria-label="Import graph: {} nodes, {} edges, {} cycles">'
         '<g class="viewport">{}{}</g></svg>',
         f"{view.width:.0f}",
