@@ -174,3 +174,11 @@ def test_project_charts_show_each_finished_job(viewer: Client, project) -> None:
     assert bars == ["outcome-completed", "outcome-failed", "outcome-completed", "outcome-cancelled"]
     assert "2 completed" in html and "1 failed" in html
     assert "scan failed in 11.0 s" in html
+
+
+def test_the_project_page_does_not_grow_with_the_findings(viewer: Client, project) -> None:
+    small = viewer.get("/projects/big/").content.decode()
+    _analysis(project, plugins_with_findings(5000))
+    large = viewer.get("/projects/big/").content.decode()
+    assert "finding 0001" not in large  # the findings come in the fragment loaded after
+    assert abs(len(large) - len(small)) < 200, (len(small), len(large))
