@@ -182,3 +182,34 @@ def test_the_project_page_does_not_grow_with_the_findings(viewer: Client, projec
     large = viewer.get("/projects/big/").content.decode()
     assert "finding 0001" not in large  # the findings come in the fragment loaded after
     assert abs(len(large) - len(small)) < 200, (len(small), len(large))
+
+
+def test_plugin_job_chart_shows_only_jobs_of_projects_the_user_sees(
+    viewer: Client, project, tmp_path: Path
+) -> None:
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from plugins_app.models import InstalledPlugin, Job
+
+    InstalledPlugin.objects.create(plugin_id="p", name="P", version="1.0.0")
+    root = tmp_path / "hidden"
+    root.mkdir()
+    owner = get_user_model().objects.create_user("other", password="pw-other-1")
+    hidden = register_project("hidden", str(root), actor=owner)
+    now = timezone.now()
+    for where, state in ((project, "completed"), (project, "failed"), (hidden, "completed")):
+        Job.objects.create(
+            plugin_id="p",
+            name="j",
+            project=where,
+            state=state,
+            timeout=60,
+            started_at=now,
+            finished_at=now,
+        )
+    html = viewer.get("/plugins/p/jobs/chart/").content.decode()
+    assert re.findall(r'<rect class="bar (outcome-\w+)"', html) == [
+        "outcome-completed",
+        "outcome-failed",
+    ]

@@ -116,6 +116,7 @@ MATRIX: tuple[Route, ...] = (
     _r("plugin-metrics-json", "GET", EVERYONE, **P),
     _r("plugin-metrics-card", "GET", EVERYONE, **P),
     _r("plugin-metrics-chart", "GET", EVERYONE, **P),
+    _r("plugin-job-chart", "GET", EVERYONE, **P),
     _r("plugin-logs", "GET", MEMBERS, **P),
     _r("plugin-logs-download", "GET", MEMBERS, **P),
     _r("plugin-settings", "GET", EVERYONE, **P),

@@ -92,6 +92,7 @@ urlpatterns = [
     path("projects/<slug:name>/findings/", insights.project_findings, name="project-findings"),
     path("projects/<slug:name>/charts/", insights.project_charts, name="project-charts"),
     path("projects/<slug:name>/graph/", insights.project_graph, name="project-graph"),
+    path("plugins/<str:plugin_id>/jobs/chart/", insights.plugin_job_chart, name="plugin-job-chart"),
     path(
         "plugins/<str:plugin_id>/metrics/chart/",
         insights.plugin_metrics_chart,

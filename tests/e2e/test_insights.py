@@ -235,8 +235,10 @@ def test_each_chart_draws_the_expected_points(
 ) -> None:
     now = timezone.now()
     states = ["completed"] * 5 + ["failed", "completed", "cancelled", "completed", "failed"]
+    plugin_jobs = 3  # jobs of e2e_gauge, also drawn on its page
     for n, state in enumerate(states):
         Job.objects.create(
+            plugin_id="e2e_gauge" if n < plugin_jobs else "",
             name="scan",
             title="Scan project",
             project=big,
@@ -272,6 +274,9 @@ def test_each_chart_draws_the_expected_points(
     _shoot(page, "project-charts")
 
     page.goto(f"{live_server_url}/plugins/e2e_gauge/")
+    own = page.locator('[data-chart="plugin-job-durations"] svg rect.bar')
+    page.locator("#plugin-jobs").scroll_into_view_if_needed()
+    expect(own).to_have_count(plugin_jobs)
     expect(page.locator('[data-chart="spark-queue"] svg')).to_be_visible()
     assert _points(page, "spark-queue") == 60  # the card's sparkline: the newest 60
     page.locator("#metrics-e2e_gauge").scroll_into_view_if_needed()  # the chart comes into view

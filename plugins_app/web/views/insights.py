@@ -21,6 +21,7 @@ from plugins_app.web.presenters.activity import job_chart, metric_charts
 from plugins_app.web.presenters.findings import findings_context
 from plugins_app.web.presenters.graph import aggregate, graph_svg, prepared_for
 from plugins_app.web.views import JupiterRequest
+from plugins_app.web.views.jobs import visible_jobs
 
 FIRST_CYCLE_FILES = 5
 CYCLES_SHOWN = 20
@@ -88,6 +89,15 @@ def project_graph(request: JupiterRequest, name: str) -> HttpResponse:
         "plugins_app/project_graph.html",
         context,
     )
+
+
+@require_GET
+def plugin_job_chart(request: HttpRequest, plugin_id: str) -> HttpResponse:
+    """Durations and outcomes of the plugin's jobs, in the projects the user may see."""
+    plugin = plugin_or_404(plugin_id)
+    jobs = visible_jobs(request).filter(plugin_id=plugin.plugin_id)
+    context = {"plugin": plugin, "jobs": job_chart(jobs, f"Job durations of {plugin.plugin_id}")}
+    return render(request, "plugins_app/partials/plugin_job_chart.html", context)
 
 
 @require_GET
