@@ -213,3 +213,33 @@ def test_plugin_job_chart_shows_only_jobs_of_projects_the_user_sees(
         "outcome-completed",
         "outcome-failed",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_the_latest_analysis_its_finding_rows(tmp_path: Path) -> None:
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    before = [("plugins_app", "0011_metric_samples")]
+    executor.migrate(before)
+    apps = executor.loader.project_state(before).apps
+    project = apps.get_model("plugins_app", "Project").objects.create(
+        name="old", root_path=str(tmp_path)
+    )
+    entries = apps.get_model("plugins_app", "HistoryEntry").objects
+    findings = [{"message": "kept", "file": "a.py", "priority": "high"}, "a bare string"]
+    entries.create(project=project, kind="analysis", summary="first", data={"plugins": {}})
+    entries.create(
+        project=project,
+        kind="analysis",
+        summary="latest",
+        data={"plugins": {"p": {"error": "", "findings": findings}, "odd": None}},
+    )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes("plugins_app"))
+    rows = Finding.objects.filter(project_id=project.pk).order_by("position")
+    assert [(r.plugin_id, r.severity, r.path, r.message) for r in rows] == [
+        ("p", "high", "a.py", "kept"),
+        ("p", "info", "", "a bare string"),
+    ]

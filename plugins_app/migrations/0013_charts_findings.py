@@ -4,6 +4,22 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def findings_of_latest_analyses(apps, schema_editor):
+    """Each project's latest analysis gets its finding rows, so the findings page shows what
+    was found before this migration (later analyses write their own)."""
+    from plugins_app.jobs.findings import store_findings
+
+    Project = apps.get_model("plugins_app", "Project")
+    HistoryEntry = apps.get_model("plugins_app", "HistoryEntry")
+    for project in Project.objects.all():
+        entry = HistoryEntry.objects.filter(project=project, kind="analysis").order_by(
+            "-created_at", "-id"
+        ).first()
+        plugins = (entry.data or {}).get("plugins") if entry is not None else None
+        if isinstance(plugins, dict):
+            store_findings(entry, {k: v for k, v in plugins.items() if isinstance(v, dict)})
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -49,4 +65,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['project', 'plugin_id', 'position'], name='plugins_app_project_54764c_idx'), models.Index(fields=['project', 'severity'], name='plugins_app_project_622936_idx'), models.Index(fields=['project', 'path'], name='plugins_app_project_8c7dbf_idx')],
             },
         ),
+        migrations.RunPython(findings_of_latest_analyses, migrations.RunPython.noop),
     ]
