@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install chromium lint format bench migrate clean
+.PHONY: run test install chromium lint format bench migrate clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ chromium:
 test: $(STAMP) chromium
 	$(BIN)/pytest
 
+# The charts, import graph and findings screens, as docs/screenshots/*.png (browser tests).
+screenshots: $(STAMP) chromium
+	JUPITER_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/e2e/test_insights.py -q -p no:randomly
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -56,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/boot.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/scan.py
+	$(BIN)/python bench/insights.py
 	$(BIN)/python bench/isolation.py
 	$(BIN)/python bench/scale.py
 

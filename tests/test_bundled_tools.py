@@ -88,6 +88,16 @@ def test_ai_helper_orders_cycles_and_syntax_errors_first(tmp_path: Path) -> None
     assert found[3]["file"] == "pkg/b.py"
 
 
+def test_a_long_import_cycle_is_named_by_its_size_and_first_files() -> None:
+    suggestions = plugin_module(BUNDLED / "ai_helper", "suggestions")
+    group = [f"pkg/m{n:03}.py" for n in range(300)]
+    (found,) = suggestions.suggest({"findings": []}, [group])
+    assert found.message == (
+        "Break the import cycle of 300 files: pkg/m000.py, pkg/m001.py, pkg/m002.py and 297 more"
+    )
+    assert list(found.as_finding()["files"]) == group
+
+
 def test_graph_import_cycles_finds_each_group_once() -> None:
     from plugins_app.sdk.values import Graph
 
@@ -213,3 +223,13 @@ def test_host_analysis_of_the_demo_includes_ai_helper_suggestions(demo: Path) ->
     assert [f["rule"] for f in plugins["ai_helper"]["findings"]] == ["complexity", "untested"]
     assert plugins["code_analyzer"]["findings"][0]["function"] == "status"
     assert plugins["legacy_counter"]["result"]["most_common_extension"] == ".py"
+    # The findings are also rows, on one severity scale, for the findings page.
+    from plugins_app.models import Finding
+
+    rows = Finding.objects.filter(project=project)
+    assert sorted(rows.values_list("plugin_id", "rule", "severity")) == [
+        ("ai_helper", "complexity", "medium"),
+        ("ai_helper", "untested", "low"),
+        ("code_analyzer", "complexity", "medium"),
+    ]
+    assert rows.get(plugin_id="code_analyzer").path == "src/demo_app/inventory.py"

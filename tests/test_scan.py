@@ -10,7 +10,7 @@ import pytest
 from plugins_app.jobs.api import executor, submit
 from plugins_app.jobs.scan import ImportCache, raw_imports, walk
 from plugins_app.kernel.runtime import boot
-from plugins_app.models import HistoryKind, JobState
+from plugins_app.models import HistoryKind, JobState, ProjectGraph
 from plugins_app.projects.service import register_project, set_plugin_enabled
 from plugins_app.services.history import graph_of, latest, timeline
 
@@ -66,7 +66,7 @@ def test_scan_records_history_builds_the_graph_and_runs_legacy_hooks(tmp_path, r
         {
             "src/app/__init__.py": "",
             "src/app/core.py": "import os\nfrom . import util\nfrom .util import helper\n",
-            "src/app/util.py": "import json\ndef helper():\n    return 1\n",
+            "src/app/util.py": "import json\nfrom . import core\ndef helper():\n    return 1\n",
             "src/app/broken.py": "def (:\n",
             "notes.md": "hi",
         },
@@ -86,6 +86,8 @@ def test_scan_records_history_builds_the_graph_and_runs_legacy_hooks(tmp_path, r
     graph = graph_of(project)
     assert graph.imports_of("src/app/core.py") == ["os", "src/app/__init__.py", "src/app/util.py"]
     assert graph.imported_by("src/app/util.py") == ["src/app/core.py"]
+    stored = ProjectGraph.objects.get(project=project)
+    assert stored.cycles == [["src/app/core.py", "src/app/util.py"]]  # for the graph view
     assert {item.kind for item in timeline(project)} == {"job", "scan"}
 
 

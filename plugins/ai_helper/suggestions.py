@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 PRIORITIES = ("high", "medium", "low")
+CYCLE_FILES_NAMED = 3
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Suggestion:
     message: str
     why: str
     weight: float = 0
+    files: tuple[str, ...] = ()
 
     def as_finding(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +91,16 @@ def _long_files(report: Mapping[str, Any], limit: int) -> Iterable[Suggestion]:
             )
 
 
+def _cycle_message(group: list[str]) -> str:
+    """Names a short cycle whole; a long one by its size and first files (the finding's
+    ``files`` lists them all), never hundreds of paths in one sentence."""
+    if len(group) <= CYCLE_FILES_NAMED + 1:
+        return "Break the import cycle between " + ", ".join(group)
+    named = ", ".join(group[:CYCLE_FILES_NAMED])
+    rest = len(group) - CYCLE_FILES_NAMED
+    return f"Break the import cycle of {len(group)} files: {named} and {rest} more"
+
+
 def _cycles(cycles: Iterable[list[str]]) -> Iterable[Suggestion]:
     for group in cycles:
         yield Suggestion(
@@ -96,9 +108,10 @@ def _cycles(cycles: Iterable[list[str]]) -> Iterable[Suggestion]:
             "import-cycle",
             group[0],
             1,
-            "Break the import cycle between " + ", ".join(group),
+            _cycle_message(group),
             "Modules importing each other load in a fragile order and cannot be tested alone.",
             len(group),
+            tuple(group),
         )
 
 

@@ -67,6 +67,7 @@ def parse_ruff(output: str, root: Path) -> list[dict[str, Any]]:
                 "file": path.as_posix(),
                 "line": (item.get("location") or {}).get("row", 0),
                 "rule": f"ruff:{code}",
+                "severity": "low",
                 "message": f"{code}: {item.get('message', '')}",
             }
         )

@@ -222,6 +222,7 @@ def analyse_project(
             "function": fn["name"],
             "complexity": fn["complexity"],
             "rule": "complexity",
+            "severity": "high" if fn["complexity"] >= 2 * threshold else "medium",
             "message": f"{fn['name']} has complexity {fn['complexity']} (threshold {threshold})",
         }
         for f in files
@@ -229,7 +230,7 @@ def analyse_project(
         if fn["complexity"] > threshold
     ]
     findings += [
-        {"file": f["path"], "line": 0, "rule": "syntax", "message": f["error"]}
+        {"file": f["path"], "line": 0, "rule": "syntax", "severity": "high", "message": f["error"]}
         for f in files
         if f["error"]
     ]

@@ -65,6 +65,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob("JUPITER_RUNNER_TIMEOUT", 60.0, float),
     Knob("JUPITER_SCAN_MAX_FILES", 100_000, int),
     Knob("JUPITER_METRICS_TOKEN", "", str),
+    Knob("JUPITER_METRICS_RETENTION_HOURS", 168.0, float),
     Knob("JUPITER_PLUGIN_REGISTER_TIMEOUT", 10.0, float),
     Knob("JUPITER_PLUGIN_MEMORY_MB", 512, int),
     Knob("JUPITER_WORKER_DRAIN", 600.0, float),
@@ -105,6 +106,7 @@ class JupiterSettings:
     runner_timeout: float
     scan_max_files: int
     metrics_token: str
+    metrics_retention_hours: float
     plugin_register_timeout: float
     plugin_memory_mb: int
     worker_drain: float
@@ -135,6 +137,7 @@ def get() -> JupiterSettings:
         runner_timeout=float(_setting("JUPITER_RUNNER_TIMEOUT")),
         scan_max_files=int(_setting("JUPITER_SCAN_MAX_FILES")),
         metrics_token=str(_setting("JUPITER_METRICS_TOKEN")),
+        metrics_retention_hours=max(1.0, float(_setting("JUPITER_METRICS_RETENTION_HOURS"))),
         plugin_register_timeout=float(_setting("JUPITER_PLUGIN_REGISTER_TIMEOUT")),
         plugin_memory_mb=max(64, int(_setting("JUPITER_PLUGIN_MEMORY_MB"))),
         worker_drain=float(_setting("JUPITER_WORKER_DRAIN")),

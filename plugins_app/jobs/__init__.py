@@ -2,4 +2,4 @@
 and the host's own scan and analysis.
 """
 
-__all__ = ["api", "breaker", "events", "executor", "scan"]
+__all__ = ["api", "breaker", "events", "executor", "findings", "scan"]

@@ -32,9 +32,11 @@ from pathspec.pattern import RegexPattern
 
 from plugins_app.base import conf
 from plugins_app.base.errors import JupiterError
+from plugins_app.jobs.findings import store_findings
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.manifest.tracebacks import summarise_exception
 from plugins_app.models import HistoryEntry, HistoryKind, Project, ProjectGraph, ProjectPlugin
+from plugins_app.sdk.values import Graph
 
 IGNORE_FILES = (".gitignore", ".jupiterignore")
 ALWAYS_SKIPPED = frozenset({".git", ".hg", ".svn"})
@@ -382,8 +384,15 @@ def run_scan(job: Any, span: tuple[float, float] = (0, 100)) -> dict[str, Any]:
         "external_modules": sorted({e["target"] for e in edges if not e["internal"]}),
         "plugins": plugins,
     }
+    internal = tuple((e["source"], e["target"], True) for e in edges if e["internal"])
     ProjectGraph.objects.update_or_create(
-        project=project, defaults={"nodes": nodes, "edges": edges, "job_id": job.id}
+        project=project,
+        defaults={
+            "nodes": nodes,
+            "edges": edges,
+            "cycles": Graph(project.name, (), internal).import_cycles(),
+            "job_id": job.id,
+        },
     )
     HistoryEntry.objects.create(
         project=project,
@@ -395,9 +404,6 @@ def run_scan(job: Any, span: tuple[float, float] = (0, 100)) -> dict[str, Any]:
     )
     step(1, "Scan recorded")
     return summary
-
-
-FINDINGS_PAGE = 20
 
 
 def _scalars(value: Any) -> list[tuple[str, Any]]:
@@ -412,15 +418,14 @@ def _scalars(value: Any) -> list[tuple[str, Any]]:
 
 def analysis_overview(plugins: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """What the project page shows of each plugin's outcome, stored beside the outcomes so
-    the page never decodes them: the error, the finding count, the first page of findings,
-    and the result's scalar entries when there are no findings."""
+    the page never decodes them: the error, the finding count, and the result's scalar
+    entries when there are no findings (the findings themselves are ``Finding`` rows)."""
     overview = {}
     for plugin_id, outcome in plugins.items():
         findings = outcome.get("findings") or []
         overview[plugin_id] = {
             "error": outcome.get("error", ""),
             "count": len(findings),
-            "first": findings[:FINDINGS_PAGE],
             "scalars": [] if findings else _scalars(outcome.get("result")),
         }
     return overview
@@ -448,7 +453,7 @@ def run_analysis(job: Any) -> dict[str, Any]:
     total = sum(len(p["findings"]) for p in plugins.values())
     errors = sorted(pid for pid, p in plugins.items() if p["error"])
     count = len(plugins)
-    HistoryEntry.objects.create(
+    entry = HistoryEntry.objects.create(
         project=project,
         kind=HistoryKind.ANALYSIS,
         summary=f"{total} finding{pluralize(total)} from {count} plugin{pluralize(count)}"
@@ -456,6 +461,7 @@ def run_analysis(job: Any) -> dict[str, Any]:
         data={"plugins": plugins, "overview": analysis_overview(plugins)},
         job_id=job.id,
     )
+    store_findings(entry, plugins)
     job.progress(100, "Analysis recorded")
     return {
         "findings": total,

@@ -14,9 +14,9 @@ from plugins_app.models.access import (
 )
 from plugins_app.models.audit import AuditAction, AuditEvent
 from plugins_app.models.deployment import ChangeEvent, Lease, SafeMode
-from plugins_app.models.history import HistoryEntry, HistoryKind, ProjectGraph
+from plugins_app.models.history import Finding, HistoryEntry, HistoryKind, ProjectGraph
 from plugins_app.models.jobs import FINAL_JOB_STATES, Job, JobEventRecord, JobState
-from plugins_app.models.metrics import MetricSample
+from plugins_app.models.metrics import MetricPoint, MetricSample
 from plugins_app.models.notifications import Notification, NotificationLevel
 from plugins_app.models.plugins import (
     InstalledPlugin,
@@ -41,6 +41,7 @@ __all__ = [
     "AuditAction",
     "AuditEvent",
     "ChangeEvent",
+    "Finding",
     "HistoryEntry",
     "HistoryKind",
     "InstalledPlugin",
@@ -51,6 +52,7 @@ __all__ = [
     "Lease",
     "MeetingPlan",
     "MeetingPlanStatus",
+    "MetricPoint",
     "MetricSample",
     "Notification",
     "NotificationLevel",

@@ -42,8 +42,46 @@ class ProjectGraph(models.Model):
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="graph")
     nodes = models.JSONField(default=list, blank=True)
     edges = models.JSONField(default=list, blank=True)
+    cycles = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The import cycles among the files (sorted lists of paths), found by the "
+        "scan; null for a graph stored before they were.",
+    )
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
     built_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"graph of {self.project.name}"
+
+
+class Finding(models.Model):
+    """One finding of a project's latest analysis, as rows so the findings page filters,
+    counts and pages in the database (72,000 findings are never decoded for one page).
+
+    Written beside the analysis's ``HistoryEntry`` (which keeps the full JSON); the rows of
+    older analyses of the project are replaced. ``severity`` is normalised
+    (``jobs.findings.severity_of``), ``position`` keeps the plugin's order.
+    """
+
+    entry = models.ForeignKey(HistoryEntry, on_delete=models.CASCADE, related_name="finding_rows")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="findings")
+    plugin_id = models.CharField(max_length=64)
+    position = models.PositiveIntegerField()
+    severity = models.CharField(max_length=8)
+    rule = models.CharField(max_length=64, blank=True)
+    path = models.CharField(max_length=1024, blank=True)
+    line = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    files = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["plugin_id", "position"]
+        indexes = [
+            models.Index(fields=["project", "plugin_id", "position"]),
+            models.Index(fields=["project", "severity"]),
+            models.Index(fields=["project", "path"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plugin_id} {self.severity}: {self.message[:60]}"

@@ -27,3 +27,20 @@ class MetricSample(models.Model):
 
     def __str__(self) -> str:
         return f"metrics of {self.plugin_id}"
+
+
+class MetricPoint(models.Model):
+    """One successful collection kept for the charts (SPEC O1): the card's sparklines and the
+    plugin page's chart read these; ``observability.metrics`` prunes them past the retention
+    (``JUPITER_METRICS_RETENTION_HOURS``) and past ``MAX_POINTS`` per plugin."""
+
+    plugin_id = models.CharField(max_length=64)
+    values = models.JSONField(default=dict)
+    collected_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["plugin_id", "collected_at"]
+        indexes = [models.Index(fields=["plugin_id", "collected_at"])]
+
+    def __str__(self) -> str:
+        return f"metrics of {self.plugin_id} at {self.collected_at:%Y-%m-%d %H:%M:%S}"

@@ -19,18 +19,22 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import Count
 from django.utils import timezone
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from plugins_app.base import conf
 from plugins_app.base.process import process_id
 from plugins_app.kernel.remote import error_name, error_text
 from plugins_app.kernel.runtime import get_runtime
-from plugins_app.models import MetricSample
+from plugins_app.models import MetricPoint, MetricSample
 
 COLLECT_TIMEOUT = 2.0
+MAX_POINTS = 500  # per plugin: a week at the default 60 s interval would be 10,080
 _NAME = re.compile(r"[^a-zA-Z0-9_]")
 
 
@@ -164,7 +168,39 @@ def _store(
     else:
         values, note = numbers(run.result)
         fields.update(values=values, collected_at=now, error="", note=note)
+        MetricPoint.objects.create(plugin_id=plugin_id, values=values, collected_at=now)
     MetricSample.objects.update_or_create(plugin_id=plugin_id, defaults=fields)
+
+
+def prune_history(now: datetime | None = None) -> int:
+    """Drop history points older than the retention, then all but each plugin's newest
+    ``MAX_POINTS``; returns how many were deleted. The leader runs it after collecting, so
+    the table holds at most ``MAX_POINTS`` rows per plugin collected."""
+    cutoff = (now or timezone.now()) - timedelta(hours=conf.get().metrics_retention_hours)
+    deleted, _ = MetricPoint.objects.filter(collected_at__lt=cutoff).delete()
+    crowded = (
+        MetricPoint.objects.values("plugin_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=MAX_POINTS)
+        .values_list("plugin_id", flat=True)
+    )
+    for plugin_id in list(crowded):
+        oldest_kept = (
+            MetricPoint.objects.filter(plugin_id=plugin_id)
+            .order_by("-collected_at")
+            .values_list("collected_at", flat=True)[MAX_POINTS - 1]
+        )
+        more, _ = MetricPoint.objects.filter(
+            plugin_id=plugin_id, collected_at__lt=oldest_kept
+        ).delete()
+        deleted += more
+    return deleted
+
+
+def history(plugin_id: str, limit: int = MAX_POINTS) -> list[tuple[datetime, dict[str, float]]]:
+    """The plugin's kept points, oldest first (the newest ``limit``)."""
+    rows = MetricPoint.objects.filter(plugin_id=plugin_id).order_by("-collected_at")[:limit]
+    return [(row.collected_at, dict(row.values)) for row in reversed(rows)]
 
 
 def collector() -> MetricsCollector:
@@ -193,6 +229,8 @@ def collect_due() -> list[str]:
     hooks = metrics_hooks()
     done = collector().collect(hooks)
     collector().forget_others(hooks)
+    if done:
+        prune_history()
     return done
 
 

@@ -12,6 +12,7 @@ from plugins_app.web.views import (
     audit,
     catalogue,
     extras,
+    insights,
     jobs,
     meeting,
     members,
@@ -87,6 +88,16 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel, name="job-cancel"),
     path("projects/<slug:name>/run/<str:job_name>/", jobs.project_job_run, name="project-job-run"),
     path("projects/<slug:name>/results/", jobs.project_results, name="project-results"),
+    # Charts, the import graph and findings at scale (issue 15).
+    path("projects/<slug:name>/findings/", insights.project_findings, name="project-findings"),
+    path("projects/<slug:name>/charts/", insights.project_charts, name="project-charts"),
+    path("projects/<slug:name>/graph/", insights.project_graph, name="project-graph"),
+    path("plugins/<str:plugin_id>/jobs/chart/", insights.plugin_job_chart, name="plugin-job-chart"),
+    path(
+        "plugins/<str:plugin_id>/metrics/chart/",
+        insights.plugin_metrics_chart,
+        name="plugin-metrics-chart",
+    ),
     path(
         "plugins/<str:plugin_id>/jobs/<str:job_name>/run/",
         jobs.plugin_job_run,

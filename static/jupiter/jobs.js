@@ -44,6 +44,7 @@
     if (results) {
       htmx.ajax("GET", results.dataset.resultsUrl, { target: results, swap: "outerHTML" });
     }
+    htmx.trigger(document.body, "jupiter:results"); // findings and charts re-read themselves
   }
 
   function apply(panel, event) {

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from plugins_app.kernel.runtime import get_runtime
-from plugins_app.models import MetricSample
+from plugins_app.models import MetricPoint, MetricSample
 from plugins_app.observability.metrics import (
     MetricsCollector,
     collect_due,
@@ -146,3 +146,44 @@ def test_card_of_a_plugin_not_loaded_says_how_to_get_metrics(client, autoui_dirs
     boot()
     html = client.get(reverse("plugins_app:plugin-metrics-card", args=[PROBE])).content.decode()
     assert "enable it in a project" in html
+
+
+def test_each_successful_collection_is_kept_and_drawn(client, probe_module):
+    for _ in range(3):
+        assert collect_due() == [PROBE]
+        _make_stale()
+    probe_module.BEHAVIOUR["mode"] = "raise"
+    collect_due()  # a failure adds no point
+    assert MetricPoint.objects.filter(plugin_id=PROBE).count() == 3
+    card = client.get(reverse("plugins_app:plugin-metrics-card", args=[PROBE])).content.decode()
+    spark = card.split('data-chart="spark-items"')[1].split("</svg>")[0]
+    assert spark.count('class="point"') == 3
+    chart = client.get(reverse("plugins_app:plugin-metrics-chart", args=[PROBE])).content.decode()
+    assert 'data-chart="metric-items" data-points="3"' in chart
+    items = chart.split('data-chart="metric-items"')[1].split("</svg>")[0]
+    assert items.count('class="point"') == 3 and "3 at " in items
+
+
+def test_history_is_pruned_by_age_and_by_count(db, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from plugins_app.base import conf
+    from plugins_app.observability.metrics import MAX_POINTS, history, prune_history
+
+    settings.JUPITER_METRICS_RETENTION_HOURS = 24
+    conf.get.cache_clear()
+    now = timezone.now()
+    MetricPoint.objects.bulk_create(
+        [
+            MetricPoint(plugin_id="a", values={"n": n}, collected_at=now - timedelta(minutes=n))
+            for n in range(MAX_POINTS + 50)
+        ]
+        + [MetricPoint(plugin_id="b", values={"n": 1}, collected_at=now - timedelta(days=2))]
+        + [MetricPoint(plugin_id="b", values={"n": 2}, collected_at=now)]
+    )
+    assert prune_history(now) == 51
+    kept = history("a")
+    assert len(kept) == MAX_POINTS and kept[-1][1] == {"n": 0}  # the newest kept, oldest first
+    assert [values for _, values in history("b")] == [{"n": 2}]

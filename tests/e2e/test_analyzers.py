@@ -48,16 +48,31 @@ def test_analysis_shows_findings_suggestions_and_the_legacy_result(
     expect(page.locator("[data-scan-files]")).to_have_text("6")
     page.get_by_role("button", name="Analyse", exact=True).click()
 
-    analyzer = page.locator("#analysis-code_analyzer")
+    # The analysis lists each plugin's count; the findings section re-reads itself.
+    expect(page.locator("#analysis-code_analyzer")).to_contain_text("1 finding")
+    findings = page.locator("#project-findings")
+    expect(findings).to_have_attribute("data-findings-total", "3")
+    analyzer = findings.locator("tr.finding", has_text="code_analyzer")
     expect(analyzer).to_contain_text("status has complexity 7 (threshold 4)")
     expect(analyzer).to_contain_text("src/demo_app/inventory.py:35")
-    helper = page.locator("#analysis-ai_helper")
-    expect(helper.locator("li").first).to_contain_text("Split status(): complexity 7 > 4")
-    expect(helper.locator(".priority-medium")).to_have_text("medium")
-    expect(helper).to_contain_text("Add tests for src/demo_app/report.py")
+    expect(analyzer.locator(".badge")).to_have_text("medium")
+    expect(page.locator('[data-chart="findings-by-plugin"] svg rect.bar')).to_have_count(2)
+    findings.locator("select[name=plugin]").select_option("ai_helper")
+    findings.get_by_role("button", name="Filter").click()
+    expect(findings).to_have_attribute("data-findings-matching", "2")
+    helper = findings.locator("tr.finding")
+    expect(helper.first).to_contain_text("Split status(): complexity 7 > 4")
+    expect(helper.first.locator(".badge")).to_have_text("medium")
+    expect(helper.nth(1)).to_contain_text("Add tests for src/demo_app/report.py")
+    expect(helper.nth(1).locator(".badge")).to_have_text("low")
     expect(page.locator("#analysis-legacy_counter")).to_contain_text("most_common_extension")
     expect(page.locator("#analysis-legacy_counter")).to_contain_text(".py")
+    expect(page.locator('[data-chart="job-durations"] svg rect.bar')).to_have_count(2)
     _shoot(page, "analysis-suggestions")
+
+    page.goto(f"{live_server_url}/projects/demo/graph/")
+    expect(page.locator("svg[data-graph] g.node")).not_to_have_count(0)
+    _shoot(page, "demo-import-graph")
 
     page.goto(f"{live_server_url}/projects/demo/")  # the bell is rendered with the page
     assert Notification.objects.filter(topic="jupiter.job.completed").count() == 2

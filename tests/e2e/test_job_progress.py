@@ -110,7 +110,8 @@ def test_scan_streams_progress_then_results_appear(
     assert bar_values[-1] == 100
 
     page.get_by_role("button", name="Analyse", exact=True).click()
-    expect(page.locator("#analysis-code_analyzer")).to_contain_text("status has complexity")
+    expect(page.locator("#analysis-code_analyzer")).to_contain_text("1 finding")
+    expect(page.locator("#project-findings")).to_contain_text("status has complexity")
     expect(page.locator("#analysis-legacy_counter")).to_contain_text("most_common_extension")
     _shoot(page, "project-analysis")
 

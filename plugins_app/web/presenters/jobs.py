@@ -117,9 +117,7 @@ def plugin_runtime_context(plugin: InstalledPlugin) -> dict[str, Any]:
     }
 
 
-def project_jobs_context(
-    project: Project, params: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def project_jobs_context(project: Project) -> dict[str, Any]:
     active = (
         Job.objects.filter(project=project, plugin_id="", state__in=["pending", "running"])
         .select_related("project")
@@ -129,5 +127,5 @@ def project_jobs_context(
         "project": project,
         "current": active,
         "actions": [("scan", "Scan", True), ("analyze", "Analyse", False)],
-        **project_results_context(project, params),
+        **project_results_context(project),
     }

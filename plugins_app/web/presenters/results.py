@@ -1,12 +1,12 @@
 """A project's latest scan and analysis as the project page shows them, at any size.
 
 A scan of 120,000 files or an analysis of 20,000 stores megabytes of JSON; the page needs a
-few numbers and one page of findings per plugin. So the rows are read with ``data`` deferred
-and only the keys shown are extracted by the database (``KeyTransform``): the scan's counts,
-the analysis's ``overview`` (each plugin's error, finding count and first page, written by
-``jobs.scan.analysis_overview``). Only asking for a later page of one plugin's findings
-decodes that plugin's list. History entries are never changed once written, so what is
-extracted from one is cached by its primary key.
+few numbers per plugin. So the rows are read with ``data`` deferred and only the keys shown
+are extracted by the database (``KeyTransform``): the scan's counts, the analysis's
+``overview`` (each plugin's error and finding count, written by
+``jobs.scan.analysis_overview``). The findings themselves are paged from ``Finding`` rows
+(``presenters.findings``), loaded after the page. History entries are never changed once
+written, so what is extracted from one is cached by its primary key.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.core.paginator import Paginator
 from django.db.models.fields.json import KeyTransform
 
-from plugins_app.jobs.scan import FINDINGS_PAGE, analysis_overview
+from plugins_app.jobs.scan import analysis_overview
 from plugins_app.models import HistoryEntry, HistoryKind, Project, ProjectGraph
 from plugins_app.services.history import timeline
 
@@ -43,15 +42,12 @@ class ScanFacts:
 
 @dataclass(frozen=True)
 class FindingGroup:
-    """One plugin's outcome: its error, or one page of its findings, or its scalar result."""
+    """One plugin's outcome: its error, its finding count, or its scalar result."""
 
     plugin_id: str
     error: str
     count: int
-    findings: tuple[Any, ...]
     scalars: tuple[tuple[str, Any], ...]
-    page: int = 1
-    pages: int = 1
 
 
 @dataclass(frozen=True)
@@ -97,16 +93,8 @@ def scan_facts(project: Project) -> ScanFacts | None:
     )
 
 
-def _findings_page(entry_id: int, plugin_id: str, number: int) -> tuple[Any, int, int]:
-    """Page ``number`` of one plugin's findings: (findings, page, pages)."""
-    path = KeyTransform("findings", KeyTransform(plugin_id, KeyTransform("plugins", "data")))
-    found = HistoryEntry.objects.filter(pk=entry_id).values_list(path, flat=True).first()
-    page = Paginator(found if isinstance(found, list) else [], FINDINGS_PAGE).get_page(number)
-    return tuple(page.object_list), page.number, page.paginator.num_pages
-
-
-def analysis_view(project: Project, params: Mapping[str, str]) -> AnalysisView | None:
-    """The latest analysis; ``findings_plugin`` and ``findings_page`` pick a later page."""
+def analysis_view(project: Project) -> AnalysisView | None:
+    """The latest analysis: each plugin's error, finding count or scalar result."""
     row = _latest(project, HistoryKind.ANALYSIS)
     if row is None:
         return None
@@ -116,34 +104,23 @@ def analysis_view(project: Project, params: Mapping[str, str]) -> AnalysisView |
             KeyTransform("plugins", "data"), flat=True
         )
         overview = analysis_overview(plugins.first() or {})
-    wanted = params.get("findings_plugin", "")
-    try:
-        number = int(params.get("findings_page", "1"))
-    except ValueError:
-        number = 1
-    groups = []
-    for plugin_id, item in sorted(overview.items()):
-        count = int(item.get("count", 0))
-        pages = max(1, -(-count // FINDINGS_PAGE))
-        findings, page = tuple(item.get("first", ())), 1
-        if plugin_id == wanted and number > 1 and count > FINDINGS_PAGE:
-            findings, page, pages = _findings_page(row.pk, plugin_id, number)
-        scalars = tuple((str(k), v) for k, v in item.get("scalars", ()))
-        groups.append(
-            FindingGroup(
-                plugin_id, str(item.get("error", "")), count, findings, scalars, page, pages
-            )
+    groups = [
+        FindingGroup(
+            plugin_id,
+            str(item.get("error", "")),
+            int(item.get("count", 0)),
+            tuple((str(k), v) for k, v in item.get("scalars", ())),
         )
+        for plugin_id, item in sorted(overview.items())
+    ]
     return AnalysisView(row.created_at, row.summary, tuple(groups))
 
 
-def project_results_context(
-    project: Project, params: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def project_results_context(project: Project) -> dict[str, Any]:
     return {
         "project": project,
         "scan": scan_facts(project),
-        "analysis": analysis_view(project, params or {}),
+        "analysis": analysis_view(project),
         "has_graph": ProjectGraph.objects.filter(project=project).exists(),
         "timeline": timeline(project, limit=8, with_data=False),
     }

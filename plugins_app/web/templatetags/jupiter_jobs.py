@@ -23,10 +23,8 @@ def plugin_runtime(context: template.Context, plugin: InstalledPlugin) -> dict[s
 @register.inclusion_tag("plugins_app/partials/project_jobs.html", takes_context=True)
 def project_jobs(context: template.Context, project: Project) -> dict[str, Any]:
     """Scan and analysis buttons (for those who may run jobs), the live job, the results."""
-    request = context.get("request")
-    params = request.GET if request is not None else {}
     return {
-        **project_jobs_context(project, params),
+        **project_jobs_context(project),
         "csrf_token": context.get("csrf_token"),
         "can_operate": context.get("can_operate", False),
     }

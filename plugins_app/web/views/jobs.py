@@ -198,7 +198,7 @@ def project_results(request: HttpRequest, name: str) -> HttpResponse:
     return render(
         request,
         "plugins_app/partials/project_results.html",
-        project_results_context(project, request.GET),
+        project_results_context(project),
     )
 
 

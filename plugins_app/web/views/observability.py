@@ -24,6 +24,7 @@ from plugins_app.manifest.model import MetricsCapability
 from plugins_app.models import InstalledPlugin, TokenScope
 from plugins_app.observability.metrics import plugin_sample, registry, sample_payload
 from plugins_app.web.decorators import can_read_plugin_logs, plugin_or_404, token_scope
+from plugins_app.web.presenters.activity import metric_sparklines
 
 log = logging.getLogger("jupiter.metrics")
 MIN_POLL, MAX_POLL = 5, 60
@@ -44,15 +45,19 @@ def _metrics_capability(plugin: InstalledPlugin) -> MetricsCapability:
 
 @require_GET
 def plugin_metrics_card(request: HttpRequest, plugin_id: str) -> HttpResponse:
-    """The metrics card; it polls itself at the manifest's interval (5 to 60 s)."""
+    """The metrics card; it polls itself at the manifest's interval (5 to 60 s). Each value
+    has a sparkline of its recent history."""
     plugin = plugin_or_404(plugin_id)
     metrics = _metrics_capability(plugin)
     sample = plugin_sample(plugin_id) if metrics.enabled else None
+    sparks = metric_sparklines(plugin_id) if sample else {}
     context = {
         "plugin": plugin,
         "enabled": metrics.enabled,
         "sample": sample,
-        "rows": [(name, f"{value:g}") for name, value in sorted(sample.values.items())]
+        "rows": [
+            (name, f"{value:g}", sparks.get(name)) for name, value in sorted(sample.values.items())
+        ]
         if sample
         else [],
         "age": sample.age() if sample else None,
