@@ -42,4 +42,5 @@ __all__ = [
     "recovery",
     "settings",
     "tokens",
+    "updates",
 ]

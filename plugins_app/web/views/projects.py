@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh, reswap, retarget
 
+from plugins_app.lifecycle.consent import pending_in
 from plugins_app.models import InstalledPlugin, Project, ProjectPlugin
 from plugins_app.projects.errors import (
     NeedsConfirmation,
@@ -178,6 +179,7 @@ def _project_page(
             "next_label": "Next",
             "conflict": conflict,
             "conflict_error": conflict_error,
+            "consents": pending_in(project),
         },
         status=status,
     )
