@@ -68,7 +68,8 @@
     if (!bell) return;
     const latest = Number(bell.dataset.latestId || 0);
     const stored = window.sessionStorage.getItem(SEEN_KEY);
-    if (stored !== null && latest > Number(stored)) {
+    const onList = document.querySelector("ul.notifications") !== null; // already in view
+    if (stored !== null && latest > Number(stored) && !onList) {
       toast(bell.dataset.latestTitle || "", bell.dataset.latestLevel, bell.dataset.latestLink);
     }
     if (stored === null || latest > Number(stored)) {

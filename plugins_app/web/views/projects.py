@@ -297,7 +297,10 @@ def toggle_plugin(
     )
     choice = request.POST.get("related", "")
     if related and choice not in ("include", "only"):
-        return _ask_about_related(request, project, plugin, enabled, related, page_url)
+        columns = 3 if row_template.endswith("plugin_project_row.html") else 5
+        return _ask_about_related(
+            request, project, plugin, enabled, related, page_url=page_url, columns=columns
+        )
     error = ""
     try:
         for other in related if choice == "include" else ():
@@ -345,10 +348,14 @@ def _ask_about_related(
     plugin: InstalledPlugin,
     enabled: bool,
     related: list[InstalledPlugin],
+    *,
     page_url: str,
+    columns: int,
 ) -> HttpResponse:
-    """Before enabling: the plugins it needs here. Before disabling: those that need it."""
+    """Before enabling: the plugins it needs here. Before disabling: those that need it.
+    ``columns``: the width of the table whose row the question replaces."""
     context = {
+        "columns": columns,
         "project": project,
         "plugin": plugin,
         "enabling": enabled,

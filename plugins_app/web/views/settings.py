@@ -163,9 +163,10 @@ def _save(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
         )
         return _respond(request, scope, form=form, status=status, **extra)
 
-    if submission.errors:
-        return again(submission.errors, 422)
     layer = layer_from(submission.values, scope.inherited(), snapshot.layer)
+    if submission.errors:  # with the schema's errors on the other fields, all at once
+        others = scope.problems(layer)
+        return again({**others, **submission.errors}, 422)
     try:
         scope.save(layer, request.POST.get("token", ""), actor=request.user)
     except ConfigValidationError as exc:
