@@ -222,3 +222,17 @@ def test_enabling_offers_to_enable_a_dependency(
     prompt.get_by_role("button", name="Enable Base tool and Needs base").click()
     expect(page.locator("#project-plugin-needs_base .status")).to_have_text("Ready")
     expect(page.locator("#project-plugin-base_tool .status")).to_have_text("Ready")
+
+
+def test_back_after_a_toggle_shows_the_true_state(
+    project: Project, logged_in: Page, live_server_url: str
+) -> None:
+    page = logged_in
+    page.goto(f"{live_server_url}/projects/acme/")
+    page.get_by_role("button", name="Enable Base tool in acme").click()
+    expect(page.get_by_role("button", name="Disable Base tool in acme")).to_be_visible()
+    page.goto(f"{live_server_url}/jobs/")
+    page.go_back()
+    expect(page.get_by_role("button", name="Disable Base tool in acme")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("button", name="Disable Base tool in acme")).to_be_visible()
