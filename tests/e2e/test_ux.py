@@ -10,6 +10,7 @@ to a temporary folder.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -208,6 +209,18 @@ def test_a_required_setting_cannot_be_emptied(
     expect(page.locator("#cfg-contact-error")).to_contain_text("Enter a valid email address")
     expect(page.locator("#settings-greeter")).not_to_contain_text("Settings saved.")
     shoot(page, "settings-required")
+
+    form = page.locator("#settings-greeter form.settings-form")
+    form.locator("#cfg-greeting").fill("bonjour")
+    form.locator("#cfg-contact").fill("ada@example.org")
+    form.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#settings-greeter")).to_contain_text("Settings saved.")
+    panel = page.locator("#plugin-control-panel")
+    expect(panel).to_contain_text("revision 1,")  # reloaded by the save, not stale
+    saved = panel.locator("time.relative-time")
+    expect(saved).to_have_text(re.compile(r"^\d+ s ago$"))
+    first = saved.inner_text()
+    expect(saved).not_to_have_text(first, timeout=4000)  # the time moves by itself
 
 
 def test_enabling_offers_to_enable_a_dependency(
