@@ -98,6 +98,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "plugins_app.web.context_processors.safe_mode",
+                "plugins_app.web.context_processors.updates_available",
             ],
             # The console's tags live with the rest of the web layer (plugins_app/web/).
             "libraries": {

@@ -277,6 +277,7 @@ def test_scheduled_check_badges_pinning_and_update_all(
     assert installed().available_version == "0.1.1"
     detail = staff.get(reverse("plugins_app:plugin-detail", args=["evolving"])).content.decode()
     assert "Update available" in detail
+    assert 'title="1 update available">1</span>' in detail  # the Catalogue link's badge
 
     set_pinned("evolving", True)
     assert record_check() == []
