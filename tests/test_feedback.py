@@ -103,3 +103,11 @@ def test_results_read_as_labelled_values_not_json() -> None:
     assert "<dt>Ok</dt><dd>yes</dd>" in html
     assert "… 10 more" in html
     assert "{" not in html
+
+
+def test_djangos_own_400_uses_the_console_page(rf) -> None:
+    from django.views.defaults import bad_request
+
+    response = bad_request(rf.get("/"), Exception("bad"))
+    assert response.status_code == 400
+    assert "The console could not use what was sent" in response.content.decode()
