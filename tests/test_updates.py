@@ -278,8 +278,11 @@ def test_scheduled_check_badges_pinning_and_update_all(
     detail = staff.get(reverse("plugins_app:plugin-detail", args=["evolving"])).content.decode()
     assert "Update available" in detail
     assert 'title="1 update available">1</span>' in detail  # the Catalogue link's badge
+    listing = staff.get(reverse("plugins_app:plugin-list")).content.decode()
+    assert "0.1.1 available" in listing
 
     set_pinned("evolving", True)
+    assert "0.1.1 available" not in staff.get(reverse("plugins_app:plugin-list")).content.decode()
     assert record_check() == []
     assert installed().available_version == ""
     assert update_all() == []

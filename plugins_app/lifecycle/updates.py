@@ -121,13 +121,15 @@ def record_check(catalogues: tuple[str, ...] | None = None) -> list[AvailableUpd
     newer = {item.plugin_id: item.entry.version for item in found}
     now = timezone.now()
     with transaction.atomic():
-        InstalledPlugin.objects.exclude(plugin_id__in=newer).update(
-            available_version="", update_checked_at=now
+        # A row whose badge changes is touched (updated_at), so cached list rows follow.
+        InstalledPlugin.objects.exclude(plugin_id__in=newer).exclude(available_version="").update(
+            available_version="", updated_at=now
         )
         for plugin_id, version in newer.items():
-            InstalledPlugin.objects.filter(plugin_id=plugin_id).update(
-                available_version=version, update_checked_at=now
-            )
+            InstalledPlugin.objects.filter(plugin_id=plugin_id).exclude(
+                available_version=version
+            ).update(available_version=version, updated_at=now)
+        InstalledPlugin.objects.update(update_checked_at=now)
     return found
 
 
@@ -135,7 +137,7 @@ def set_pinned(plugin_id: str, pinned: bool, *, actor: Actor = None) -> Installe
     """Pin a plugin at its version (update checks and update-all skip it), or unpin it."""
     plugin = InstalledPlugin.objects.get(plugin_id=plugin_id)
     if plugin.pinned != pinned:
-        changes: dict[str, Any] = {"pinned": pinned}
+        changes: dict[str, Any] = {"pinned": pinned, "updated_at": timezone.now()}
         if pinned:
             changes["available_version"] = ""
         InstalledPlugin.objects.filter(pk=plugin.pk).update(**changes)
