@@ -249,3 +249,14 @@ def test_back_after_a_toggle_shows_the_true_state(
     expect(page.get_by_role("button", name="Disable Base tool in acme")).to_be_visible()
     page.reload()
     expect(page.get_by_role("button", name="Disable Base tool in acme")).to_be_visible()
+
+
+def test_a_job_end_shows_a_toast(project: Project, logged_in: Page, live_server_url: str) -> None:
+    page = logged_in
+    page.goto(f"{live_server_url}/projects/acme/")
+    page.get_by_role("button", name="Scan", exact=True).click()
+    toast = page.locator("#jupiter-toasts .toast")
+    expect(toast).to_contain_text("completed in acme", timeout=30_000)  # event or 15 s poll
+    expect(toast.get_by_role("link")).to_have_attribute("href", re.compile(r"^/jobs/"))
+    toast.get_by_role("button", name="Dismiss").click()
+    expect(toast).to_have_count(0)
