@@ -64,7 +64,7 @@ def test_the_bell_names_the_newest_unread_notification_for_a_toast(staff) -> Non
     bell = staff.get(reverse("plugins_app:notification-bell")).content.decode()
     assert f'data-latest-id="{newest.pk}"' in bell
     assert 'data-latest-title="Scan &lt;b&gt;done&lt;/b&gt;"' in bell
-    assert "jupiter:job-ended from:body" in bell
+    assert "jupiter:job-ended from:body delay:1s" in bell
 
 
 def test_notifications_page_lists_items_in_the_page_not_as_toasts(staff) -> None:
