@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "plugins_app.web.middleware.ContentSecurityPolicyMiddleware",
+    "plugins_app.web.middleware.NoStoreMiddleware",
     "plugins_app.web.storage_errors.StorageErrorMiddleware",
     "axes.middleware.AxesMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
@@ -97,6 +98,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "plugins_app.web.context_processors.safe_mode",
+                "plugins_app.web.context_processors.updates_available",
             ],
             # The console's tags live with the rest of the web layer (plugins_app/web/).
             "libraries": {
@@ -170,6 +172,9 @@ LOGIN_REDIRECT_URL = "plugins_app:plugin-list"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
+# Dates as 2026-12-02 14:05:09 everywhere (pages, the audit trail, the admin), not "Dec. 2".
+FORMAT_MODULE_PATH = ["jupiter_site.formats"]
+CSRF_FAILURE_VIEW = "plugins_app.web.views.errors.csrf_failure"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

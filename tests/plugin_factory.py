@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -50,3 +51,14 @@ def add_tar_member(tar: tarfile.TarFile, name: str, data: bytes = b"x", **attrs)
     for key, value in attrs.items():
         setattr(info, key, value)
     tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
+
+
+# What the README's walk-through leaves in examples/demo (the console's project file, the
+# AI bundle): the user's, git-ignored, never part of a test's copy.
+DEMO_LOCAL_FILES = ("*.jupiter.yaml", ".jupiter")
+
+
+def copy_demo(source: Path, target: Path) -> Path:
+    """The demo project as committed, whatever a person did with their own copy."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(*DEMO_LOCAL_FILES))
+    return target

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from plugins_app.kernel.runtime import boot, get_runtime
 from plugins_app.models import InstalledPlugin, PluginStatus
 from plugins_app.projects.service import register_project, set_plugin_enabled
 from plugins_app.registry.discovery import discover
+from tests.plugin_factory import copy_demo
 
 pytestmark = pytest.mark.usefixtures("job_worker")
 
@@ -31,7 +31,7 @@ def test_every_bundled_manifest_is_valid_without_warnings():
 @pytest.fixture
 def demo(tmp_path):
     root = tmp_path / "demo"
-    shutil.copytree(DEMO, root)
+    copy_demo(DEMO, root)
     boot()
     project = register_project("demo", root)
     for plugin_id in ("code_analyzer", "legacy_counter", "plugin_model"):
@@ -52,13 +52,13 @@ def test_bundled_plugins_load_ready(demo):
     assert InstalledPlugin.objects.get(plugin_id="legacy_counter").legacy is True
 
 
-def test_code_analyzer_job_measures_the_demo_project_with_the_bridge_double():
+def test_code_analyzer_job_measures_the_demo_project_with_the_bridge_double(tmp_path):
     from plugins_app.authoring.testing import BridgeDouble
 
     bridge = BridgeDouble.from_plugin_dir(
         BUNDLED / "code_analyzer",
         config={"max_complexity": 4, "exclude": [], "include_tests": False},
-        projects={"demo": DEMO},
+        projects={"demo": copy_demo(DEMO, tmp_path / "demo")},
     )
     module = _import_bundled("code_analyzer", "analyzer")
     module.register(bridge)
@@ -118,3 +118,13 @@ def test_scan_and_analysis_of_the_demo_show_findings_and_the_legacy_result(demo)
     assert analysis["legacy_counter"]["result"]["most_common_extension"] == ".py"
     graph = graph_of(project)
     assert "src/demo_app/inventory.py" in graph.imports_of("src/demo_app/report.py")
+
+
+def test_a_walk_through_leaves_nothing_a_test_copies(tmp_path):
+    source = tmp_path / "walked"
+    (source / ".jupiter").mkdir(parents=True)
+    (source / "demo.jupiter.yaml").write_text("plugins:\n  ai_helper: {enabled: true}\n")
+    (source / ".jupiter" / "ai-bundle.md").write_text("x")
+    (source / "app.py").write_text("x = 1\n")
+    copied = copy_demo(source, tmp_path / "copy")
+    assert sorted(p.name for p in copied.iterdir()) == ["app.py"]

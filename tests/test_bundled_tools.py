@@ -11,6 +11,7 @@ from django.conf import settings
 
 from plugins_app.authoring.testing import BridgeDouble, JobContextDouble, plugin_module
 from plugins_app.sdk.errors import JobCancelled
+from tests.plugin_factory import copy_demo
 
 pytestmark = pytest.mark.usefixtures("job_worker")
 
@@ -34,7 +35,7 @@ TANGLED_EDGES = [("pkg/a.py", "pkg/b.py", True), ("pkg/b.py", "pkg/a.py", True)]
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
     root = tmp_path / "demo"
-    shutil.copytree(DEMO, root)
+    copy_demo(DEMO, root)
     return root
 
 

@@ -253,7 +253,7 @@ def test_update_whose_migration_fails_is_rolled_back(project, tmp_path, key) -> 
 def test_an_older_version_is_not_an_update(project, tmp_path, key) -> None:
     _install_enabled(project, tmp_path, key, version="1.5.0")
     plugin = InstalledPlugin.objects.get(plugin_id="evolving")
-    with pytest.raises(InstallError, match=r"1\.0\.0 is not newer than the installed 1\.5\.0"):
+    with pytest.raises(InstallError, match=r"1\.0\.0 is older than the installed 1\.5\.0"):
         stage_archive(archive_of(tmp_path, key, "evolving"), replacing=plugin)
 
 

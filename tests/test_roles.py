@@ -92,8 +92,13 @@ MATRIX: tuple[Route, ...] = (
     _r("catalogue-stage", "POST", STAFF, data_source="nowhere"),
     _r("catalogue-review", "GET", STAFF, token="0" * 32),
     _r("catalogue-confirm", "POST", STAFF, token="0" * 32),
+    _r("plugin-uninstall", "GET", STAFF, **P),
     _r("plugin-uninstall", "POST", STAFF, **P),
     _r("plugin-check-update", "POST", STAFF, **P),
+    _r("plugin-pin", "POST", STAFF, **P, data_pinned="0"),
+    _r("catalogue-check", "POST", STAFF),
+    _r("catalogue-update-all", "POST", STAFF),
+    _r("project-plugin-accept", "POST", OPERATORS, **J, **P),
     _r("meeting", "GET", STAFF),
     _r("meeting-receive", "POST", "AAAAAA"),  # public: the signature is the credential
     _r("meeting-detail", "GET", STAFF, pk="1"),

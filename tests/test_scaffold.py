@@ -104,3 +104,32 @@ def test_default_destination_is_the_first_extra_plugin_folder(tmp_path, settings
     call_command("jupiter_scaffold", "placed")
     assert (tmp_path / "placed" / "plugin.yaml").is_file()
     assert "Plugin placed written to" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_a_destination_named_after_the_plugin_is_the_plugin_folder(tmp_path):
+    call_command("jupiter_scaffold", "named", "--dest", str(tmp_path / "named"))
+    assert (tmp_path / "named" / "plugin.yaml").is_file()
+    assert not (tmp_path / "named" / "named").exists()
+    call_command("jupiter_scaffold", "plain", "--dest", str(tmp_path / "plugins"))
+    assert (tmp_path / "plugins" / "plain" / "plugin.yaml").is_file()
+
+
+def test_scaffolding_needs_no_database(tmp_path):
+    """Before ``migrate`` (a fresh checkout), the command still writes the plugin."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'never-migrated.sqlite3'}",
+        "JUPITER_VAR_DIR": str(tmp_path / "var"),
+    }
+    manage = Path(__file__).resolve().parent.parent / "manage.py"
+    outcome = subprocess.run(
+        [sys.executable, str(manage), "jupiter_scaffold", "early", "--dest", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert outcome.returncode == 0, outcome.stderr
+    assert "Traceback" not in outcome.stderr
+    assert (tmp_path / "early" / "plugin.yaml").is_file()

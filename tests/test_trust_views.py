@@ -77,7 +77,7 @@ def test_upload_review_confirm(staff_client: Client, tmp_path: Path, key) -> Non
     assert done.url == reverse("plugins_app:plugin-detail", args=["web_demo"])
     detail = staff_client.get(done.url).content.decode()
     assert "Validly signed, by a key nobody here vouches for." in detail
-    assert "Uninstall Web Demo" in detail
+    assert "Uninstall…" in detail
     assert AuditEvent.objects.filter(action=AuditAction.INSTALL, actor__username="op").exists()
 
 
@@ -119,7 +119,8 @@ def test_uninstall_and_check_update(staff_client: Client, tmp_path: Path, key, s
     assert "Version <strong>1.1.0</strong> is available" in check.content.decode()
 
     gone = staff_client.post(
-        reverse("plugins_app:plugin-uninstall", args=["updatable"]), {"settings": "purge"}
+        reverse("plugins_app:plugin-uninstall", args=["updatable"]),
+        {"settings": "purge", "confirm": "uninstall"},
     )
     assert gone.url == reverse("plugins_app:plugin-list")
     assert not InstalledPlugin.objects.filter(plugin_id="updatable").exists()

@@ -97,20 +97,26 @@ FILES = {
 }
 
 
-def scaffold(options: ScaffoldOptions, dest: Path, taken: frozenset[str] = frozenset()) -> Path:
-    """Write the plugin into ``dest/<plugin_id>`` and return that folder.
+def target_folder(dest: Path, plugin_id: str) -> Path:
+    """``dest/<plugin_id>``; or ``dest`` itself when it is already named after the plugin,
+    so ``--dest plugins/my_plugin`` never gives ``plugins/my_plugin/my_plugin``."""
+    return dest if dest.name == plugin_id else dest / plugin_id
 
-    Refuses an existing folder rather than mixing generated files into someone's work; on any
-    failure while writing, the half-written folder is removed.
+
+def scaffold(options: ScaffoldOptions, dest: Path, taken: frozenset[str] = frozenset()) -> Path:
+    """Write the plugin into ``target_folder(dest, id)`` and return that folder.
+
+    Refuses a folder that holds anything rather than mixing generated files into someone's
+    work; on any failure while writing, the half-written folder is removed.
     """
     check_plugin_id(options.plugin_id, taken)
     if options.kind not in KINDS:
         raise ScaffoldError(f"type must be one of {', '.join(KINDS)}, not '{options.kind}'")
-    target = dest / options.plugin_id
-    if target.exists():
+    target = target_folder(dest, options.plugin_id)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ScaffoldError(f"{target} already exists; choose another --dest or remove it")
     values = _values(options)
-    target.mkdir(parents=True)
+    target.mkdir(parents=True, exist_ok=True)
     try:
         for relative, template in FILES.items():
             path = target / relative.format(plugin_id=options.plugin_id)

@@ -2,4 +2,4 @@
 migration path between schema versions, the console's per-layer saves, and import/export.
 """
 
-__all__ = ["layering", "migrations", "scope", "store", "transfer"]
+__all__ = ["errors", "layering", "messages", "migrations", "scope", "secrets", "store", "transfer"]

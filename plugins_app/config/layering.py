@@ -25,6 +25,7 @@ from jsonschema import validators
 
 from plugins_app.base import patterns
 from plugins_app.base.canonical import canonical_json
+from plugins_app.config.messages import human_message
 
 Source = Literal["default", "global", "project"]
 
@@ -35,6 +36,9 @@ class ConfigError:
 
     path: str
     message: str
+
+    def __str__(self) -> str:  # never the dataclass repr, wherever an error is shown
+        return f"{self.path}: {self.message}" if self.path else self.message
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ def validate_config(
     if compiled.schema_error:
         return (ConfigError("", f"the plugin's config schema is invalid: {compiled.schema_error}"),)
     errors = {
-        ConfigError(_error_path(error), error.message)
+        ConfigError(_error_path(error), human_message(error))
         for error in compiled.validator.iter_errors(values)
     }
     return tuple(sorted(errors, key=lambda e: (e.path, e.message)))

@@ -81,6 +81,17 @@ class SettingsScope:
         row = PluginConfig.objects.filter(plugin=self.plugin).values_list("values", flat=True)
         return row.first() or {}
 
+    def problems(self, layer: Mapping[str, Any]) -> dict[str, list[str]]:
+        """What the schema says of ``layer`` on what it inherits, by field; nothing saved."""
+        if self.project is None:
+            merged = effective_config(self.schema, layer)
+        else:
+            merged = effective_config(self.schema, self._global_values(), layer)
+        grouped: dict[str, list[str]] = {}
+        for error in merged.errors:
+            grouped.setdefault(error.path, []).append(error.message)
+        return grouped
+
     def save(self, layer: Mapping[str, Any], token: str, *, actor: Actor) -> None:
         """Store ``layer`` if nobody saved since ``token`` was read (else ``StaleConfigError``)."""
         revision = int(token) if token.isdigit() else -1

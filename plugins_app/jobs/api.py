@@ -68,6 +68,7 @@ from plugins_app.models.audit import stored_user
 from plugins_app.sdk.errors import JobCancelled
 from plugins_app.sdk.sandbox import CommandResult, ProjectFiles, Runner
 from plugins_app.sdk.values import ProjectInfo
+from plugins_app.services.grants import for_project
 from plugins_app.services.permissions import audit_refusal, require
 from plugins_app.services.provider import plugin_data_dir
 
@@ -123,7 +124,8 @@ class JobContext:
     def files(self) -> ProjectFiles:
         if self.project is None or self._manifest is None:
             raise JobRefused("this job runs for no project: it has no project files")
-        return ProjectFiles(self._manifest, self.project.root, require, audit_refusal)
+        granted = for_project(self._manifest, self.project.name)
+        return ProjectFiles(granted, self.project.root, require, audit_refusal)
 
     def run(self, args: list[str], **kwargs: Any) -> CommandResult:
         if self.project is None or self._manifest is None:
@@ -131,8 +133,9 @@ class JobContext:
         root = self.project.root
         limit = conf.get().runner_timeout
         data_dir = plugin_data_dir(self._manifest.id)
+        granted = for_project(self._manifest, self.project.name)
         runner = Runner(
-            self._manifest, lambda _name: root, require, audit_refusal, limit, data_dir=data_dir
+            granted, lambda _name: root, require, audit_refusal, limit, data_dir=data_dir
         )
         return runner.run(self.project.name, args, **kwargs)
 

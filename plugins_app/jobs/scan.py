@@ -36,6 +36,7 @@ from plugins_app.jobs.findings import store_findings
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.manifest.tracebacks import summarise_exception
 from plugins_app.models import HistoryEntry, HistoryKind, Project, ProjectGraph, ProjectPlugin
+from plugins_app.projects.dependencies import unmet_in
 from plugins_app.sdk.values import Graph
 
 IGNORE_FILES = (".gitignore", ".jupiterignore")
@@ -322,13 +323,15 @@ def _plain(value: Any) -> Any:
 
 
 def _hooks(project: Project, hook: str) -> list[tuple[str, Callable[..., Any], Any]]:
-
+    """The enabled plugins' ``hook``s; a plugin whose dependency is not enabled in the
+    project is left out (``unmet_in`` says why), rather than failing inside its code."""
     runtime = get_runtime()
     enabled = ProjectPlugin.objects.filter(project=project, enabled=True).values_list(
         "plugin__plugin_id", flat=True
     )
+    unmet = unmet_in(project)
     found = []
-    for plugin_id in sorted(enabled):
+    for plugin_id in sorted(set(enabled) - unmet.keys()):
         registration = runtime.bridge.registration(plugin_id)
         if registration is not None and hook in registration.hooks:
             found.append((plugin_id, registration.hooks[hook], runtime.manifests.get(plugin_id)))
@@ -452,12 +455,14 @@ def run_analysis(job: Any) -> dict[str, Any]:
         job.raise_if_cancelled()
     total = sum(len(p["findings"]) for p in plugins.values())
     errors = sorted(pid for pid, p in plugins.items() if p["error"])
+    skipped = [f"{pid} ({why})" for pid, why in sorted(unmet_in(project).items())]
     count = len(plugins)
     entry = HistoryEntry.objects.create(
         project=project,
         kind=HistoryKind.ANALYSIS,
         summary=f"{total} finding{pluralize(total)} from {count} plugin{pluralize(count)}"
-        + (f"; failed: {', '.join(errors)}" if errors else ""),
+        + (f"; failed: {', '.join(errors)}" if errors else "")
+        + (f"; skipped: {', '.join(skipped)}" if skipped else ""),
         data={"plugins": plugins, "overview": analysis_overview(plugins)},
         job_id=job.id,
     )

@@ -34,6 +34,7 @@ from plugins_app.sdk.bridge import (
 from plugins_app.sdk.child import RemoteApi, rebuild
 from plugins_app.sdk.protocol import RemoteError, RemoteFailure
 from plugins_app.sdk.values import PluginRequest
+from plugins_app.services.grants import plugin_wide
 from plugins_app.services.permissions import require
 from plugins_app.services.provider import Services
 
@@ -346,7 +347,7 @@ class HostServices:
             return str(files.write_text(str(params["path"]), str(params["text"])))
         if method == "runner.run":
             options = dict(params.get("options") or {})
-            done = services.get_runner().run(
+            done = services.get_runner(str(params["project"])).run(
                 str(params["project"]), list(params["args"]), **options
             )
             return {
@@ -393,7 +394,7 @@ class HostServices:
             return {"project": graph.project, "files": graph.files, "edges": graph.edges}
         if method == "permissions.require":
             permission = str(params["permission"])
-            require(manifest, permission, f"use the '{permission}' permission")
+            require(plugin_wide(manifest), permission, f"use the '{permission}' permission")
             return True
         raise LookupError(f"no host service {method!r}")
 

@@ -47,12 +47,13 @@ from plugins_app.kernel.registrations import Remembered
 from plugins_app.kernel.remote import HostServices, plugin_error, remote_registration
 from plugins_app.logs.hub import plugin_logger
 from plugins_app.manifest.model import Manifest
-from plugins_app.models import Project
+from plugins_app.models import ProjectPlugin
 from plugins_app.sdk.bridge import Registration
 from plugins_app.sdk.child import public_description
 from plugins_app.sdk.confinement import Confinement
 from plugins_app.sdk.errors import PluginUnavailable
 from plugins_app.sdk.protocol import RemoteError
+from plugins_app.services.grants import granted, plugin_wide
 from plugins_app.services.provider import ServiceProvider, plugin_data_dir
 
 __all__ = ["SlotListener", "Supervisor", "confinement_for", "plugin_process_event"]
@@ -65,22 +66,20 @@ plugin_process_event = Signal()
 
 def confinement_for(manifest: Manifest, memory_mb: int) -> Confinement:
     """The kernel policy a plugin's permissions earn: its projects, the network, its own data
-    folder, nothing else."""
-    roots = [
-        Path(root)
-        for root in Project.objects.filter(
-            plugin_states__plugin__plugin_id=manifest.id, plugin_states__enabled=True
-        ).values_list("root_path", flat=True)
-    ]
-    permissions = set(manifest.permissions)
+    folder, nothing else; in each project only what that project granted (``grants``)."""
+    rows = ProjectPlugin.objects.filter(plugin__plugin_id=manifest.id, enabled=True)
+    read, write = [], []
+    for root, grant in rows.values_list("project__root_path", "granted_permissions"):
+        permissions = set(granted(manifest.permissions, grant))
+        if {"fs_read", "fs_write"} & permissions:
+            read.append(Path(root))
+        if "fs_write" in permissions:
+            write.append(Path(root))
     return Confinement.for_plugin(
         manifest.root,
-        project_roots_read=roots if {"fs_read", "fs_write"} & permissions else (),
-        project_roots_write=[
-            plugin_data_dir(manifest.id),
-            *(roots if "fs_write" in permissions else ()),
-        ],
-        allow_network="network_outbound" in permissions,
+        project_roots_read=read,
+        project_roots_write=[plugin_data_dir(manifest.id), *write],
+        allow_network="network_outbound" in plugin_wide(manifest).permissions,
         env=child_environment(),
         memory_bytes=max(4 * memory_mb, 2048) * 1024 * 1024,
     )

@@ -2,4 +2,4 @@
 reinstall.
 """
 
-__all__ = ["installer", "retained", "updates"]
+__all__ = ["changes", "consent", "installer", "retained", "updates"]

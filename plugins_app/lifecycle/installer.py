@@ -119,8 +119,37 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path)
 
 
+def _version_check(manifest: Manifest, replacing: InstalledPlugin, downgrade: bool) -> None:
+    """A replacement must be newer, or older when a downgrade was asked for, never the same.
+
+    A downgrade is refused when the stored settings are at a newer schema version than the
+    older code reads: settings are migrated forwards only, and the old code would misread them.
+    """
+    offered, installed = Version(manifest.version), Version(replacing.version or "0")
+    if offered == installed:
+        raise InstallError(f"version {manifest.version} is already installed")
+    if offered < installed and not downgrade:
+        raise InstallError(
+            f"version {manifest.version} is older than the installed {replacing.version} "
+            "(a downgrade must be asked for)"
+        )
+    if offered < installed:
+        config = PluginConfig.objects.filter(plugin=replacing).first()
+        readable = manifest.config_schema.version if manifest.config_schema else 1
+        if config is not None and config.schema_version > readable:
+            raise InstallError(
+                f"cannot downgrade to {manifest.version}: the settings are at schema version "
+                f"{config.schema_version} and that version reads up to {readable}"
+            )
+
+
 def check(
-    token: str, root: Path, source: str, *, replacing: InstalledPlugin | None
+    token: str,
+    root: Path,
+    source: str,
+    *,
+    replacing: InstalledPlugin | None,
+    downgrade: bool = False,
 ) -> StagedPlugin:
     """Every check made before installing; ``InstallError`` names the first that fails."""
     result = load_manifest(root, max_bytes=conf.get().manifest_max_bytes)
@@ -137,10 +166,8 @@ def check(
             )
     elif manifest.id != replacing.plugin_id:
         raise InstallError(f"this archive holds '{manifest.id}', not '{replacing.plugin_id}'")
-    elif Version(manifest.version) <= Version(replacing.version or "0"):
-        raise InstallError(
-            f"version {manifest.version} is not newer than the installed {replacing.version}"
-        )
+    else:
+        _version_check(manifest, replacing, downgrade)
     if problem := compatibility_issue(manifest, JUPITER_VERSION):
         raise InstallError(f"incompatible: {problem}")
     trust = assess(root, manifest.id, manifest.version)
@@ -166,42 +193,79 @@ def _sweep_stale(staging: Path) -> None:
             shutil.rmtree(entry.path, ignore_errors=True)
 
 
-def _new_stage(source: str, replacing: InstalledPlugin | None) -> tuple[str, Path]:
+@dataclass(frozen=True)
+class Replacing:
+    """What a staged plugin replaces: a plugin, a downgrade allowed or not, or whichever
+    installed plugin the archive turns out to hold (``installed``: an uploaded file whose id
+    is only known once it is extracted)."""
+
+    plugin: InstalledPlugin | None = None
+    downgrade: bool = False
+    installed: bool = False
+
+
+def _write_meta(
+    folder: Path, source: str, replacing: InstalledPlugin | None, downgrade: bool
+) -> None:
+    meta = {
+        "source": source,
+        "replacing": replacing.plugin_id if replacing else "",
+        "downgrade": downgrade,
+    }
+    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def _new_stage() -> tuple[str, Path]:
     _sweep_stale(area(STAGING))
     token = secrets.token_hex(16)
     folder = area(STAGING) / token
     (folder / "content").mkdir(parents=True)
-    meta = {"source": source, "replacing": replacing.plugin_id if replacing else ""}
-    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     return token, folder
 
 
+def _installed_copy_of(root: Path) -> InstalledPlugin | None:
+    """The installed plugin whose id the staged manifest declares, if any."""
+    manifest = load_manifest(root, max_bytes=conf.get().manifest_max_bytes).manifest
+    if manifest is None:
+        return None
+    return InstalledPlugin.objects.filter(plugin_id=manifest.id).first()
+
+
 def _staged(
-    source: str, fill: Callable[[Path], None], *, replacing: InstalledPlugin | None = None
+    source: str, fill: Callable[[Path], None], replacing: Replacing | None = None
 ) -> StagedPlugin:
     """Create a staging folder, let ``fill(folder)`` put the plugin in, check it; clean on error."""
-    token, folder = _new_stage(source, replacing)
+    plan = replacing or Replacing()
+    token, folder = _new_stage()
     try:
         fill(folder)
         root = plugin_root_in(folder / "content")
-        return check(token, root, source, replacing=replacing)
+        target = plan.plugin
+        if target is None and plan.installed:
+            target = _installed_copy_of(root)
+        _write_meta(folder, source, target, plan.downgrade)
+        return check(token, root, source, replacing=target, downgrade=plan.downgrade)
     except BaseException:
         remove_tree(folder)
         raise
+
+
+def _plan(replacing: InstalledPlugin | Replacing | None) -> Replacing:
+    return replacing if isinstance(replacing, Replacing) else Replacing(replacing)
 
 
 def stage_archive(
     archive: Path,
     *,
     source: str = "",
-    replacing: InstalledPlugin | None = None,
+    replacing: InstalledPlugin | Replacing | None = None,
     limits: ArchiveLimits | None = None,
 ) -> StagedPlugin:
     """Extract and check a ``.zip``/``.tar.gz``; a refusal raises one of ``REFUSALS``."""
     return _staged(
         source or Path(archive).name,
         lambda folder: extract_archive(Path(archive), folder / "content", limits),
-        replacing=replacing,
+        _plan(replacing),
     )
 
 
@@ -216,10 +280,12 @@ def _copy_directory(path: Path, folder: Path) -> None:
     shutil.copytree(path, folder / "content" / path.name, symlinks=True, ignore=ignore)
 
 
-def stage_directory(path: Path, *, replacing: InstalledPlugin | None = None) -> StagedPlugin:
+def stage_directory(
+    path: Path, *, replacing: InstalledPlugin | Replacing | None = None
+) -> StagedPlugin:
     """Copy and check a plugin folder (links refused, bytecode left out)."""
     path = Path(path).resolve()
-    return _staged(str(path), lambda folder: _copy_directory(path, folder), replacing=replacing)
+    return _staged(str(path), lambda folder: _copy_directory(path, folder), _plan(replacing))
 
 
 def _check_entry_signature(entry: CatalogueEntry, staged: StagedPlugin) -> None:
@@ -234,7 +300,7 @@ def _check_entry_signature(entry: CatalogueEntry, staged: StagedPlugin) -> None:
 
 
 def stage_catalogue(
-    entry: CatalogueEntry, *, replacing: InstalledPlugin | None = None
+    entry: CatalogueEntry, *, replacing: InstalledPlugin | Replacing | None = None
 ) -> StagedPlugin:
     """Download (SHA-256 checked), extract and check one catalogue entry."""
 
@@ -244,7 +310,7 @@ def stage_catalogue(
         archive.unlink()
 
     source = f"{entry.catalogue} ({entry.plugin_id} {entry.version})"
-    staged = _staged(source, fill, replacing=replacing)
+    staged = _staged(source, fill, _plan(replacing))
     try:
         _check_entry_signature(entry, staged)
         if (staged.manifest.id, staged.manifest.version) != (entry.plugin_id, entry.version):
@@ -284,7 +350,9 @@ def load_staged(token: str, *, replacing: InstalledPlugin | None = None) -> Stag
         replacing = InstalledPlugin.objects.filter(plugin_id=meta["replacing"]).first()
         if replacing is None:
             raise InstallError(f"plugin '{meta['replacing']}' is no longer installed")
-    return check(token, plugin_root_in(folder / "content"), meta["source"], replacing=replacing)
+    root = plugin_root_in(folder / "content")
+    downgrade = bool(meta.get("downgrade"))
+    return check(token, root, meta["source"], replacing=replacing, downgrade=downgrade)
 
 
 def discard(token: str) -> None:

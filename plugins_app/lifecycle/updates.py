@@ -13,11 +13,14 @@ the attempt and why it was rolled back.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
+from django.utils import timezone
 from packaging.version import InvalidVersion, Version
 
 from plugins_app.base import conf
@@ -32,7 +35,9 @@ from plugins_app.kernel.feed import UPDATED, announce
 from plugins_app.kernel.processes import PluginProcessError
 from plugins_app.kernel.runtime import boot
 from plugins_app.kernel.supervisor import Supervisor
+from plugins_app.lifecycle.changes import changes_of
 from plugins_app.lifecycle.installer import (
+    REFUSALS,
     TRASH,
     InstallError,
     StagedPlugin,
@@ -42,6 +47,7 @@ from plugins_app.lifecycle.installer import (
     load_staged,
     managed_folder,
     remove_tree,
+    stage_catalogue,
 )
 from plugins_app.models import (
     AuditAction,
@@ -51,8 +57,17 @@ from plugins_app.models import (
     audit,
 )
 from plugins_app.models.audit import Actor
+from plugins_app.services.grants import freeze
 from plugins_app.services.provider import ServiceProvider
-from plugins_app.trust.catalogue import CatalogueEntry, latest_versions, read_index
+from plugins_app.trust.catalogue import (
+    CatalogueEntry,
+    CatalogueError,
+    latest_versions,
+    read_index,
+)
+
+log = logging.getLogger("jupiter.updates")
+UPDATE_CHECK_SECONDS = 6 * 3600
 
 
 class UpdateFailed(InstallError):
@@ -71,14 +86,16 @@ class AvailableUpdate:
 
 
 def check_updates(catalogues: tuple[str, ...] | None = None) -> list[AvailableUpdate]:
-    """Installed plugins with a newer version in the catalogues (configured ones by default)."""
+    """Installed, unpinned plugins with a newer version in the catalogues (configured ones by
+    default); a pinned plugin stays at its version until it is unpinned."""
     locations = conf.trust().catalogues if catalogues is None else catalogues
     entries: list[CatalogueEntry] = []
     for location in locations:
         entries.extend(read_index(location))
     newest = latest_versions(entries)
     found = []
-    for plugin in InstalledPlugin.objects.filter(plugin_id__in=newest).order_by("plugin_id"):
+    candidates = InstalledPlugin.objects.filter(plugin_id__in=newest, pinned=False)
+    for plugin in candidates.order_by("plugin_id"):
         entry = newest[plugin.plugin_id]
         try:
             installed = Version(plugin.version or "0")
@@ -87,6 +104,93 @@ def check_updates(catalogues: tuple[str, ...] | None = None) -> list[AvailableUp
         if entry.parsed_version > installed:
             found.append(AvailableUpdate(plugin.plugin_id, plugin.version, entry))
     return found
+
+
+def record_check(catalogues: tuple[str, ...] | None = None) -> list[AvailableUpdate]:
+    """The scheduled check (the leader's, every ``UPDATE_CHECK_SECONDS``): what it found is
+    kept on each plugin row, so the plugin list and page show a badge without asking the
+    catalogues again. A catalogue that cannot be read leaves the badges as they were."""
+    locations = conf.trust().catalogues if catalogues is None else catalogues
+    if not locations:
+        return []
+    try:
+        found = check_updates(locations)
+    except CatalogueError as exc:
+        log.warning("update check skipped: %s", exc)
+        return []
+    newer = {item.plugin_id: item.entry.version for item in found}
+    now = timezone.now()
+    with transaction.atomic():
+        # A row whose badge changes is touched (updated_at), so cached list rows follow.
+        InstalledPlugin.objects.exclude(plugin_id__in=newer).exclude(available_version="").update(
+            available_version="", updated_at=now
+        )
+        for plugin_id, version in newer.items():
+            InstalledPlugin.objects.filter(plugin_id=plugin_id).exclude(
+                available_version=version
+            ).update(available_version=version, updated_at=now)
+        InstalledPlugin.objects.update(update_checked_at=now)
+    return found
+
+
+def set_pinned(plugin_id: str, pinned: bool, *, actor: Actor = None) -> InstalledPlugin:
+    """Pin a plugin at its version (update checks and update-all skip it), or unpin it."""
+    plugin = InstalledPlugin.objects.get(plugin_id=plugin_id)
+    if plugin.pinned != pinned:
+        changes: dict[str, Any] = {"pinned": pinned, "updated_at": timezone.now()}
+        if pinned:
+            changes["available_version"] = ""
+        InstalledPlugin.objects.filter(pk=plugin.pk).update(**changes)
+        audit.record(
+            AuditAction.PIN,
+            actor=actor,
+            plugin_id=plugin_id,
+            before={"pinned": plugin.pinned},
+            after={"pinned": pinned},
+            detail=f"pinned at {plugin.version}" if pinned else "unpinned",
+        )
+    plugin.refresh_from_db()
+    return plugin
+
+
+@dataclass(frozen=True)
+class UpdateOutcome:
+    plugin_id: str
+    version: str
+    error: str = ""
+    waiting_consent: tuple[str, ...] = ()
+
+
+def update_all(*, actor: Actor = None) -> list[UpdateOutcome]:
+    """Update every unpinned plugin with a newer catalogue version, one after the other.
+
+    An update that adds permissions is not made here: it needs someone to read the new
+    permissions first, so it is reported as waiting (``waiting_consent``) and left alone.
+    A failed update is rolled back as always and the others go on.
+    """
+    outcomes = []
+    for item in check_updates():
+        plugin = InstalledPlugin.objects.get(plugin_id=item.plugin_id)
+        try:
+            staged = stage_catalogue(item.entry, replacing=plugin)
+        except REFUSALS as exc:
+            outcomes.append(UpdateOutcome(item.plugin_id, item.entry.version, str(exc)))
+            continue
+        changes = changes_of(plugin, staged.manifest)
+        if changes.needs_consent:
+            discard(staged.token)
+            outcomes.append(
+                UpdateOutcome(item.plugin_id, item.entry.version, waiting_consent=changes.added)
+            )
+            continue
+        try:
+            update(staged.token, item.plugin_id, actor=actor)
+        except REFUSALS as exc:
+            outcomes.append(UpdateOutcome(item.plugin_id, item.entry.version, str(exc)))
+            continue
+        outcomes.append(UpdateOutcome(item.plugin_id, item.entry.version))
+    record_check()
+    return outcomes
 
 
 def _prove(plugin_id: str, actor: Actor) -> None:
@@ -138,7 +242,12 @@ def update(token: str, plugin_id: str, *, actor: Actor = None) -> InstalledPlugi
             discard(token)
             raise
         saved = stored_settings(plugin)
-        before = {"version": plugin.version, "trust_level": plugin.trust_level}
+        before = {
+            "version": plugin.version,
+            "trust_level": plugin.trust_level,
+            "permissions": plugin.permissions,
+        }
+        freeze(plugin)  # each project keeps today's permissions until it accepts new ones
         backup = area(TRASH) / f"{plugin_id}-{plugin.version}-{secrets.token_hex(8)}"
         os.rename(target, backup)
         os.rename(staged.root, target)
@@ -153,6 +262,7 @@ def update(token: str, plugin_id: str, *, actor: Actor = None) -> InstalledPlugi
         _audit(staged, actor, before, f"updated from {staged.source}")
         announce(UPDATED, plugin_id)  # the other processes restart it on the new code
         remove_tree(backup)
+        InstalledPlugin.objects.filter(plugin_id=plugin_id).update(available_version="")
     return InstalledPlugin.objects.get(plugin_id=plugin_id)
 
 
@@ -162,7 +272,11 @@ def _audit(staged: StagedPlugin, actor: Actor, before: dict[str, Any], detail: s
         actor=actor,
         plugin_id=staged.manifest.id,
         before=before,
-        after={"version": staged.manifest.version, "trust_level": staged.trust.level},
+        after={
+            "version": staged.manifest.version,
+            "trust_level": staged.trust.level,
+            "permissions": list(staged.manifest.permissions),
+        },
         detail=detail,
     )
 

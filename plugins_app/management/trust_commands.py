@@ -26,8 +26,10 @@ from plugins_app.base.keys import (
     sign_bytes,
 )
 from plugins_app.kernel.runtime import boot
+from plugins_app.lifecycle.changes import changes_of
 from plugins_app.lifecycle.installer import (
     REFUSALS,
+    Replacing,
     StagedPlugin,
     discard,
     install,
@@ -78,6 +80,10 @@ def add_subcommands(sub: _SubParsersAction) -> None:
     upd.add_argument("plugin_id")
     upd.add_argument("--from", dest="source", help="Archive or folder (default: catalogue).")
     upd.add_argument("--catalogue", action="append")
+    upd.add_argument("--version", default="", help="Catalogue version (default: newest).")
+    upd.add_argument(
+        "--allow-downgrade", action="store_true", help="Accept an older version than installed."
+    )
     upd.add_argument("--yes", action="store_true")
 
 
@@ -169,7 +175,7 @@ class TrustCommands:
         self,
         source: str | None,
         options: dict[str, Any],
-        replacing: InstalledPlugin | None = None,
+        replacing: Replacing | None = None,
     ) -> StagedPlugin:
         """A path on disk is an archive or a folder; anything else is a catalogue id."""
         if source and Path(source).exists():
@@ -183,7 +189,7 @@ class TrustCommands:
         if not catalogues:
             raise CommandError(f"{source}: no such file or folder, and no --catalogue", 1)
         entries = [entry for location in catalogues for entry in read_index(location)]
-        plugin_id = replacing.plugin_id if replacing else str(source)
+        plugin_id = replacing.plugin.plugin_id if replacing and replacing.plugin else str(source)
         entry = find_entry(entries, plugin_id, options.get("version", ""))
         return stage_catalogue(entry, replacing=replacing)
 
@@ -222,9 +228,20 @@ class TrustCommands:
             raise CommandError(f"plugin '{options['plugin_id']}' is not installed", returncode=1)
         if not options["source"]:
             options["catalogue"] = options["catalogue"] or list(conf.trust().catalogues)
-        staged = self._stage(options["source"], options, replacing=plugin)
+        replacing = Replacing(plugin, downgrade=options["allow_downgrade"])
+        staged = self._stage(options["source"], options, replacing=replacing)
         self._show(staged)
-        if not self._confirm(f"Update {plugin.plugin_id} {plugin.version}?", options):
+        changes = changes_of(plugin, staged.manifest)
+        for permission in changes.added:
+            self.out.write(f"  NEW permission {permission}: {describe(permission)}")
+        for permission in changes.removed:
+            self.out.write(f"  dropped permission {permission}")
+        for entry in changes.changelog:
+            self.out.write(f"  changes {entry.version}: " + "; ".join(entry.notes))
+        if changes.added:
+            self.out.write("  projects keep their old permissions until a maintainer accepts")
+        verb = "Downgrade" if changes.downgrade else "Update"
+        if not self._confirm(f"{verb} {plugin.plugin_id} {plugin.version}?", options):
             discard(staged.token)
             return
         updated = update(staged.token, plugin.plugin_id)

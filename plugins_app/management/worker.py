@@ -5,8 +5,8 @@ its plugins' log lines (``logs.feed``), follows the change feed, and competes fo
 ``scheduler`` lease: the one worker holding it runs the deployment's periodic tasks (health
 checks and metrics collection at each plugin's interval, retrying or failing the jobs of
 stopped workers, importing hand edits of project files, removing plugin log files past their
-retention), so each runs once for the whole
-deployment. When it stops, another worker takes the lease over within ``LEADER_TTL`` seconds.
+retention, checking the catalogues for updates), so each runs once for the whole deployment.
+When it stops, another worker takes the lease over within ``LEADER_TTL`` seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from plugins_app.kernel import leases
 from plugins_app.kernel.feed import Follower
 from plugins_app.kernel.runtime import Runtime
 from plugins_app.kernel.scheduler import Scheduler
+from plugins_app.lifecycle.updates import UPDATE_CHECK_SECONDS, record_check
 from plugins_app.logs.feed import LogPublisher, publisher_for
 from plugins_app.logs.hub import prune_log_files
 from plugins_app.observability.health import HealthMonitor
@@ -56,6 +57,7 @@ class WorkerServices:
         self.scheduler.every("reap-jobs", REAP_SECONDS, reap_jobs)
         self.scheduler.every("project-files", PROJECT_FILES_SECONDS, sync_all_from_files)
         self.scheduler.every("prune-logs", LOG_PRUNE_SECONDS, prune_log_files)
+        self.scheduler.every("update-check", UPDATE_CHECK_SECONDS, record_check)
         self.leading = False
         self._stopped = threading.Event()
 

@@ -46,6 +46,7 @@ from plugins_app.models import (
 from plugins_app.models.audit import Actor
 from plugins_app.sdk.bridge import RemoteActionSpec
 from plugins_app.sdk.errors import PermissionRefused
+from plugins_app.services.grants import plugin_wide
 from plugins_app.services.permissions import require
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ def _spec(action: str) -> RemoteActionSpec:
     if manifest is None:
         raise PlanRefused(f"action '{action}': plugin '{plugin_id}' is not loaded")
     try:
-        require(manifest, "access_meeting", f"run remote action '{name}' for Meeting")
+        require(plugin_wide(manifest), "access_meeting", f"run remote action '{name}' for Meeting")
     except PermissionRefused as exc:
         raise PlanRefused(str(exc)) from exc
     return spec

@@ -37,6 +37,8 @@ class AuditAction(models.TextChoices):
     PROCESS_CRASHED = "process_crashed", "Plugin process crashed"
     PROCESS_KILLED = "process_killed", "Plugin process killed"
     SAFE_MODE = "safe_mode", "Safe mode"
+    PERMISSION_GRANT = "permission_grant", "Permissions accepted"
+    PIN = "pin", "Version pinned or unpinned"
 
 
 class AuditEvent(models.Model):

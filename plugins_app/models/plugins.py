@@ -72,6 +72,16 @@ class InstalledPlugin(models.Model):
         default=False,
         help_text="A valid signature was seen (at install or a sync): it may never go missing.",
     )
+    pinned = models.BooleanField(
+        default=False,
+        help_text="Kept at its version: update checks and update-all skip it until unpinned.",
+    )
+    available_version = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The newer catalogue version the last update check found (the badge).",
+    )
+    update_checked_at = models.DateTimeField(null=True, blank=True)
     installed_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -36,6 +36,10 @@ class ProjectPlugin(models.Model):
     )
     enabled = models.BooleanField(default=False)
     overrides = models.JSONField(default=dict, blank=True)
+    # What this project accepted (issue 15). Null: every permission the installed version
+    # declares, accepted on enabling. An update freezes the old set here first, so permissions
+    # a new version adds stay refused in this project until a maintainer accepts them.
+    granted_permissions = models.JSONField(null=True, blank=True, default=None)
     # Bumped by every change (console or file import): the staleness token of the project's
     # settings form, checked by a conditional UPDATE so no save overwrites a newer one.
     revision = models.PositiveIntegerField(default=0)

@@ -144,6 +144,11 @@ def unread_count(user: User) -> int:
     return Notification.objects.exclude(read_by=user).count()
 
 
+def latest_unread(user: User) -> Notification | None:
+    """The newest notification ``user`` has not read: what the console shows as a toast."""
+    return Notification.objects.exclude(read_by=user).order_by("-pk").first()
+
+
 def recent(user: User, limit: int = 50) -> list[tuple[Notification, bool]]:
     """The latest notifications, each with whether ``user`` has read it."""
     rows = list(Notification.objects.all()[:limit])

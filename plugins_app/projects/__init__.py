@@ -2,4 +2,4 @@
 ``<project>.jupiter.yaml``.
 """
 
-__all__ = ["errors", "projectfile", "service", "signals"]
+__all__ = ["dependencies", "errors", "projectfile", "service", "signals"]

@@ -376,6 +376,8 @@ def _update_state(
             return state
         on_disk = _file_if_unchanged(locked, plugin.plugin_id, state)
         changes: dict[str, Any] = {field: value, "revision": F("revision") + 1}
+        if field == "enabled" and value:  # enabling is consent to every declared permission
+            changes["granted_permissions"] = None
         changed = ProjectPlugin.objects.filter(pk=state.pk, revision=expected).update(
             **changes, updated_at=timezone.now()
         )

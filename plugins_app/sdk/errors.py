@@ -18,13 +18,14 @@ __all__ = [
 
 
 class PermissionRefused(BridgeError, PermissionError):
-    """A plugin asked for something its manifest does not declare."""
+    """A plugin asked for something it was not granted: its manifest does not declare it, or
+    an update added it and the project has not accepted it yet."""
 
     def __init__(self, plugin_id: str, permission: str, action: str) -> None:
         self.plugin_id, self.permission, self.action = plugin_id, permission, action
         super().__init__(
             f"plugin '{plugin_id}' may not {action}: it needs the '{permission}' permission, "
-            "which its plugin.yaml does not declare"
+            "which its plugin.yaml does not declare or the project has not accepted"
         )
 
 

@@ -2,4 +2,4 @@
 HTTP client, history, graph and event bus, each checked against its declared permissions.
 """
 
-__all__ = ["history", "permissions", "provider"]
+__all__ = ["grants", "history", "permissions", "provider"]

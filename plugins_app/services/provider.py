@@ -20,6 +20,7 @@ from plugins_app.sdk.errors import ProjectUnavailable
 from plugins_app.sdk.events import EventBus, PluginEventBus
 from plugins_app.sdk.sandbox import HttpClient, ProjectFiles, Runner
 from plugins_app.sdk.values import ProjectInfo
+from plugins_app.services.grants import for_project, plugin_wide
 from plugins_app.services.history import GraphService, HistoryService
 from plugins_app.services.permissions import audit_refusal, require
 
@@ -62,8 +63,9 @@ class ProjectManager:
         return Path(self.project(name).root_path)
 
     def files(self, name: str, manifest: Manifest) -> ProjectFiles:
-        """The project's files, read and written under ``manifest``'s permissions (X1)."""
-        return ProjectFiles(manifest, self.root(name), require, audit_refusal)
+        """The project's files, read and written under the permissions ``name`` granted (X1)."""
+        root = self.root(name)
+        return ProjectFiles(for_project(manifest, name), root, require, audit_refusal)
 
 
 class Services:
@@ -97,18 +99,23 @@ class Services:
     def get_plugin_statuses(self) -> list[dict[str, Any]]:
         """Id, version, kind and status of every installed plugin (for Meeting, MT1)."""
 
-        require(self._manifest, "access_meeting", "read the list of installed plugins")
+        require(plugin_wide(self._manifest), "access_meeting", "read the list of installed plugins")
         rows = InstalledPlugin.objects.order_by("plugin_id")
         # values() rows are plain dicts; the stubs describe them as a TypedDict.
         return cast(
             "list[dict[str, Any]]", list(rows.values("plugin_id", "version", "kind", "status"))
         )
 
-    def get_runner(self) -> Runner:
-        """Commands in an enabled project's root; each run checks ``run_commands`` (X1)."""
+    def get_runner(self, project: str | None = None) -> Runner:
+        """Commands in an enabled project's root; each run checks ``run_commands`` (X1), as
+        granted in ``project`` when the caller names the one it will run in."""
         root_of, limit = self.get_project_manager().root, conf.get().runner_timeout
+        if project is None:
+            manifest = plugin_wide(self._manifest)
+        else:
+            manifest = for_project(self._manifest, project)
         return Runner(
-            self._manifest, root_of, require, audit_refusal, limit, data_dir=self.get_data_dir()
+            manifest, root_of, require, audit_refusal, limit, data_dir=self.get_data_dir()
         )
 
     def get_history(self) -> HistoryService:
@@ -119,7 +126,7 @@ class Services:
 
     def get_http_client(self, timeout: float = 10.0) -> HttpClient:
         """Refused (``PermissionRefused``) unless the plugin declares ``network_outbound``."""
-        return HttpClient(self._manifest, require, timeout)
+        return HttpClient(plugin_wide(self._manifest), require, timeout)
 
 
 class ServiceProvider:

@@ -34,6 +34,12 @@ from plugins_app.models import (
 )
 from plugins_app.models.audit import record
 
+# The admin is part of Jupiter: its title says so, not "Django administration".
+admin.site.site_header = "Jupiter administration"
+admin.site.site_title = "Jupiter admin"
+admin.site.index_title = "Records"
+admin.site.site_url = "/"
+
 
 class ProjectPluginInline(admin.TabularInline):
     model = ProjectPlugin

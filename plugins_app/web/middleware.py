@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from plugins_app.web import tokens
+from plugins_app.web.views import errors
 
 log = logging.getLogger("jupiter.access")
 
@@ -33,6 +34,40 @@ class ContentSecurityPolicyMiddleware:
         policy = ADMIN_CONTENT_SECURITY_POLICY if admin else CONTENT_SECURITY_POLICY
         response.setdefault("Content-Security-Policy", policy)
         return response
+
+
+class NoStoreMiddleware:
+    """Pages show live state (enabled, running, saved): Back and a reload must ask again.
+
+    Every HTML answer gets ``Cache-Control: no-store`` unless its view chose otherwise, so
+    the browser's back-forward cache never shows a button from before a toggle. Static files
+    (WhiteNoise) and downloads keep their own headers.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if _bare_error(request, response):
+            text = response.content.decode("utf-8", "replace").strip()[:500]
+            response = errors.error_page(request, response.status_code, text)
+        if response.get("Content-Type", "").startswith("text/html"):
+            response.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def _bare_error(request: HttpRequest, response: HttpResponse) -> bool:
+    """A 400 or 405 answered with a bare text to a person's browser (not HTMX, not JSON)."""
+    return (
+        response.status_code in errors.PAGES
+        and response.status_code != 403
+        and not getattr(response, "streaming", False)
+        and "html" in request.headers.get("Accept", "")
+        and not request.headers.get("HX-Request")
+        and b"<html" not in response.content[:2048].lower()
+        and not response.get("Content-Type", "").startswith("application/json")
+    )
 
 
 class ApiTokenMiddleware:

@@ -21,6 +21,7 @@ from plugins_app.web.views import (
     recovery,
     status,
     tokens,
+    updates,
 )
 
 app_name = "plugins_app"
@@ -73,6 +74,14 @@ urlpatterns = [
         "plugins/<str:plugin_id>/check-update/",
         catalogue.check_update,
         name="plugin-check-update",
+    ),
+    path("plugins/<str:plugin_id>/pin/", updates.pin, name="plugin-pin"),
+    path("catalogue/check/", updates.check_now, name="catalogue-check"),
+    path("catalogue/update-all/", updates.update_everything, name="catalogue-update-all"),
+    path(
+        "projects/<slug:name>/plugins/<str:plugin_id>/accept-permissions/",
+        updates.accept_permissions,
+        name="project-plugin-accept",
     ),
     path("meeting/", meeting.meeting_list, name="meeting"),
     path("meeting/plans", meeting.receive, name="meeting-receive"),

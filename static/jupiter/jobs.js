@@ -88,6 +88,8 @@
     if (FINAL.has(event.state)) {
       resync(panel);
       refreshResults(stream);
+      // The bell re-reads its count, and feedback.js shows the job's end as a toast.
+      document.body.dispatchEvent(new CustomEvent("jupiter:job-ended", { detail: event }));
     }
   }
 

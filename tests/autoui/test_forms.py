@@ -190,3 +190,47 @@ def test_layer_keeps_only_changes_and_existing_pins():
 
 def test_html_ids_are_safe_for_any_property_name():
     assert html_id('a b."<x>') == "cfg-a-b-x-"
+
+
+def test_help_uses_the_schema_then_the_plugins_texts_then_a_summary():
+    from plugins_app.web.autoui.forms import help_entries
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {"type": "string", "description": "Own words"},
+            "b": {"type": "boolean", "default": True},
+            "c": {"type": "string", "enum": ["x", "y"], "default": "x"},
+            "d": {"type": "string", "minLength": 1},
+        },
+    }
+    texts = {"settings.b.description": "Translated words"}
+    assert help_entries(schema, texts) == [
+        ("a", "A", "Own words"),
+        ("b", "B", "Translated words"),
+        ("c", "C", "One of the choices; choices: x, y; default: x."),
+        ("d", "D", "Text (not empty)."),
+    ]
+
+
+def test_validator_messages_are_mapped_to_words():
+    from plugins_app.config.layering import validate_config
+
+    schema = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "mail": {"type": "string", "format": "email"},
+            "n": {"type": "integer", "maximum": 3},
+            "tags": {"type": "array", "minItems": 2},
+        },
+    }
+    errors = validate_config(schema, {"mail": "x", "n": "4", "tags": ["a"]})
+    assert {e.path: e.message for e in errors} == {
+        "name": "This field is required.",
+        "mail": "Enter a valid email address, such as name@example.com.",
+        "n": "Enter a whole number.",
+        "tags": "Add at least 2 items.",
+    }
+    assert str(errors[0]) == f"{errors[0].path}: {errors[0].message}"

@@ -97,8 +97,8 @@ def test_invalid_value_comes_back_inline_and_nothing_is_saved(client, project):
     response = _post(client, {"cfg.retries": "9", "cfg.name": "UPPER"})
     html = response.content.decode()
     assert response.status_code == 422
-    assert 'id="cfg-retries-error">9 is greater than the maximum of 5' in html
-    assert 'id="cfg-name-error">' in html and "does not match" in html
+    assert 'id="cfg-retries-error">Enter 5 or less.' in html
+    assert 'id="cfg-name-error">Enter a value in the expected form' in html
     assert 'value="9"' in html  # shown as typed
     assert _stored() == before
 
@@ -190,7 +190,7 @@ def test_export_leaves_secrets_out_and_import_applies_whole(client, project):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"values": {"retries": 99}}, "99 is greater than the maximum of 5"),
+        ({"values": {"retries": 99}}, "retries: Enter 5 or less."),
         ({"plugin": "other"}, "this export is for &#x27;other&#x27;"),
         ({"schema_version": 3}, "schema version 3, newer than the installed"),
         ({"format": "something-else"}, "not a Jupiter settings export"),
@@ -238,3 +238,54 @@ def test_concurrent_saves_never_lock_and_never_lose_an_update(autoui_dirs):
         thread.join(30)
     assert sorted(outcomes) == ["saved", "stale"]
     assert PluginConfig.objects.get(plugin=plugin).revision == 1
+
+
+def test_emptying_a_required_field_is_an_error_not_a_silent_revert(client, project):
+    _post(client, {"cfg.name": "custom"})
+    response = _post(client, {"cfg.name": ""})
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert 'id="cfg-name-error">This field is required.' in html
+    assert "Settings saved." not in html
+    assert _stored()["name"] == "custom"
+
+
+def test_validator_errors_read_as_what_to_enter(client, project):
+    html = _post(client, {"cfg.contact": "not-an-email"}).content.decode()
+    assert 'id="cfg-contact-error">Enter a valid email address, such as name@example.com.' in html
+    assert "is not a" not in html
+
+
+def test_a_bad_import_says_what_is_wrong_in_words(client, project):
+    data = {
+        "format": EXPORT_FORMAT,
+        "plugin": PROBE,
+        "schema_version": 2,
+        "values": {"contact": "nope", "name": ""},
+    }
+    upload = SimpleUploadedFile("bad.json", json.dumps(data).encode())
+    url = reverse("plugins_app:plugin-settings-import", args=[PROBE])
+    response = client.post(url, {"token": _token(_form(client)), "settings_file": upload}, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "contact: Enter a valid email address" in html
+    assert "ConfigError(" not in html and "is not a &#x27;email&#x27;" not in html
+
+
+def test_a_save_tells_the_page_so_the_control_panel_reloads(client, project):
+    response = _post(client, {"cfg.retries": "3"})
+    assert response.headers["HX-Trigger"] == '{"jupiter:settings-saved": {}}' or (
+        "jupiter:settings-saved" in response.headers["HX-Trigger"]
+    )
+    panel = client.get(reverse("plugins_app:plugin-control", args=[PROBE]), **HTMX)
+    revision = PluginConfig.objects.get(plugin__plugin_id=PROBE).revision
+    assert f"revision {revision}," in panel.content.decode()
+    failed = _post(client, {"cfg.retries": "99"})
+    assert "HX-Trigger" not in failed.headers
+
+
+def test_the_help_panel_describes_every_setting(client, project):
+    panel = client.get(reverse("plugins_app:plugin-control", args=[PROBE]), **HTMX)
+    html = panel.content.decode()
+    assert "No description." not in html
+    assert "A whole number (from 0 to 5); default: 1." in html  # from the schema

@@ -72,7 +72,7 @@ def test_settings_form_edits_nested_and_list_values_with_inline_errors(
     form.get_by_role("button", name="Save settings").click()
 
     error = page.locator("#cfg-retries-error")
-    expect(error).to_have_text("50 is greater than the maximum of 10")
+    expect(error).to_have_text("Enter 10 or less.")
     assert page.evaluate("window.jupiterNoReload === true"), "errors come back by an HTMX swap"
     expect(page.locator("#cfg-notifications-recipients-0-email")).to_have_value("ada@example.org")
     _shoot(page, "settings-error")

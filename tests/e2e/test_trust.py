@@ -104,7 +104,9 @@ def test_confirm_a_meeting_plan_and_find_it_in_the_audit_trail(
     page.get_by_role("link", name="test plan").click()
     page.wait_for_url(f"{live_server_url}{confirm_url}")
     expect(page.get_by_role("heading", name="Dry run")).to_be_visible()
-    expect(page.get_by_text("message = standup in 5")).to_be_visible()
+    params = page.locator(".plan-actions dl.readable")
+    expect(params.locator("dt")).to_have_text("Message")
+    expect(params.locator("dd")).to_have_text("standup in 5")
     _shoot(page, "meeting-preview")
     page.get_by_role("button", name="Confirm and run").click()
 

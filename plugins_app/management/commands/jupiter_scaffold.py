@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from plugins_app.authoring.scaffold import KINDS, ScaffoldError, ScaffoldOptions, scaffold
 from plugins_app.base import conf
@@ -23,7 +24,21 @@ def default_dest() -> Path:
     return extra[0] if extra else bundled
 
 
+def installed_ids() -> set[str]:
+    """Ids installed here, so a new plugin does not take one; none before ``migrate``.
+
+    Writing a plugin needs no database: an author may scaffold before setting Jupiter up,
+    and the plugin folders (read above) still catch every id a sync would register.
+    """
+    try:
+        return set(InstalledPlugin.objects.values_list("plugin_id", flat=True))
+    except DatabaseError:
+        return set()
+
+
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # writes files only: no database, no app checks
+
     help = "Write a new plugin (manifest, code, settings schema, job, tests) ready to load."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,13 +48,15 @@ class Command(BaseCommand):
         parser.add_argument("--with-cli", action="store_true", help="Add a CLI command.")
         parser.add_argument("--author", default="Your name")
         parser.add_argument(
-            "--dest", type=Path, help="Folder to create the plugin in (default: a plugin folder)."
+            "--dest",
+            type=Path,
+            help="Folder to create the plugin in: DIR/ID, or DIR itself when it is named ID "
+            "(default: a plugin folder).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         dest = options["dest"] or default_dest()
-        taken = {p.id for p in discover(conf.get().plugin_dirs)}
-        taken |= set(InstalledPlugin.objects.values_list("plugin_id", flat=True))
+        taken = {p.id for p in discover(conf.get().plugin_dirs)} | installed_ids()
         plugin_options = ScaffoldOptions(
             plugin_id=options["plugin_id"],
             kind=options["kind"],

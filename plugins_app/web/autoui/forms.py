@@ -105,6 +105,10 @@ def _number(value: Any) -> str:
     return repr(value)
 
 
+def _characters(count: int) -> str:
+    return "1 character" if count == 1 else f"{count} characters"
+
+
 def _constraints(schema: Mapping[str, Any], kind: Kind) -> tuple[list[tuple[str, str]], str]:
     """HTML attributes and a human summary of the schema's limits."""
     attrs: list[tuple[str, str]] = []
@@ -118,9 +122,11 @@ def _constraints(schema: Mapping[str, Any], kind: Kind) -> tuple[list[tuple[str,
         if isinstance(low, int) and isinstance(high, int):
             notes.append(f"{low}-{high} characters")
         elif isinstance(high, int):
-            notes.append(f"at most {high} characters")
+            notes.append(f"at most {_characters(high)}")
+        elif low == 1:
+            notes.append("not empty")
         elif isinstance(low, int) and low > 0:
-            notes.append(f"at least {low} characters")
+            notes.append(f"at least {_characters(low)}")
         if isinstance(schema.get("pattern"), str):
             notes.append(f"must match {schema['pattern']}")
         if isinstance(schema.get("format"), str):
@@ -297,12 +303,61 @@ def build_form(
     return SettingsForm(scope=scope, fields=fields, errors=leftover)
 
 
-def help_entries(schema: Mapping[str, Any] | None, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(dotted path, label, description) of every setting, for the plugin's help panel."""
+_KIND_WORDS = {
+    "boolean": "On or off",
+    "integer": "A whole number",
+    "number": "A number",
+    "string": "Text",
+    "enum": "One of the choices",
+    "multi": "Any of the choices",
+    "secret": "A secret, stored and never shown again",
+    "list": "A list",
+    "object": "A group of settings",
+    "json": "A JSON value",
+}
+
+
+def _summary(schema: Mapping[str, Any]) -> str:
+    """What a setting without a description holds, from its schema: kind, limits, default."""
+    kind = kind_of(schema)
+    parts = [_KIND_WORDS.get(kind, "A value")]
+    _attrs, notes = _constraints(schema, kind)
+    if notes:
+        parts[0] += f" ({notes})"
+    if kind in ("enum", "multi"):
+        options = schema["enum"] if kind == "enum" else schema["items"]["enum"]
+        parts.append("choices: " + ", ".join(choice_value(o) for o in options))
+    if "default" in schema and kind not in ("object", "secret"):
+        default = schema["default"]
+        shown = json.dumps(default, ensure_ascii=False) if not isinstance(default, str) else default
+        parts.append(f"default: {shown or '(empty)'}")
+    return "; ".join(parts) + "."
+
+
+def _described(path: str, schema: Mapping[str, Any], texts: Mapping[str, str]) -> str:
+    """The schema's description, else the plugin's translated one, else a summary."""
+    own = text_of(schema, "description")
+    if own:
+        return own
+    for key in (f"settings.{path}.description", f"settings.{path}", f"config.{path}.description"):
+        text = texts.get(key)
+        if isinstance(text, str) and text.strip():
+            return text
+    return _summary(schema)
+
+
+def help_entries(
+    schema: Mapping[str, Any] | None, texts: Mapping[str, str] | None = None, prefix: str = ""
+) -> list[tuple[str, str, str]]:
+    """(dotted path, label, description) of every setting, for the plugin's help panel.
+
+    ``texts`` is the plugin's i18n table in the reader's language: a key
+    ``settings.<path>.description`` describes a setting the schema leaves undescribed.
+    """
     entries: list[tuple[str, str, str]] = []
     for name, sub in properties(schema or {}):
         path = f"{prefix}{name}"
-        entries.append((path, label_of(name, sub), text_of(sub, "description")))
+        entries.append((path, label_of(name, sub), _described(path, sub, texts or {})))
         if kind_of(sub) == "object":
-            entries.extend(help_entries(sub, f"{path}."))
+            entries.extend(help_entries(sub, texts, f"{path}."))
     return entries

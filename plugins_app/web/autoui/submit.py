@@ -2,8 +2,9 @@
 
 Reading follows the schema, not the posted keys, so a forged field the schema does not
 describe is never stored. An empty input means "not set": the layer below (default, or
-global for a project) applies again. Secrets left empty keep their current value, because
-the form never shows them (``forms.py``).
+global for a project) applies again, except for a required field, where it is an error (a
+required setting is one the person must give, not one that silently reverts). Secrets left
+empty keep their current value, because the form never shows them (``forms.py``).
 """
 
 from __future__ import annotations
@@ -54,11 +55,26 @@ class _Reader:
 
     def object(self, schema: Mapping[str, Any], prefix: str) -> dict[str, Any]:
         result: dict[str, Any] = {}
+        required = schema.get("required")
+        required = set(required) if isinstance(required, list) else set()
         for name, subschema in properties(schema):
-            value = self.value(subschema, f"{prefix}{name}")
+            path = f"{prefix}{name}"
+            value = self.value(subschema, path)
             if value is not _MISSING:
                 result[name] = value
+            elif name in required and self.emptied(subschema, path):
+                self.fail(path, "This field is required.")
         return result
+
+    def emptied(self, schema: Mapping[str, Any], path: str) -> bool:
+        """A required input the person cleared: posted, empty, and not already refused.
+
+        Only a posted input counts: a field the form did not send (a partial post from a
+        script) keeps inheriting, and schema validation still applies to the result.
+        """
+        if path in self.errors or kind_of(schema) in ("object", "list", "boolean"):
+            return False
+        return f"{PREFIX}.{path}" in self.keys
 
     def value(self, schema: Mapping[str, Any], path: str) -> Any:
         kind = kind_of(schema)

@@ -17,8 +17,9 @@ register = template.Library()
 @register.inclusion_tag("plugins_app/partials/notification_bell.html", takes_context=True)
 def notification_bell(context: template.Context) -> dict[str, Any]:
     user = context.get("user")
-    unread = notifications.unread_count(user) if user and user.is_authenticated else 0
-    return {"unread": unread}
+    if not (user and user.is_authenticated):
+        return {"unread": 0, "latest": None}
+    return {"unread": notifications.unread_count(user), "latest": notifications.latest_unread(user)}
 
 
 @register.inclusion_tag("plugins_app/partials/plugin_extras.html", takes_context=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django import template
@@ -31,6 +32,49 @@ def project_jobs(context: template.Context, project: Project) -> dict[str, Any]:
 
 
 RESULT_CHARS = 20_000
+READABLE_DEPTH = 4
+READABLE_ITEMS = 50
+
+
+@dataclass(frozen=True)
+class Readable:
+    """A JSON value as the page shows it: ``kind`` "map", "list" or "text", bounded in
+    depth and width (``more`` counts what was left out)."""
+
+    kind: str
+    text: str = ""
+    items: tuple[tuple[str, Readable], ...] = ()
+    more: int = 0
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _readable(value: Any, depth: int) -> Readable:
+    if isinstance(value, Mapping | list | tuple) and depth >= READABLE_DEPTH:
+        return Readable("text", json.dumps(value, ensure_ascii=False, default=str)[:300])
+    if isinstance(value, Mapping):
+        entries = list(value.items())
+        shown = tuple(
+            (str(k).replace("_", " "), _readable(v, depth + 1)) for k, v in entries[:READABLE_ITEMS]
+        )
+        return Readable("map", items=shown, more=max(0, len(entries) - READABLE_ITEMS))
+    if isinstance(value, list | tuple):
+        shown = tuple(("", _readable(v, depth + 1)) for v in value[:READABLE_ITEMS])
+        return Readable("list", items=shown, more=max(0, len(value) - READABLE_ITEMS))
+    return Readable("text", _text(value))
+
+
+@register.filter
+def readable(value: Any) -> Readable:
+    """A result as labelled values and lists (``partials/readable_value.html``), never a
+    JSON dump or a Python repr; the raw JSON stays one click away where it is shown."""
+    return _readable(value, 0)
 
 
 @register.filter

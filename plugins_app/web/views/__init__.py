@@ -43,4 +43,5 @@ __all__ = [
     "recovery",
     "settings",
     "tokens",
+    "updates",
 ]

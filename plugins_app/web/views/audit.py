@@ -21,6 +21,14 @@ from plugins_app.web.decorators import staff_required
 PAGE_SIZE = 50
 
 
+# Dates typed and shown as 2026-12-02, never in the browser locale's month-first form (a
+# type="date" input follows the browser's locale, which is often en-US).
+ISO_DATE = "%Y-%m-%d"
+ISO_DATE_INPUT = forms.TextInput(
+    attrs={"placeholder": "YYYY-MM-DD", "pattern": r"\d{4}-\d{2}-\d{2}", "inputmode": "numeric"}
+)
+
+
 class AuditFilterForm(forms.Form):
     actor = forms.CharField(required=False, label="Who", help_text="User name")
     action = forms.ChoiceField(
@@ -29,10 +37,10 @@ class AuditFilterForm(forms.Form):
     plugin = forms.CharField(required=False, label="Plugin")
     project = forms.CharField(required=False, label="Project")
     since = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label="From", input_formats=[ISO_DATE], widget=ISO_DATE_INPUT
     )
     until = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label="To", input_formats=[ISO_DATE], widget=ISO_DATE_INPUT
     )
 
     def filter(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:

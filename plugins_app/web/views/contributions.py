@@ -50,6 +50,13 @@ def _ui(plugin: InstalledPlugin) -> UiContributions:
     return manifest.ui if manifest is not None else UiContributions()
 
 
+def _texts(plugin: InstalledPlugin) -> dict[str, str]:
+    """The plugin's i18n table in the reader's language, keys without the plugin prefix."""
+    prefix = f"plugin.{plugin.plugin_id}."
+    messages = i18n_messages(_ui(plugin), plugin.plugin_id, get_language() or "en")
+    return {key.removeprefix(prefix): text for key, text in messages.items()}
+
+
 def _assets_root(plugin: InstalledPlugin) -> Path:
     return Path(plugin.source_path) / "assets"
 
@@ -203,7 +210,7 @@ def plugin_control_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
         "log_size": hub.size(plugin_id),
         "log_path": hub.log_dir / "plugins" / f"{plugin_id}.*.log",
         "enabled_projects": [state.project for state in projects],
-        "settings_help": help_entries(plugin_config_schema(plugin)),
+        "settings_help": help_entries(plugin_config_schema(plugin), _texts(plugin)),
         "can_read_logs": can_read_plugin_logs(request.user, plugin),
     }
     return render(request, "plugins_app/autoui/control_panel.html", context)

@@ -20,7 +20,10 @@ def notification_bell(request: JupiterRequest) -> HttpResponse:
     return render(
         request,
         "plugins_app/partials/notification_bell.html",
-        {"unread": notifications.unread_count(request.user)},
+        {
+            "unread": notifications.unread_count(request.user),
+            "latest": notifications.latest_unread(request.user),
+        },
     )
 
 
@@ -47,6 +50,7 @@ def notification_read(request: JupiterRequest) -> HttpResponse:
         {
             "items": notifications.recent(request.user),
             "unread": notifications.unread_count(request.user),
+            "latest": notifications.latest_unread(request.user),
             "oob": True,
         },
     )

@@ -10,6 +10,7 @@ silently under the user's click.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -29,7 +30,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh, reswap, retarget
 
+from plugins_app.lifecycle.consent import pending_in
 from plugins_app.models import InstalledPlugin, Project, ProjectPlugin
+from plugins_app.projects.dependencies import enabled_dependents, missing_dependencies, unmet_in
 from plugins_app.projects.errors import (
     NeedsConfirmation,
     ProjectError,
@@ -178,6 +181,7 @@ def _project_page(
             "next_label": "Next",
             "conflict": conflict,
             "conflict_error": conflict_error,
+            "consents": pending_in(project),
         },
         status=status,
     )
@@ -231,9 +235,10 @@ def project_rows(
             "plugin_id", flat=True
         )
     )
+    unmet = unmet_in(project)
     keys = [
-        f"jupiter:project-row:v2:{project.pk}:{project.name}:{revision(p)}:{p.pk in enabled}:"
-        f"{can_operate}"
+        f"jupiter:project-row:v3:{project.pk}:{project.name}:{revision(p)}:{p.pk in enabled}:"
+        f"{can_operate}:{zlib.crc32(unmet.get(p.plugin_id, '').encode())}"
         for p in plugins
     ]
 
@@ -256,6 +261,7 @@ def project_rows(
                 "permissions": permissions if isinstance(permissions, list) else [],
                 "csrf_token": CSRF_PLACEHOLDER,
                 "can_operate": can_operate,
+                "unmet": unmet.get(plugin.plugin_id, ""),
             }
             rows.append(template.render(context))
         return rows
@@ -284,8 +290,21 @@ def toggle_plugin(
     enabled = _enabled_flag(request)
     if enabled is None:
         return HttpResponseBadRequest("enabled must be 'true' or 'false'")
+    related = (
+        missing_dependencies(project, plugin)
+        if enabled
+        else enabled_dependents(project, plugin.plugin_id)
+    )
+    choice = request.POST.get("related", "")
+    if related and choice not in ("include", "only"):
+        columns = 3 if row_template.endswith("plugin_project_row.html") else 5
+        return _ask_about_related(
+            request, project, plugin, enabled, related, page_url=page_url, columns=columns
+        )
     error = ""
     try:
+        for other in related if choice == "include" else ():
+            set_plugin_enabled(project, other.plugin_id, enabled, actor=request.user)
         set_plugin_enabled(project, plugin.plugin_id, enabled, actor=request.user)
     except ProjectFileConflict as conflict:
         if not request.htmx:
@@ -305,6 +324,8 @@ def toggle_plugin(
         if error:
             messages.error(request, error)
         return redirect(page_url)
+    if related and not error:
+        return HttpResponseClientRefresh()  # other rows changed state or status too
     plugin.refresh_from_db()
     state = ProjectPlugin.objects.filter(project=project, plugin=plugin, enabled=True).exists()
     typed = plugin.typed_manifest
@@ -314,10 +335,38 @@ def toggle_plugin(
         "enabled": state,
         "error": error,
         "can_operate": True,
+        "unmet": unmet_in(project).get(plugin.plugin_id, ""),
         **row_links(project, plugin.plugin_id, typed is not None and bool(typed.config_schema)),
         "permissions": list(typed.permissions) if typed is not None else [],
     }
     return render(request, row_template, context, status=422 if error else 200)
+
+
+def _ask_about_related(
+    request: JupiterRequest,
+    project: Project,
+    plugin: InstalledPlugin,
+    enabled: bool,
+    related: list[InstalledPlugin],
+    *,
+    page_url: str,
+    columns: int,
+) -> HttpResponse:
+    """Before enabling: the plugins it needs here. Before disabling: those that need it.
+    ``columns``: the width of the table whose row the question replaces."""
+    context = {
+        "columns": columns,
+        "project": project,
+        "plugin": plugin,
+        "enabling": enabled,
+        "related": related,
+        "related_names": ", ".join(p.name for p in related),
+        "toggle_url": request.path,
+        "page_url": page_url,
+    }
+    if request.htmx:
+        return render(request, "plugins_app/partials/dependency_prompt.html", context)
+    return render(request, "plugins_app/dependency_confirm.html", context)
 
 
 @vary_on_headers("HX-Request")

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import trigger_client_event
 
 from plugins_app.base.storage import storage_problem
 from plugins_app.config.errors import ConfigValidationError, StaleConfigError
@@ -38,6 +39,7 @@ from plugins_app.web.decorators import plugin_or_404, project_for, staff_require
 from plugins_app.web.views import JupiterRequest
 
 TEMPLATE = "plugins_app/autoui/settings.html"
+SAVED_EVENT = "jupiter:settings-saved"
 STALE = (
     "Someone else saved these settings since you opened them, so nothing was saved. "
     "Reload the settings to see their change, then apply yours again."
@@ -161,9 +163,10 @@ def _save(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
         )
         return _respond(request, scope, form=form, status=status, **extra)
 
-    if submission.errors:
-        return again(submission.errors, 422)
     layer = layer_from(submission.values, scope.inherited(), snapshot.layer)
+    if submission.errors:  # with the schema's errors on the other fields, all at once
+        others = scope.problems(layer)
+        return again({**others, **submission.errors}, 422)
     try:
         scope.save(layer, request.POST.get("token", ""), actor=request.user)
     except ConfigValidationError as exc:
@@ -174,7 +177,12 @@ def _save(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
         return again({}, 409, conflict=str(exc))
     except ProjectFileError as exc:
         return again({}, _file_error_status(exc), problems=[exc.detail])
-    return _respond(request, scope, message="Settings saved.")
+    return saved(_respond(request, scope, message="Settings saved."))
+
+
+def saved(response: HttpResponse) -> HttpResponse:
+    """Tell the page the settings changed, so panels showing their revision reload."""
+    return trigger_client_event(response, SAVED_EVENT)
 
 
 def _file_error_status(exc: ProjectFileError) -> int:
@@ -217,7 +225,7 @@ def _reset(request: HttpRequest, scope: SettingsScope) -> HttpResponse:
     except ProjectFileError as exc:
         return _respond(request, scope, problems=[exc.detail], status=_file_error_status(exc))
     target = "global" if scope.project else "the default"
-    return _respond(request, scope, message=f"{path} reset to {target}.")
+    return saved(_respond(request, scope, message=f"{path} reset to {target}."))
 
 
 @require_POST
@@ -264,4 +272,4 @@ def plugin_settings_import(request: HttpRequest, plugin_id: str) -> HttpResponse
         )
     except StaleConfigError:
         return _respond(request, scope, conflict=STALE, status=409)
-    return _respond(request, scope, message=f"Settings imported from {upload.name}.")
+    return saved(_respond(request, scope, message=f"Settings imported from {upload.name}."))
