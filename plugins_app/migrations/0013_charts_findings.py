@@ -23,7 +23,7 @@ def findings_of_latest_analyses(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('plugins_app', '0011_metric_samples'),
+        ('plugins_app', '0012_plugin_api_call_audit'),
     ]
 
     operations = [

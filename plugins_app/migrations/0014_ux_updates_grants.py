@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("plugins_app", "0011_metric_samples"),
+        ("plugins_app", "0013_charts_findings"),
     ]
 
     operations = [

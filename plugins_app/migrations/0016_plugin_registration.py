@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("plugins_app", "0011_metric_samples"),
+        ("plugins_app", "0014_ux_updates_grants"),
     ]
 
     operations = [
