@@ -60,8 +60,8 @@ def project(tmp_path: Path, plugins: Path) -> Project:
 
 def started_in_background() -> None:
     runtime = boot(background=True)
-    runtime.serving()
-    assert runtime.wait_started(60)
+    runtime.starts.serving()
+    assert runtime.starts.wait(60)
 
 
 def statuses() -> dict[str, tuple[str, str]]:
@@ -83,8 +83,8 @@ def test_a_background_boot_returns_before_the_processes_start_then_they_all_do(p
     assert (PluginStatus.LOADING, STARTING) in statuses().values()
     time.sleep(0.5)
     assert running() == []  # they wait for the server's first answer
-    runtime.serving()
-    assert runtime.wait_started(60)
+    runtime.starts.serving()
+    assert runtime.starts.wait(60)
     assert set(statuses().values()) == {(PluginStatus.READY, "")}
     assert len(running()) == COUNT
     assert runtime.bridge.public_api("lazy_3").ping() == "pong"

@@ -12,9 +12,7 @@ Loading a plugin starts no process when its registration is remembered for its c
 first use; a start that fails then, or a crash loop later, turns it to ``error`` with the
 reason. The others start their process to register, at once, or, for the web server's boot
 (``boot(background=True)``), on a few threads in the background while they show ``loading``
-("starting"): the server answers before any plugin process is up. Those starts wait for the
-server's first answer (``serving``, at most ``BACKGROUND_DELAY`` seconds), so they do not
-take the CPU from its start-up either.
+("starting"): the server answers before any plugin process is up (``kernel.starts``).
 """
 
 from __future__ import annotations
@@ -23,10 +21,8 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar, cast
 
-from django.db import connections
 from django.dispatch import Signal
 
 from plugins_app.base import conf
@@ -38,6 +34,7 @@ from plugins_app.kernel.core.settings_update import SettingsUpdate
 from plugins_app.kernel.processes import PluginProcessError
 from plugins_app.kernel.registrations import Remembered, recall, remember
 from plugins_app.kernel.scheduler import Scheduler
+from plugins_app.kernel.starts import BackgroundStarts
 from plugins_app.kernel.supervisor import Prepare, Supervisor
 from plugins_app.logs import debug
 from plugins_app.logs.hub import close_hub
@@ -58,10 +55,6 @@ T = TypeVar("T")
 NOT_ENABLED = "Not enabled for any project"
 NOT_STARTED = "not started: its process starts on first use"
 STARTING = "starting its process"
-# Plugin processes started at once by a background boot: bounded, so the starts leave the
-# web server's own requests some CPU.
-BACKGROUND_STARTS = max(2, min(4, os.cpu_count() or 2))
-BACKGROUND_DELAY = 5.0
 
 # Sent with sender=Runtime, bus=<EventBus> when a runtime creates the bus its plugins share:
 # upper layers (the notification bell) subscribe to plugins' events without the kernel
@@ -89,11 +82,8 @@ class Runtime:
         self.supervisor = Supervisor(self.bridge.service_provider, _Listener(self))
         self.manifests: dict[str, Manifest] = {}
         self.booted = False
-        self.closed = False
         self.lock = threading.RLock()
-        self._starter: ThreadPoolExecutor | None = None
-        self._starting: dict[str, tuple[Manifest, Future[None]]] = {}
-        self._serving = threading.Event()
+        self.starts = BackgroundStarts(self._load_now, self._started_in_background, self.lock)
         self._components: dict[type, Any] = {}
         self._components_lock = threading.Lock()
 
@@ -117,10 +107,7 @@ class Runtime:
 
     def close(self) -> None:
         """Stop the scheduler and every component, then unload every plugin."""
-        with self.lock:
-            self.closed = True
-            if self._starter is not None:
-                self._starter.shutdown(wait=False, cancel_futures=True)
+        self.starts.close()
         self.scheduler.stop()
         with self._components_lock:
             components, self._components = list(self._components.values()), {}
@@ -148,16 +135,6 @@ class Runtime:
                     log.warning("safe mode: no plugin other than the core ones is loaded")
             self.rescan(background=background)
             self.booted = True
-
-    def serving(self) -> None:
-        """The web server answered a request: background starts may take the CPU now."""
-        self._serving.set()
-
-    def wait_started(self, timeout: float | None = None) -> bool:
-        """Wait for the background starts under way; whether none is left."""
-        with self.lock:
-            pending = [future for _, future in self._starting.values()]
-        return not wait(pending, timeout).not_done
 
     def rescan(self, background: bool = False) -> None:
         """Re-read every plugin folder and reconcile what is loaded with what is enabled."""
@@ -231,7 +208,7 @@ class Runtime:
                 registration = self.bridge.registration(plugin_id)
                 if registration is not None:
                     self._restore_ready(plugin_id, registration.legacy)
-                elif plugin_id not in self._starting:
+                elif plugin_id not in self.starts:
                     to_load.append(self.manifests[plugin_id])
             self._load_all(to_load, background, fresh)
 
@@ -276,7 +253,7 @@ class Runtime:
                 now.append(manifest)
         set_statuses(changes)
         for manifest in later:
-            self._start_later(manifest)
+            self.starts.submit(manifest)
         for manifest in now:
             self._install(manifest, self._start(manifest))
 
@@ -313,7 +290,7 @@ class Runtime:
         """Start the plugin's process; its registration, or None (its status says why)."""
         set_status(manifest.id, PluginStatus.LOADING, STARTING, source=StatusSource.LOAD)
         try:
-            return self.supervisor.load(manifest, self._prepare(manifest))
+            return self._load_now(manifest)
         except PluginProcessError as exc:
             self._load_failed(manifest.id, exc.reason)
             return None
@@ -331,55 +308,29 @@ class Runtime:
         )
         log.info("plugin %s %s ready", manifest.id, manifest.version)
 
-    def _start_later(self, manifest: Manifest) -> None:
-        """Start the plugin's process on a background thread, after its dependencies'."""
-        if self._starter is None:
-            self._starter = ThreadPoolExecutor(BACKGROUND_STARTS, "jupiter-plugin-start")
-        needed = {d.id for d in manifest.dependencies} | set(manifest.extends)
-        first = [future for pid, (_, future) in self._starting.items() if pid in needed]
-        future = self._starter.submit(self._start_in_background, manifest, first)
-        self._starting[manifest.id] = (manifest, future)
+    def _load_now(self, manifest: Manifest) -> Registration:
+        return self.supervisor.load(manifest, self._prepare(manifest))
 
-    def _start_in_background(self, manifest: Manifest, first: list[Future[None]]) -> None:
-        self._serving.wait(BACKGROUND_DELAY)
-        # Submitted in dependency order to a FIFO pool: the dependencies started before.
-        wait(first)
-        try:
-            registration = self.supervisor.load(manifest, self._prepare(manifest))
-            reason = ""
-        except PluginProcessError as exc:
-            registration, reason = None, exc.reason
-        except Exception as exc:  # a background start always ends in a status
-            log.exception("plugin %s could not start", manifest.id)
-            registration, reason = None, f"could not start: {exc}"
-        try:
-            with self.lock:
-                entry = self._starting.get(manifest.id)
-                if entry is None or entry[0] is not manifest or self.closed:
-                    # unloaded (or the runtime closed) meanwhile: this start is not wanted
-                    if (
-                        manifest.id not in self._starting
-                        and self.bridge.registration(manifest.id) is None
-                    ):
-                        self.supervisor.stop(manifest.id)
-                    return
-                del self._starting[manifest.id]
-                if registration is None:
-                    self._load_failed(manifest.id, reason)
-                else:
-                    self._install(manifest, registration)
-        finally:
-            connections.close_all()
+    def _started_in_background(
+        self, manifest: Manifest, registration: Registration | None, reason: str, wanted: bool
+    ) -> None:
+        """A background start ended (under ``lock``): install it, or say why it failed; one
+        not wanted any more (unloaded, or the runtime closed) is stopped, unless another
+        load of the plugin took its place."""
+        if not wanted:
+            if manifest.id not in self.starts and self.bridge.registration(manifest.id) is None:
+                self.supervisor.stop(manifest.id)
+        elif registration is None:
+            self._load_failed(manifest.id, reason)
+        else:
+            self._install(manifest, registration)
 
     def code_of(self, manifest: Manifest) -> Callable[[str], Callable[..., Any]]:
         """The plugin's own entrypoints, run in a plugin process (settings migrations)."""
         return self.supervisor.code_of(manifest)
 
     def _unload(self, plugin_id: str) -> None:
-        with self.lock:
-            starting = self._starting.pop(plugin_id, None)
-        if starting is not None:
-            starting[1].cancel()
+        self.starts.cancel(plugin_id)
         if self.bridge.remove(plugin_id) is not None:
             log.info("plugin %s unloaded", plugin_id)
         self.supervisor.stop(plugin_id)

@@ -59,7 +59,7 @@ def start_server_services() -> None:
 
 def _serving(**kwargs: Any) -> None:
     """The first answer lets the plugin processes left to start in the background start."""
-    get_runtime().serving()
+    get_runtime().starts.serving()
     request_finished.disconnect(dispatch_uid="server.serving")
 
 
