@@ -191,16 +191,23 @@ def _hook(caller: _Caller, name: str, manifest: Manifest) -> Callable[..., Any]:
     return call
 
 
+# The user's credentials never reach plugin code: session, API token, CSRF token.
+_PRIVATE_HEADERS = frozenset({"cookie", "authorization", "x-csrftoken"})
+
+
 def _api_view(caller: _Caller, path: str) -> Callable[[HttpRequest], Any]:
     def view(request: HttpRequest) -> Any:
         user = request.user.get_username() if request.user.is_authenticated else ""
+        body = request.body  # first: a form body can still be parsed after, not before
         forwarded = PluginRequest(
             method=request.method or "GET",
             path=path,
             GET={k: request.GET.get(k, "") for k in request.GET},
             POST={k: request.POST.get(k, "") for k in request.POST},
-            body=request.body,
-            headers={k: v for k, v in request.headers.items() if k.lower() != "cookie"},
+            body=body,
+            headers={
+                k: v for k, v in request.headers.items() if k.lower() not in _PRIVATE_HEADERS
+            },
             user=user,
         )
         answer = caller(

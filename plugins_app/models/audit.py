@@ -37,6 +37,7 @@ class AuditAction(models.TextChoices):
     PROCESS_CRASHED = "process_crashed", "Plugin process crashed"
     PROCESS_KILLED = "process_killed", "Plugin process killed"
     SAFE_MODE = "safe_mode", "Safe mode"
+    PLUGIN_API_CALL = "plugin_api_call", "Plugin API call"
 
 
 class AuditEvent(models.Model):

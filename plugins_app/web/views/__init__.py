@@ -33,6 +33,7 @@ __all__ = [
     "contributions",
     "errors",
     "extras",
+    "frames",
     "jobs",
     "meeting",
     "members",
