@@ -205,9 +205,7 @@ def _api_view(caller: _Caller, path: str) -> Callable[[HttpRequest], Any]:
             GET={k: request.GET.get(k, "") for k in request.GET},
             POST={k: request.POST.get(k, "") for k in request.POST},
             body=body,
-            headers={
-                k: v for k, v in request.headers.items() if k.lower() not in _PRIVATE_HEADERS
-            },
+            headers={k: v for k, v in request.headers.items() if k.lower() not in _PRIVATE_HEADERS},
             user=user,
         )
         answer = caller(

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from plugins_app.authoring.scaffold import ScaffoldOptions, scaffold
 from plugins_app.models import (
     AuditAction,
     AuditEvent,
@@ -70,6 +71,7 @@ def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "e2e_probe").mkdir()
     for name, text in PLUGINS["e2e_probe"].items():
         (root / "e2e_probe" / name).write_text(text, encoding="utf-8")
+    scaffold(ScaffoldOptions("made_ui", with_ui=True), root)
     return root
 
 
@@ -225,10 +227,82 @@ def test_plugin_model_chart_is_fed_through_the_bridge(
     expect(chart).to_be_visible()
     _shoot(page, "plugin-model-live-chart-400")
 
-    # Its tab, listed under Views with its icon, shows the same module full width.
+    # The rest of the bridge, from inside the frame: settings, log lines, navigation.
+    inside = page.locator('[id="plugin.plugin_model.live"] iframe').element_handle().content_frame()
+    settings_seen = inside.evaluate("() => window.jupiterBridge.settings()")
+    assert settings_seen["greeting"] == "Hello from plugin_model"
+    assert "api_token" not in settings_seen
+    lines = inside.evaluate(
+        """() => new Promise((resolve) => window.jupiterBridge.logs((lines) => {
+            if (lines.some((line) => line.includes("(#1)"))) { resolve(lines); }
+        }))"""
+    )
+    assert any("Hello from plugin_model (#1)" in line for line in lines)
+    refused = inside.evaluate(
+        "() => window.jupiterBridge.navigate('/admin/').then(() => 'went', (e) => e.message)"
+    )
+    assert refused.startswith("target is one of")
     page.set_viewport_size({"width": 1280, "height": 900})
+    inside.evaluate("() => window.jupiterBridge.navigate('settings')")
+    expect(page).to_have_url(f"{base}/plugins/plugin_model/#settings")
+
+    # Its tab, listed under Views with its icon, shows the same module full width.
     page.get_by_role("link", name="Views", exact=True).click()
     page.get_by_role("link", name="Plugin model").click()
     expect(page).to_have_url(f"{base}/plugins/plugin_model/tab/")
     tab_chart = _frame(page, "plugin_model", "main").locator("svg.live-chart")
     expect(tab_chart).not_to_have_attribute("data-points", "0")
+
+
+def test_a_scaffolded_ui_plugin_has_the_same_live_panel(
+    logged_in: Page, live_server_url: str, project: Project
+) -> None:
+    page, base = logged_in, live_server_url
+    _enable(page, base, "Made ui", "made_ui")
+    page.goto(f"{base}/plugins/made_ui/")
+    slot = page.locator('[id="plugin.made_ui.activity"]')
+    slot.scroll_into_view_if_needed()
+    expect(slot.locator("h2")).to_have_text("Made ui activity")  # title_key, from i18n/en.json
+    frame = _frame(page, "made_ui", "activity")
+    expect(frame.locator("svg.activity-chart")).not_to_have_attribute("data-points", "0")
+    frame.get_by_role("button", name="Ping").click()
+    expect(frame.get_by_text("Pings: 1")).to_be_visible()  # the sample event, before the reply
+    calls = AuditEvent.objects.filter(action=AuditAction.PLUGIN_API_CALL, plugin_id="made_ui")
+    for _ in range(50):
+        if calls.exists():
+            break
+        page.wait_for_timeout(100)
+    assert "through jupiterBridge" in calls.get().detail
+
+
+def test_a_viewer_reads_the_chart_but_the_console_refuses_their_changes(
+    browser, logged_in: Page, live_server_url: str, project: Project
+) -> None:
+    from django.contrib.auth import get_user_model
+
+    from plugins_app.models import ProjectRole
+    from plugins_app.projects.roles import grant
+    from tests.e2e.conftest import PASSWORD
+
+    _enable(logged_in, live_server_url, "Plugin model", "plugin_model")  # by its owner
+    viewer = get_user_model().objects.create_user("vera", password=PASSWORD)
+    grant(project, viewer, ProjectRole.VIEWER)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        _log_in(page, live_server_url, "vera")
+        page.goto(f"{live_server_url}/plugins/plugin_model/")
+        slot = page.locator('[id="plugin.plugin_model.live"]')
+        page.mouse.wheel(0, 1500)  # the panels are listed when revealed
+        expect(slot).to_be_attached()
+        slot.scroll_into_view_if_needed()
+        frame = _frame(page, "plugin_model", "live")
+        expect(frame.locator("svg.live-chart")).not_to_have_attribute("data-points", "0")
+        frame.get_by_role("button", name="Say hello").click()
+        expect(frame.locator(".live-status")).to_have_text(
+            "your role does not allow changes through this plugin"
+        )
+        assert not AuditEvent.objects.filter(action=AuditAction.PLUGIN_API_CALL).exists()
+    finally:
+        context.close()
