@@ -68,6 +68,7 @@ def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ui-plugins")
     shutil.copytree(Path(settings.BASE_DIR) / "plugins" / "plugin_model", root / "plugin_model")
     shutil.copytree(HOSTILE, root / "hostile_panel")
+    shutil.copytree(HOSTILE.parent / "orig_ui", root / "orig_ui")
     (root / "e2e_probe").mkdir()
     for name, text in PLUGINS["e2e_probe"].items():
         (root / "e2e_probe" / name).write_text(text, encoding="utf-8")
@@ -306,3 +307,21 @@ def test_a_viewer_reads_the_chart_but_the_console_refuses_their_changes(
         assert not AuditEvent.objects.filter(action=AuditAction.PLUGIN_API_CALL).exists()
     finally:
         context.close()
+
+
+def test_an_original_jupiter_panel_runs_in_its_frame_under_views(
+    logged_in: Page, live_server_url: str, project: Project
+) -> None:
+    """The original's contract: ui.assets.js exporting mount(container, bridge), with
+    bridge.i18n.t, bridge.api.get("/<prefix>/<route>?q") and bridge.notify({type, message})."""
+    page, base = logged_in, live_server_url
+    _enable(page, base, "Original UI", "orig_ui")
+    page.get_by_role("link", name="Views", exact=True).click()
+    page.get_by_role("link", name="Orbit").click()  # title_key, from web/lang/en.json
+    expect(page).to_have_url(f"{base}/plugins/orig_ui/tab/")
+    frame = _frame(page, "orig_ui", "main")
+    expect(frame.locator("#orig-ui-data")).to_have_text("Mission data: jupiter 1")
+    expect(frame.get_by_role("heading", name="Orbit")).to_be_visible()
+    expect(page.locator(".toast")).to_contain_text("orbit reached")
+    border = frame.locator(".orig-ui").evaluate("e => getComputedStyle(e).borderLeftStyle")
+    assert border == "solid"  # its injected <style> applies in its own frame
