@@ -28,7 +28,6 @@
 
   /* The one schema: message type -> its fields and their types ("?" = optional). */
   const SCHEMA = {
-    hello: {},
     call: { route: "string", method: "string?", query: "object?", body: "json?" },
     settings: {},
     subscribe: { channel: "string", level: "string?" },
@@ -298,8 +297,6 @@
         return fail(plain(message) && Number.isInteger(message.id) ? message.id : -1, 400, why);
       }
       switch (message.type) {
-        case "hello":
-          return reply(message.id, { protocol: PROTOCOL, plugin: config.plugin, project: config.project, rights: config.rights });
         case "call":
           return call(message);
         case "settings":

@@ -130,13 +130,13 @@ def test_hostile_panels_cannot_leave_their_frames(
 ) -> None:
     page, base = hostile_page, live_server_url
     plan = MeetingPlan.objects.create(
+        pk=1,  # the plan the hostile templates aim at
         nonce="n-hostile-panels",
         signer="x",
         expires_at=timezone.now() + timezone.timedelta(hours=1),
         actions=[],
         read_only=True,
     )
-    assert plan.pk == 1  # the id the hostile templates aim at
     _log_in(page, base, staff_user.username)
     _enable(page, base, "Hostile panel", "hostile_panel")
     _enable(page, base, "Plugin model", "plugin_model")
