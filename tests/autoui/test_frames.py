@@ -225,6 +225,8 @@ def test_the_plugin_tab_is_listed_under_views(client, project):
     tab = client.get(f"/plugins/{PROBE}/tab/").content.decode()
     assert 'data-src="/plugins/autoui_probe/frame/panel/side/"' in tab
     assert "jupiter/frames.js" in tab
+    control = client.get(f"/plugins/{PROBE}/control/").content.decode()
+    assert f'href="/plugins/{PROBE}/tab/"' in control and "Open Side" in control
     bare = Manifest(
         id="bare",
         name="Bare",

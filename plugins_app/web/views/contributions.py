@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from plugins_app.config.store import plugin_config_schema
@@ -24,7 +25,13 @@ from plugins_app.manifest.model import UiContributions
 from plugins_app.models import AuditAction, InstalledPlugin, PluginConfig, ProjectPlugin, TokenScope
 from plugins_app.models.audit import record
 from plugins_app.projects.roles import projects_visible_to
-from plugins_app.web.autoui.contributions import PLACES, at, mount_warnings
+from plugins_app.web.autoui.contributions import (
+    PLACES,
+    at,
+    messages_for,
+    mount_warnings,
+    tab_of,
+)
 from plugins_app.web.autoui.forms import help_entries
 from plugins_app.web.decorators import (
     can_operate_plugin,
@@ -131,6 +138,7 @@ def _audit_call(request: HttpRequest, plugin_id: str, route: str, status: int) -
 def plugin_control_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
     """The right-hand column of a plugin page: indicators, actions and help (U7)."""
     plugin = plugin_or_404(plugin_id)
+    ui = _ui(plugin)
     config = PluginConfig.objects.filter(plugin=plugin).first()
     hub = get_hub()
     projects = ProjectPlugin.objects.filter(
@@ -145,5 +153,6 @@ def plugin_control_panel(request: HttpRequest, plugin_id: str) -> HttpResponse:
         "enabled_projects": [state.project for state in projects],
         "settings_help": help_entries(plugin_config_schema(plugin)),
         "can_read_logs": can_read_plugin_logs(request.user, plugin),
+        "tab": tab_of(ui, plugin.name, messages_for(ui, get_language() or "en")),
     }
     return render(request, "plugins_app/autoui/control_panel.html", context)
