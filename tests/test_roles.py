@@ -19,7 +19,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from plugins_app.manifest.model import Manifest
+from plugins_app.kernel.runtime import get_runtime
+from plugins_app.manifest.model import Manifest, UiContributions, UiItem
 from plugins_app.models import (
     InstalledPlugin,
     Job,
@@ -30,6 +31,7 @@ from plugins_app.models import (
 )
 from plugins_app.projects.roles import grant
 from plugins_app.projects.service import register_project
+from plugins_app.sdk.bridge import ApiRouteSpec, Registration
 from plugins_app.web.routing import websocket_urlpatterns
 
 ROLES = ("anonymous", "outsider", "viewer", "maintainer", "owner", "staff")
@@ -42,6 +44,7 @@ PROBE = Manifest(
     entrypoints={"register": "probe:register"},
     root=Path("/nonexistent/probe"),
     permissions=("fs_read",),
+    ui=UiContributions(panels=(UiItem("x", title="X"), UiItem("side", location="sidebar"))),
 )
 EVERYONE = "LAAAAA"
 MEMBERS = "LDAAAA"
@@ -131,13 +134,17 @@ MATRIX: tuple[Route, ...] = (
     _r("plugin-settings-import", "POST", STAFF, **P),
     _r("plugin-control", "GET", EVERYONE, **P),
     _r("plugin-contributions", "GET", EVERYONE, **P),
-    _r("plugin-contribution", "GET", EVERYONE, **P, kind="panel", item="x", allowed_404=True),
-    _r("plugin-asset", "GET", EVERYONE, **P, asset="app.js", allowed_404=True),
+    _r("plugin-frame", "GET", MEMBERS, **P, kind="panel", item="x"),
+    # The sandboxed frame sends no cookie: its assets answer to a token (404 without one).
+    _r("plugin-frame-asset", "GET", "AAAAAA", **P, token="1.2.3", path="a.js", allowed_404=True),
+    _r("plugin-bridge-settings", "GET", MEMBERS, **P),
+    _r("view", "GET", MEMBERS, **P),
+    _r("views", "GET", EVERYONE),
     _r("project-plugin-settings", "GET", MEMBERS, **J, **P),
     _r("project-plugin-settings", "POST", OPERATORS, **J, **P),
     _r("project-plugin-settings-reset", "POST", OPERATORS, **J, **P, data_reset_path="x"),
-    _r("plugin-api-route", "GET", EVERYONE, **P, route="info", allowed_404=True),
-    _r("plugin-api-route", "POST", OPERATORS, **P, route="info", allowed_404=True),
+    _r("plugin-api-route", "GET", MEMBERS, **P, route="info"),
+    _r("plugin-api-route", "POST", OPERATORS, **P, route="info"),
     _r("notification-list", "GET", EVERYONE),
     _r("notification-bell", "GET", EVERYONE),
     _r("notification-read", "POST", EVERYONE),
@@ -167,8 +174,9 @@ def test_the_matrix_covers_every_route() -> None:
 
 
 def make_world(tmp_path: Path) -> dict[str, object]:
-    """One project, ``proj``, with the probe plugin enabled, a job and a pending plan; one
-    user per role (the owner registered it)."""
+    """One project, ``proj``, with the probe plugin enabled (and its registration, with an
+    ``info`` route, in this process's runtime), a job and a pending plan; one user per role
+    (the owner registered it)."""
     users = get_user_model().objects
     people: dict[str, object] = {"anonymous": AnonymousUser()}
     for role in ROLES[1:]:
@@ -187,6 +195,8 @@ def make_world(tmp_path: Path) -> dict[str, object]:
     grant(project, people["viewer"], ProjectRole.VIEWER)
     grant(project, people["maintainer"], ProjectRole.MAINTAINER)
     ProjectPlugin.objects.create(project=project, plugin=plugin, enabled=True)
+    info = ApiRouteSpec("info", lambda request: {"ok": True}, ("GET", "POST"))
+    get_runtime().bridge.install(Registration("probe", api_routes={"info": info}))
     Job.objects.create(pk=JOB_ID, plugin_id="probe", name="say", timeout=5, project=project)
     MeetingPlan.objects.create(
         pk=1,
@@ -240,7 +250,7 @@ WEBSOCKETS = (
     (f"/ws/jobs/job/{JOB_ID}/", MEMBERS),
     ("/ws/jobs/project/proj/", MEMBERS),
     ("/ws/plugins/probe/logs/", MEMBERS),
-    ("/ws/plugins/probe/events/", EVERYONE),
+    ("/ws/plugins/probe/events/", MEMBERS),
 )
 
 

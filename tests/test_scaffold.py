@@ -57,6 +57,12 @@ def test_generated_plugin_loads_ready_and_its_tests_pass(kind, ui, cli, tmp_path
     assert set(registration.jobs) == {"count_files"}
     assert set(registration.cli_commands) == ({"summary"} if cli else set())
     assert set(registration.ui) == ({"panel:summary"} if ui else set())
+    assert set(registration.api_routes) == ({"samples", "ping"} if ui else set())
+    if ui:  # the JavaScript panel is served in its frame
+        panels = {panel.id: panel for panel in result.manifest.ui.panels}
+        assert panels["activity"].script == "assets/panel.js"
+        assert (folder / "assets" / "panel.js").is_file()
+        assert result.manifest.ui.i18n["en"]["activity_title"].endswith("activity")
 
     outcome = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder / "tests")],
@@ -67,7 +73,7 @@ def test_generated_plugin_loads_ready_and_its_tests_pass(kind, ui, cli, tmp_path
         timeout=120,
     )
     assert outcome.returncode == 0, outcome.stdout + outcome.stderr
-    assert f"{7 + ui + cli} passed" in outcome.stdout
+    assert f"{7 + 2 * ui + cli} passed" in outcome.stdout
 
 
 @pytest.mark.django_db

@@ -6,8 +6,11 @@
 - debug mode: when the console turns it on, the plugin's logger is at DEBUG level, and the
   plugin then logs each file and adds debug metrics;
 - health and metrics: ``health()`` and ``metrics()``, named in ``entrypoints``;
-- UI: an overview panel (``register_ui`` + ``ui/overview.html``); help and changelog are in
-  plugin.yaml (``description``, ``changelog``);
+- UI: an overview panel (``register_ui`` + ``ui/overview.html``) and a live chart
+  (``assets/live.js``, a JavaScript module in the panel's sandboxed frame) fed through
+  ``window.jupiterBridge``: it reads the ``samples`` route, receives the ``sample`` events
+  the sampler publishes while someone watches, and calls ``greet``; help and changelog are
+  in plugin.yaml (``description``, ``changelog``);
 - an API for plugins that depend on it (``expose``) and a CLI command.
 """
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -46,6 +49,68 @@ class Counters:
 
 
 COUNTERS = Counters()
+
+
+class Sampler:
+    """Samples the counters once a second and publishes each sample as the ``sample`` event
+    (``plugin.plugin_model.sample``), for the live chart. It runs only while someone watches:
+    every ``samples`` call keeps it going for ``WATCH_SECONDS`` more."""
+
+    INTERVAL = 1.0
+    WATCH_SECONDS = 300
+    KEEP = 120
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._history: deque[dict[str, float]] = deque(maxlen=self.KEEP)
+        self._until = 0.0
+        self._thread: threading.Thread | None = None
+        self._publish: Any = None
+
+    def sample(self) -> dict[str, float]:
+        return {
+            "t": round(time.time(), 3),
+            "greetings": float(COUNTERS.greetings),
+            "inventories": float(COUNTERS.inventories),
+            "files_seen": float(COUNTERS.files_seen),
+        }
+
+    def record(self) -> dict[str, float]:
+        """Take a sample now, keep it, and publish it."""
+        point = self.sample()
+        with self._lock:
+            self._history.append(point)
+            publish = self._publish
+        if publish is not None:
+            try:
+                publish("sample", point)
+            except Exception:  # the host went away: the next watcher starts again
+                LOG.debug("sample not published", exc_info=True)
+        return point
+
+    def watch(self, publish: Any) -> list[dict[str, float]]:
+        """Keep sampling for a while (starting if needed); the samples kept so far."""
+        with self._lock:
+            self._publish = publish
+            self._until = time.monotonic() + self.WATCH_SECONDS
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="plugin_model-sampler", daemon=True
+                )
+                self._thread.start()
+            return list(self._history)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if time.monotonic() > self._until:
+                    self._thread = None
+                    return
+            self.record()
+            time.sleep(self.INTERVAL)
+
+
+SAMPLER = Sampler()
 
 
 def debug_mode() -> bool:
@@ -109,12 +174,22 @@ def overview(context: dict[str, Any]) -> dict[str, Any]:
 
 def register(bridge: Any) -> None:
     log = bridge.services.get_logger()
+    events = bridge.services.get_event_bus()
 
     def greet_in(project: str | None = None) -> str:
-        return say_hello(bridge.services.get_config(project), log)
+        greeting = say_hello(bridge.services.get_config(project), log)
+        events.publish("greeted", {"greetings": COUNTERS.greetings})
+        return greeting
 
     def greet_route(request: Any) -> dict[str, Any]:
-        return {"greeting": greet_in(request.GET.get("project") or None)}
+        greeting = greet_in(request.GET.get("project") or None)
+        SAMPLER.record()  # the chart moves at once, not at the next tick
+        return {"greeting": greeting, "greetings": COUNTERS.greetings}
+
+    def samples_route(request: Any) -> dict[str, Any]:
+        """What the live chart starts from; calling it keeps the sampler running."""
+        history = SAMPLER.watch(events.publish)
+        return {"interval": Sampler.INTERVAL, "samples": history or [SAMPLER.sample()]}
 
     bridge.register_job("greet", greet, title="Say hello", description="Logs the greeting.")
     bridge.register_job(
@@ -125,6 +200,7 @@ def register(bridge: Any) -> None:
     )
     bridge.register_ui("panel", "overview", overview, title="Overview")
     bridge.register_api_route("greet", greet_route, methods=("POST",))
+    bridge.register_api_route("samples", samples_route, methods=("GET",))
     bridge.register_cli_command(
         "greetings", lambda args: f"{COUNTERS.greetings} greeting(s)", help="Greetings so far."
     )

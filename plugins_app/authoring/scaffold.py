@@ -2,7 +2,8 @@
 
 The generated plugin uses the complete manifest profile and every part of the plugin API a
 first plugin needs (settings schema, a job with progress and cancellation, health, metrics,
-optionally a UI panel and a CLI command), with tests against the Bridge double. It is valid
+optionally UI panels (one in JavaScript, fed through ``window.jupiterBridge``) and a CLI
+command), with tests against the Bridge double. It is valid
 and loads ``ready`` unchanged: ``tests/test_scaffold.py`` proves it for every flag
 combination. Templates live in ``scaffold_templates/`` and use ``string.Template``
 placeholders (``${plugin_id}``), which never clash with Python or YAML syntax.
@@ -70,6 +71,8 @@ def _values(options: ScaffoldOptions) -> dict[str, str]:
         "jupiter_next_major": f"{host.major + 1}.0",
     }
     optional = {
+        "ui_imports": options.with_ui,
+        "ui_test_imports": options.with_ui,
         "ui_manifest": options.with_ui,
         "ui_code": options.with_ui,
         "ui_register": options.with_ui,
@@ -95,6 +98,12 @@ FILES = {
     "conftest.py": "conftest.py",
     "tests/test_{plugin_id}.py": "test_plugin.py",
 }
+# --with-ui: a JavaScript panel in its sandboxed frame, its styles and its texts.
+UI_FILES = {
+    "assets/panel.js": "ui_panel.js",
+    "assets/style.css": "ui_style.css",
+    "i18n/en.json": "ui_en.json",
+}
 
 
 def target_folder(dest: Path, plugin_id: str) -> Path:
@@ -118,7 +127,8 @@ def scaffold(options: ScaffoldOptions, dest: Path, taken: frozenset[str] = froze
     values = _values(options)
     target.mkdir(parents=True, exist_ok=True)
     try:
-        for relative, template in FILES.items():
+        files = {**FILES, **(UI_FILES if options.with_ui else {})}
+        for relative, template in files.items():
             path = target / relative.format(plugin_id=options.plugin_id)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(_render(template, values), encoding="utf-8")

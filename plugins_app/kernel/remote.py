@@ -193,9 +193,14 @@ def _hook(caller: _Caller, name: str, manifest: Manifest) -> Callable[..., Any]:
     return call
 
 
+# The user's credentials never reach plugin code: session, API token, CSRF token.
+_PRIVATE_HEADERS = frozenset({"cookie", "authorization", "x-csrftoken"})
+
+
 def _api_view(caller: _Caller, path: str) -> Callable[[HttpRequest], Any]:
     def view(request: HttpRequest) -> Any:
         user = request.user.get_username() if request.user.is_authenticated else ""
+        body = request.body  # first: a form body can still be parsed after, not before
         match = request.resolver_match  # the route asked for, which a catch-all view needs
         route = str(match.kwargs.get("route", path)) if match is not None else path
         root = request.path[: -len(route)] if request.path.endswith(route) else ""
@@ -205,13 +210,8 @@ def _api_view(caller: _Caller, path: str) -> Callable[[HttpRequest], Any]:
             root_path=root.rstrip("/"),
             GET={k: request.GET.get(k, "") for k in request.GET},
             POST={k: request.POST.get(k, "") for k in request.POST},
-            body=request.body,
-            # The caller's credentials stay here: the host authenticated them already.
-            headers={
-                k: v
-                for k, v in request.headers.items()
-                if k.lower() not in ("cookie", "authorization", "x-csrftoken")
-            },
+            body=body,
+            headers={k: v for k, v in request.headers.items() if k.lower() not in _PRIVATE_HEADERS},
             user=user,
         )
         answer = caller(

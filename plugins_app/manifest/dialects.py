@@ -31,7 +31,7 @@ Finding = tuple[FieldPath, str]
 DEFAULT_INTERVAL = 60
 # Entrypoints that make a plugin loadable: one of them must be given.
 _LOADABLE = frozenset({"register", "init", "on_scan", "on_analyze"})
-_PANEL_TEXTS = ("location", "route", "title_key", "icon", "settings_section")
+_PANEL_TEXTS = ("script", "location", "route", "title_key", "icon", "settings_section")
 DEFAULT_HEALTH_TIMEOUT = 5
 
 
@@ -396,6 +396,8 @@ class _Normaliser:
                 "titles": titles if title else dict(plugin_names),
                 "icon": tab.get("icon", ""),
                 "template": tab.get("template", ""),
+                "script": tab.get("script", ""),
+                "order": tab.get("order"),
             }
         return {
             **items,

@@ -88,10 +88,10 @@ class Capabilities:
 
 @dataclass(frozen=True, slots=True)
 class UiItem:
-    """A panel or widget; `template` is relative to the plugin folder.
+    """A panel or widget; `template` and `script` are relative to the plugin folder.
 
-    `location`, `route`, `title_key`, `icon`, `order` and `settings_section` are the
-    original Jupiter's panel fields, kept for the console and the compatibility report.
+    `location`, `title_key`, `icon`, `order` and `settings_section` place it in the console
+    (the original Jupiter's panel fields); `route` is the original's and only kept.
     """
 
     id: str
@@ -99,6 +99,7 @@ class UiItem:
     titles: Mapping[str, str] = field(default_factory=_frozen)
     mount_point: str = ""
     template: str = ""
+    script: str = ""
     location: str = ""
     route: str = ""
     title_key: str = ""
@@ -114,6 +115,8 @@ class UiTab:
     titles: Mapping[str, str] = field(default_factory=_frozen)
     icon: str = ""
     template: str = ""
+    script: str = ""
+    order: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ class AuditAction(models.TextChoices):
     SAFE_MODE = "safe_mode", "Safe mode"
     PERMISSION_GRANT = "permission_grant", "Permissions accepted"
     PIN = "pin", "Version pinned or unpinned"
+    PLUGIN_API_CALL = "plugin_api_call", "Plugin API call"
 
 
 class AuditEvent(models.Model):

@@ -23,6 +23,7 @@ Otherwise a plugin loads when its level reaches ``JUPITER_TRUST_MINIMUM`` (defau
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from plugins_app.trust.signing import (
     SIGNATURE_FILENAME,
     SignatureError,
     has_signature,
+    signed_payload,
     verify_plugin,
 )
 
@@ -119,3 +121,36 @@ def assess(
         return TrustAssessment(TrustLevel.UNSIGNED, reason, tampered=True)
     level = _level_of_key(verified.public_key)
     return TrustAssessment(level, policy_refusal(level), signer=verified.fingerprint, signed=True)
+
+
+def served_file_refusal(
+    plugin: InstalledPlugin, relative: str, data: bytes, *, root: Path | None = None
+) -> str | None:
+    """Why ``data``, read from ``relative`` in the plugin's folder to be served to a
+    browser (a panel's template, script or style sheet), must not be: the bytes sent are
+    the bytes signed (X2). ``None`` when they may be.
+
+    Bundled plugins are trusted by provenance; an unsigned one follows the policy, unless it
+    was once seen signed. A signed one needs a valid signature file for its id and version
+    listing ``relative`` with this exact SHA-256: an edit made after the last load is caught
+    here, for this file, without re-hashing the whole folder on every request.
+    """
+    folder = Path(root or plugin.source_path)
+    if is_bundled(folder):
+        return None
+    if not has_signature(folder):
+        if plugin.signed:
+            return missing_signature(plugin.plugin_id)
+        return policy_refusal(TrustLevel.UNSIGNED)
+    try:
+        payload = signed_payload(folder)
+    except SignatureError as exc:
+        return f"signature check failed: {exc}"
+    if (payload.get("plugin_id"), payload.get("version")) != (plugin.plugin_id, plugin.version):
+        return "signature check failed: the signature is for another plugin or version"
+    signed = payload["files"].get(relative)
+    if signed is None:
+        return f"signature check failed: {relative} is not signed"
+    if signed != hashlib.sha256(data).hexdigest():
+        return f"signature check failed: file changed since signing: {relative}"
+    return None

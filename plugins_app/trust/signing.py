@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -162,6 +163,33 @@ def verify_plugin(root: Path) -> Verified:
         str(payload["public_key"]),
         len(files),
     )
+
+
+def signed_payload(root: Path) -> Mapping[str, Any]:
+    """The payload of ``root``'s signature file once its signature verifies, without
+    re-hashing the folder: what a file served on its own is compared with (its SHA-256 in
+    ``files``). Cached per signature file (path, size, modification time)."""
+    path = Path(root) / SIGNATURE_FILENAME
+    try:
+        stat = path.lstat()
+    except OSError as exc:
+        raise SignatureError(f"no {SIGNATURE_FILENAME}", path=SIGNATURE_FILENAME) from exc
+    return _signed_payload(str(Path(root)), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _signed_payload(root: str, size: int, mtime_ns: int) -> Mapping[str, Any]:
+    payload, signature = _read_document(Path(root))
+    try:
+        load_public_key(str(payload["public_key"])).verify(signature, canonical_json(payload))
+    except (KeyError, KeyFileError, InvalidSignature) as exc:
+        raise SignatureError(
+            "the signature does not match its contents (wrong key or edited signature file)",
+            path=SIGNATURE_FILENAME,
+        ) from exc
+    if not isinstance(payload.get("files"), dict):
+        raise SignatureError(f"{SIGNATURE_FILENAME}: no file list", path=SIGNATURE_FILENAME)
+    return payload
 
 
 def claimed_signer(root: Path) -> str:

@@ -1,12 +1,13 @@
 """Routes of the auto-UI (settings, metrics, logs, contributions), included by ``urls.py``.
 
 Kept apart so the console's own route table stays short. Everything a plugin adds lives
-under ``/plugins/<id>/`` or ``/api/plugins/<id>/`` (SPEC U5).
+under ``/plugins/<id>/`` or ``/api/plugins/<id>/`` (SPEC U5); what it wrote itself only
+under ``/plugins/<id>/frame/`` and ``/plugins/<id>/frame-assets/`` (sandboxed frames).
 """
 
 from django.urls import path
 
-from plugins_app.web.views import contributions, observability, settings
+from plugins_app.web.views import contributions, frames, observability, settings
 
 urlpatterns = [
     path("metrics", observability.prometheus_metrics, name="metrics"),
@@ -52,16 +53,25 @@ urlpatterns = [
         contributions.plugin_contributions,
         name="plugin-contributions",
     ),
+    # Plugin UI in sandboxed frames (views/frames.py): the document, its assets (under a
+    # token: the frame sends no cookie), its settings for jupiterBridge, the plugin's tab.
     path(
-        "plugins/<str:plugin_id>/ui/<str:kind>/<str:item>/",
-        contributions.plugin_contribution,
-        name="plugin-contribution",
+        "plugins/<str:plugin_id>/frame/<str:kind>/<str:item>/",
+        frames.plugin_frame,
+        name="plugin-frame",
     ),
     path(
-        "plugins/<str:plugin_id>/assets/<path:asset>",
-        contributions.plugin_asset,
-        name="plugin-asset",
+        "plugins/<str:plugin_id>/frame-assets/<str:token>/<path:path>",
+        frames.plugin_frame_asset,
+        name="plugin-frame-asset",
     ),
+    path(
+        "plugins/<str:plugin_id>/bridge/settings/",
+        frames.plugin_bridge_settings,
+        name="plugin-bridge-settings",
+    ),
+    path("plugins/<str:plugin_id>/tab/", frames.plugin_tab, name="view"),
+    path("views/", frames.plugin_views, name="views"),
     path(
         "projects/<slug:name>/plugins/<str:plugin_id>/settings/",
         settings.project_plugin_settings,

@@ -141,7 +141,22 @@ async def test_level_filter_and_pause_resume(logdir):
     await communicator.disconnect()
 
 
-async def test_plugin_events_reach_subscribers_and_anonymous_is_refused(logdir):
+@database_sync_to_async
+def _serve_streamer(tmp_path) -> None:
+    """Events are served like the plugin's frames: ready, enabled, loaded (issue 12)."""
+    from plugins_app.kernel.runtime import get_runtime
+    from plugins_app.models import Project, ProjectPlugin
+    from plugins_app.sdk.bridge import Registration
+
+    plugin = InstalledPlugin.objects.get(plugin_id="streamer")
+    plugin.status = "ready"
+    plugin.save(update_fields=["status"])
+    project = Project.objects.create(name="streaming", root_path=str(tmp_path))
+    ProjectPlugin.objects.create(project=project, plugin=plugin, enabled=True)
+    get_runtime().bridge.install(Registration("streamer"))
+
+
+async def test_plugin_events_reach_subscribers_and_anonymous_is_refused(logdir, tmp_path):
     from plugins_app.kernel.runtime import get_runtime
 
     cookie = await _session_cookie()
@@ -149,11 +164,11 @@ async def test_plugin_events_reach_subscribers_and_anonymous_is_refused(logdir):
         APP, "/ws/plugins/streamer/events/", headers=[(b"origin", b"http://localhost")]
     )
     assert not (await anonymous.connect())[0]
-    communicator = WebsocketCommunicator(
-        APP,
-        "/ws/plugins/streamer/events/",
-        headers=[(b"origin", b"http://localhost"), (b"cookie", cookie)],
-    )
+    headers = [(b"origin", b"http://localhost"), (b"cookie", cookie)]
+    not_served = WebsocketCommunicator(APP, "/ws/plugins/streamer/events/", headers=headers)
+    assert not (await not_served.connect())[0]  # not enabled anywhere, not loaded
+    await _serve_streamer(tmp_path)
+    communicator = WebsocketCommunicator(APP, "/ws/plugins/streamer/events/", headers=headers)
     assert (await communicator.connect())[0]
     bus = get_runtime().bridge.service_provider.event_bus
     await asyncio.get_running_loop().run_in_executor(

@@ -137,7 +137,10 @@ def test_log_line_arrives_live_and_metrics_card_shows(
     )
     page.evaluate("window.jupiterNoReload = true")
 
-    page.evaluate("window.jupiterBridge.call('plugin_model', 'greet', {method: 'POST'})")
+    # The live panel's button calls the greet route through jupiterBridge, from its frame.
+    live = page.locator('[id="plugin.plugin_model.live"]')
+    live.scroll_into_view_if_needed()
+    live.frame_locator("iframe").get_by_role("button", name="Say hello").click()
 
     expect(panel.locator("[data-log-lines]")).to_contain_text(
         "INFO [plugin_model] Hello from plugin_model (#1)"

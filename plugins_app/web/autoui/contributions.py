@@ -1,11 +1,16 @@
-"""Panels, widgets and assets a plugin declares in its manifest's ``ui`` (SPEC U5, U7, X6).
+"""Panels, widgets and the tab a plugin declares in its manifest's ``ui`` (SPEC U5-U7).
 
-Each contribution is lazy-loaded into a container whose HTML id is ``plugin.<id>.<item>``
-and which carries ``data-plugin="<id>"``. Its HTML comes from a template in the plugin folder,
-rendered by a separate Django engine with autoescaping on and no way to turn it off, and/or
-from data returned by a renderer registered with ``bridge.register_ui(kind, item, fn)``.
-Plugin CSS (``assets/*.css``) is served only when every selector starts with the plugin's
-``[data-plugin="<id>"]`` scope: no plugin restyles the console (U5).
+Where each one goes is decided here; how it is shown is ``web/frames``: everything a
+plugin authors (its templates, its renderers' data, its JavaScript and CSS) is shown in a
+sandboxed frame of its own, never in the console's page.
+
+Places: ``plugin_page`` (the default), ``project_page`` (the page of every project enabling
+the plugin), ``sidebar`` (the plugin's one tab, listed under **Views** with its icon, in
+``order``) and ``settings`` (beside the plugin's settings form, grouped by
+``settings_section``). ``location`` (the original Jupiter's field: ``sidebar``,
+``settings``, ``both`` or ``none``, and here also ``plugin_page``, ``project_page``) wins
+over ``mount_point``; a mount point this console lacks falls back to the plugin page, with a
+warning. Titles come from ``title_key`` when the plugin's messages translate it.
 """
 
 from __future__ import annotations
@@ -17,30 +22,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tinycss2
 from django.template import Context, Engine
 
 from plugins_app.base.errors import JupiterError
 from plugins_app.manifest.model import UiContributions, UiItem
 
 HOST_MOUNT_POINTS = ("plugin_page", "project_page")
-KINDS = ("panel", "widget")
+PLACES = ("plugin_page", "project_page", "sidebar", "settings")
+KINDS = ("panel", "widget", "tab")
+DEFAULT_ORDER = 100
 TEMPLATE_MAX_BYTES = 64 * 1024
-ASSET_TYPES = {
-    ".css": "text/css; charset=utf-8",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".woff2": "font/woff2",
-}
-# Ways a template could emit unescaped or executable markup; CSP blocks inline code anyway.
-_FORBIDDEN = re.compile(
-    r"\|\s*safe|safeseq|{%\s*(autoescape|load|include|extends|ssi|debug)\b"
-    r"|<\s*(script|style|iframe|object|embed)\b|<[^>]*\s(on\w+|style)\s*=",
-    re.IGNORECASE,
-)
+# A separate engine with no loaders, no tag libraries and autoescaping on: a template is
+# rendered from its own text only. It runs inside the panel's sandboxed frame, so this is
+# hygiene for the values Jupiter puts in its context, not the security boundary.
 _ENGINE = Engine(autoescape=True, libraries={}, string_if_invalid="")
+_DEBUG_TAG = re.compile(r"{%\s*debug\b")
 
 
 class ContributionError(JupiterError):
@@ -52,36 +48,119 @@ class Contribution:
     kind: str
     id: str
     title: str
-    mount_point: str
-    template: str
+    places: tuple[str, ...] = ("plugin_page",)
+    template: str = ""
+    script: str = ""
+    icon: str = ""
+    order: int = DEFAULT_ORDER
+    title_key: str = ""
+    settings_section: str = ""
+
+    @property
+    def mount_point(self) -> str:
+        """The first place it is shown (where the pre-frame console showed it)."""
+        return self.places[0]
 
     def dom_id(self, plugin_id: str) -> str:
         return f"plugin.{plugin_id}.{self.id}"
 
+    def titled(self, messages: Mapping[str, str]) -> str:
+        """Its title in the user's language when ``title_key`` is translated."""
+        return lookup(messages, self.title_key, "") or self.title
 
-def _mount(item: UiItem) -> str:
-    return item.mount_point if item.mount_point in HOST_MOUNT_POINTS else "plugin_page"
+
+def _places(item: UiItem) -> tuple[str, ...]:
+    if item.location == "both":
+        return ("sidebar", "settings")
+    if item.location in PLACES:
+        return (item.location,)
+    if item.mount_point in HOST_MOUNT_POINTS:
+        return (item.mount_point,)
+    return ("plugin_page",)
 
 
 def contributions(ui: UiContributions) -> list[Contribution]:
-    """Panels and widgets the manifest declares; an unknown (or no) mount point means the
-    plugin's own page (reported by ``mount_warnings``)."""
-    return [
-        Contribution(
-            kind=kind,
-            id=item.id,
-            title=item.title or item.id,
-            mount_point=_mount(item),
-            template=item.template,
+    """The tab (when it has a template or a script), then panels and widgets, each group by
+    ``order`` (then as declared)."""
+    found: list[Contribution] = []
+    tab = ui.tab
+    if tab is not None and (tab.template or tab.script):
+        found.append(
+            Contribution(
+                kind="tab",
+                id=tab.id,
+                title=tab.title or tab.id,
+                places=("sidebar",),
+                template=tab.template,
+                script=tab.script,
+                icon=tab.icon,
+                order=tab.order if tab.order is not None else DEFAULT_ORDER,
+            )
         )
-        for kind, items in (("panel", ui.panels), ("widget", ui.widgets))
-        for item in items
-    ]
+    for kind, items in (("panel", ui.panels), ("widget", ui.widgets)):
+        declared = [
+            Contribution(
+                kind=kind,
+                id=item.id,
+                title=item.title or item.id,
+                places=_places(item),
+                template=item.template,
+                script=item.script,
+                icon=item.icon,
+                order=item.order if item.order is not None else DEFAULT_ORDER,
+                title_key=item.title_key,
+                settings_section=item.settings_section,
+            )
+            for item in items
+        ]
+        found.extend(sorted(declared, key=lambda c: c.order))
+    return found
+
+
+def at(ui: UiContributions, place: str) -> list[Contribution]:
+    """What is shown at ``place`` (the tab's own frame is shown on the tab page only)."""
+    return [c for c in contributions(ui) if place in c.places]
+
+
+def find(ui: UiContributions, kind: str, item: str) -> Contribution | None:
+    return next((c for c in contributions(ui) if (c.kind, c.id) == (kind, item)), None)
+
+
+@dataclass(frozen=True)
+class Tab:
+    """A plugin's one tab (U5): its sidebar panels, and ``ui.tab``'s own frame if any."""
+
+    title: str
+    icon: str
+    order: int
+
+
+def tab_of(ui: UiContributions, plugin_name: str, messages: Mapping[str, str]) -> Tab | None:
+    """The plugin's tab, or None when it declares no tab and no sidebar panel."""
+    shown = at(ui, "sidebar")
+    if ui.tab is None and not shown:
+        return None
+    panels = [c for c in shown if c.kind != "tab"]
+    title = ui.tab.title if ui.tab is not None and ui.tab.title else ""
+    if not title:
+        title = panels[0].titled(messages) if len(panels) == 1 else plugin_name
+    icon = ui.tab.icon if ui.tab is not None and ui.tab.icon else ""
+    if not icon:
+        icon = next((c.icon for c in shown if c.icon), "")
+    if ui.tab is not None and ui.tab.order is not None:
+        order = ui.tab.order
+    else:
+        order = min((c.order for c in shown), default=DEFAULT_ORDER)
+    return Tab(title=title, icon=icon, order=order)
 
 
 def mount_warnings(ui: UiContributions) -> list[str]:
     """Why some contributions land on the plugin page: mount points this console lacks."""
-    declared = (item.mount_point for item in (*ui.panels, *ui.widgets) if item.mount_point)
+    declared = (
+        item.mount_point
+        for item in (*ui.panels, *ui.widgets)
+        if item.mount_point and not item.location
+    )
     unknown = sorted({*ui.mount_points, *declared} - set(HOST_MOUNT_POINTS))
     return [
         f"mount point {name!r} is not one this console offers "
@@ -107,64 +186,43 @@ def contained(root: Path, relative: str) -> Path:
     return target
 
 
-def render_template(root: Path, relative: str, context: Mapping[str, Any]) -> str:
-    """Render a plugin's template with autoescaping that the template cannot switch off."""
-    path = contained(root, relative)
-    if path.stat().st_size > TEMPLATE_MAX_BYTES:
+def render_template(source: str, relative: str, context: Mapping[str, Any]) -> str:
+    """Render a plugin template's text (read by ``web.frames.files``) with autoescaping."""
+    if len(source.encode("utf-8")) > TEMPLATE_MAX_BYTES:
         raise ContributionError(f"{relative} is larger than {TEMPLATE_MAX_BYTES // 1024} KB")
-    source = path.read_text(encoding="utf-8", errors="replace")
-    if match := _FORBIDDEN.search(source):
-        raise ContributionError(f"{relative} uses {match.group(0).strip()!r}, which is not allowed")
+    if _DEBUG_TAG.search(source):  # it would print the host's loaded module names
+        raise ContributionError(f"{relative} uses {{% debug %}}, which is not available")
     try:
         return _ENGINE.from_string(source).render(Context(dict(context), autoescape=True))
     except Exception as exc:
         raise ContributionError(f"{relative} failed to render: {exc}") from exc
 
 
-def _selectors(prelude: list[Any]) -> list[list[Any]]:
-    """Split a selector list on its top-level commas (commas inside ``:is(...)`` stay)."""
-    groups: list[list[Any]] = [[]]
-    for token in prelude:
-        if token.type == "literal" and token.value == ",":
-            groups.append([])
-        elif token.type not in ("whitespace", "comment") or groups[-1]:
-            groups[-1].append(token)
-    return groups
-
-
-def _scoped(selector: list[Any], plugin_id: str) -> bool:
-    if not selector or selector[0].type != "[] block":
-        return False
-    inside = re.sub(r"[\s\"']", "", tinycss2.serialize(selector[0].content))
-    return inside == f"data-plugin={plugin_id}"
-
-
-def css_problems(css: str, plugin_id: str) -> list[str]:
-    """Why a plugin stylesheet is refused; empty when every rule is scoped to the plugin."""
-    scope = f'[data-plugin="{plugin_id}"]'
-    problems: list[str] = []
-
-    def check(rules: list[Any]) -> None:
-        for rule in rules:
-            if rule.type == "error":
-                problems.append(f"unreadable CSS: {rule.message}")
-            elif rule.type == "at-rule":
-                if rule.lower_at_keyword in ("media", "supports") and rule.content is not None:
-                    check(tinycss2.parse_rule_list(rule.content, True, True))
-                else:
-                    problems.append(f"@{rule.lower_at_keyword} is not allowed in plugin CSS")
-            elif rule.type == "qualified-rule":
-                for selector in _selectors(rule.prelude):
-                    if not _scoped(selector, plugin_id):
-                        text = tinycss2.serialize(selector).strip()
-                        problems.append(f"selector {text!r} is not scoped under {scope}")
-
-    check(tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True))
-    return problems
+def messages_for(ui: UiContributions, language: str) -> dict[str, str]:
+    """The plugin's messages in ``language`` (else its base language, else English), keyed
+    as the plugin wrote them; ``ui.i18n`` holds inline maps and ``{path, languages}`` files
+    alike (read when the manifest is loaded)."""
+    table = ui.i18n
+    chosen = table.get(language) or table.get(language.split("-")[0]) or table.get("en") or {}
+    return {str(key): str(text) for key, text in chosen.items()}
 
 
 def i18n_messages(ui: UiContributions, plugin_id: str, language: str) -> dict[str, str]:
-    """The plugin's messages in ``language`` (else English), keyed ``plugin.<id>.<key>``."""
-    table = ui.i18n
-    chosen = table.get(language) or table.get(language.split("-")[0]) or table.get("en") or {}
-    return {f"plugin.{plugin_id}.{key}": str(text) for key, text in chosen.items()}
+    """The same messages keyed ``plugin.<id>.<key>`` (a key already so spelled is kept)."""
+    prefix = f"plugin.{plugin_id}."
+    return {
+        key if key.startswith(prefix) else prefix + key: text
+        for key, text in messages_for(ui, language).items()
+    }
+
+
+def lookup(messages: Mapping[str, str], key: str, fallback: str) -> str:
+    """``key`` in ``messages``, also without a ``plugin.<id>.`` prefix; else ``fallback``."""
+    if not key:
+        return fallback
+    if key in messages:
+        return messages[key]
+    parts = key.split(".", 2)
+    if len(parts) == 3 and parts[0] == "plugin" and parts[2] in messages:
+        return messages[parts[2]]
+    return fallback

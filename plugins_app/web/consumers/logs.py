@@ -50,6 +50,7 @@ from plugins_app.logs.hub import (
 )
 from plugins_app.models import InstalledPlugin
 from plugins_app.web.decorators import can_read_plugin_logs
+from plugins_app.web.frames.availability import unavailable
 
 log = logging.getLogger("jupiter.consumers")
 
@@ -74,8 +75,11 @@ class _Part:
 
 
 @database_sync_to_async
-def _plugin_exists(plugin_id: str) -> bool:
-    return InstalledPlugin.objects.filter(plugin_id=plugin_id).exists()
+def _may_receive_events(user: Any, plugin_id: str) -> bool:
+    """Events are served like the plugin's frames: enabled in a project the user sees,
+    loaded and trusted (``web.frames.availability``)."""
+    plugin = InstalledPlugin.objects.filter(plugin_id=plugin_id).first()
+    return plugin is not None and unavailable(plugin, user) is None
 
 
 @database_sync_to_async
@@ -240,15 +244,20 @@ EVENT_QUEUE_MAX = 256
 
 
 class PluginEventConsumer(AsyncJsonWebsocketConsumer):
-    """``ws/plugins/<plugin_id>/events/``: the plugin's ``plugin.<id>.*`` bus events, for
-    ``jupiterBridge.subscribe`` (U6). Bounded: beyond ``EVENT_QUEUE_MAX`` waiting events,
-    new ones are dropped and the count rides on the next message."""
+    """``ws/plugins/<plugin_id>/events/``: the plugin's ``plugin.<id>.*`` bus events, which
+    the console relays to the plugin's frames for ``jupiterBridge.subscribe`` (U6).
+    Bounded: beyond ``EVENT_QUEUE_MAX`` waiting events, new ones are dropped and the count
+    rides on the next message."""
 
     async def connect(self) -> None:
 
         user = self.scope.get("user")
         self.plugin_id = self.scope["url_route"]["kwargs"]["plugin_id"]
-        if user is None or not user.is_authenticated or not await _plugin_exists(self.plugin_id):
+        if (
+            user is None
+            or not user.is_authenticated
+            or not await _may_receive_events(user, self.plugin_id)
+        ):
             log.warning("event stream of %s refused", self.plugin_id)
             await self.close()
             return

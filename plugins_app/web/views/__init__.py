@@ -33,6 +33,7 @@ __all__ = [
     "contributions",
     "errors",
     "extras",
+    "frames",
     "insights",
     "jobs",
     "meeting",
