@@ -258,7 +258,7 @@ def test_bridge_config_set_is_validated_and_audited(project: Project) -> None:
     assert remember(["buy", "milk"]) == "buy milk"
     assert get_settings("orig_config_set", "note") == "buy milk"
     assert AuditEvent.objects.filter(plugin_id="orig_config_set").exists()
-    with pytest.raises(PluginCodeError, match="too long"):
+    with pytest.raises(PluginCodeError, match="at most 12 characters"):
         remember(["a", "note", "longer", "than", "twelve"])
     assert get_settings("orig_config_set", "note") == "buy milk"
 
