@@ -339,6 +339,9 @@ def test_an_original_jupiter_panel_runs_in_its_frame_under_views(
     expect(page.locator(".toast-success").last).to_contain_text("Crew added")  # notify.success
     call = AuditEvent.objects.get(action=AuditAction.PLUGIN_API_CALL, plugin_id="orig_ui")
     assert "POST /api/plugins/orig_ui/crew from its panel, through jupiterBridge" in call.detail
+    inside = page.locator('[id="plugin.orig_ui.main"] iframe').element_handle().content_frame()
+    inside.evaluate("() => window.jupiterBridge.toast.show('Low orbit', 'warning')")
+    expect(page.locator(".toast-warning")).to_contain_text("Low orbit")
 
 
 def test_a_viewer_reads_an_original_panel_but_cannot_post_through_it(

@@ -307,6 +307,9 @@
       on: subscribe,
       emit: function () { /* the original's page-local events: nothing leaves the frame */ },
     }),
+    toast: Object.freeze({
+      show: function (text, level) { return notify(String(text), { level: level || "info" }); },
+    }),
     state: Object.freeze({}),
     log: Object.freeze({
       debug: console.debug.bind(console, "[" + boot.plugin.id + "]"),
