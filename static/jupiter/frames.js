@@ -7,7 +7,10 @@
    and carried out for the plugin and the rights the server wrote into the slot
    (data-bridge), never for what a message claims: a frame can reach its own plugin's API
    routes, settings, events and logs, show a notification, ask for one of its own pages and
-   set its height. Nothing else. A frame that loads a second document (it navigated
+   set its height. Nothing else. A plugin whose API is an application of its own (the
+   original Jupiter's FastAPI router, registered as the catch-all route "*") has every
+   route under its prefix, with the methods of the catch-all: the server decides which
+   exist, under the same roles, CSRF and audit. A frame that loads a second document (it navigated
    itself: a meta refresh, a location change) is stopped and its port closed. */
 (function () {
   "use strict";
@@ -22,7 +25,9 @@
   const NOTES_PER_WINDOW = 5;
   const NOTE_WINDOW_MS = 10000;
   const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
-  const ROUTE = /^[A-Za-z0-9_][A-Za-z0-9_.\/-]{0,199}$/;
+  /* Path characters only; "%" for the encoded path parameters of a router's routes. */
+  const ROUTE = /^[A-Za-z0-9_][A-Za-z0-9_.\/%:~@+,=-]{0,199}$/;
+  const ANY_ROUTE = "*"; /* the catch-all of plugins_app/sdk/bridge.py */
   const NOTE_LEVELS = ["info", "success", "warning", "error"];
   const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
 
@@ -158,7 +163,8 @@
       if (!METHODS.includes(method)) {
         return fail(message.id, 400, "method " + method.slice(0, 10) + " is not allowed");
       }
-      const methods = config.routes[route];
+      const own = Object.prototype.hasOwnProperty.call(config.routes, route);
+      const methods = own ? config.routes[route] : config.routes[ANY_ROUTE];
       if (!Array.isArray(methods)) {
         return fail(message.id, 404, "the plugin registered no route " + route);
       }

@@ -10,6 +10,7 @@ receives live events and draws its chart, in a frame that fits a 400 px wide scr
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -313,7 +314,9 @@ def test_an_original_jupiter_panel_runs_in_its_frame_under_views(
     logged_in: Page, live_server_url: str, project: Project
 ) -> None:
     """The original's contract: ui.assets.js exporting mount(container, bridge), with
-    bridge.i18n.t, bridge.api.get("/<prefix>/<route>?q") and bridge.notify({type, message})."""
+    bridge.i18n.t, bridge.api.get/post("/<prefix>/<route>?q") answered by the plugin's
+    FastAPI router (the catch-all route), and bridge.notify({type, message})."""
+    pytest.importorskip("fastapi", reason="the optional extra jupiter[fastapi] is not installed")
     page, base = logged_in, live_server_url
     _enable(page, base, "Original UI", "orig_ui")
     page.get_by_role("link", name="Views", exact=True).click()
@@ -321,7 +324,62 @@ def test_an_original_jupiter_panel_runs_in_its_frame_under_views(
     expect(page).to_have_url(f"{base}/plugins/orig_ui/tab/")
     frame = _frame(page, "orig_ui", "main")
     expect(frame.locator("#orig-ui-data")).to_have_text("Mission data: jupiter 1")
+    expect(frame.locator("#orig-ui-crew li").first).to_have_text("Io")
+    # An encoded path parameter, read as text ({responseType: "text"}).
+    expect(frame.locator("#orig-ui-moon")).to_have_text('{"moon":"Io & Ganymede"}')
     expect(frame.get_by_role("heading", name="Orbit")).to_be_visible()
     expect(page.locator(".toast")).to_contain_text("orbit reached")
     border = frame.locator(".orig-ui").evaluate("e => getComputedStyle(e).borderLeftStyle")
     assert border == "solid"  # its injected <style> applies in its own frame
+
+    # Its owner's POST reaches the router, with CSRF, and is audited as the panel's.
+    frame.get_by_role("button", name="Add Callisto").click()
+    expect(frame.locator("#orig-ui-status")).to_have_text(re.compile(r"^Crew added: \d+$"))
+    expect(frame.locator("#orig-ui-crew li").last).to_have_text("Callisto")
+    expect(page.locator(".toast-success").last).to_contain_text("Crew added")  # notify.success
+    call = AuditEvent.objects.get(action=AuditAction.PLUGIN_API_CALL, plugin_id="orig_ui")
+    assert "POST /api/plugins/orig_ui/crew from its panel, through jupiterBridge" in call.detail
+    inside = page.locator('[id="plugin.orig_ui.main"] iframe').element_handle().content_frame()
+    inside.evaluate("() => window.jupiterBridge.toast.show('Low orbit', 'warning')")
+    expect(page.locator(".toast-warning")).to_contain_text("Low orbit")
+
+
+def test_a_viewer_reads_an_original_panel_but_cannot_post_through_it(
+    browser, logged_in: Page, live_server_url: str, project: Project
+) -> None:
+    from django.contrib.auth import get_user_model
+
+    from plugins_app.models import ProjectRole
+    from plugins_app.projects.roles import grant
+    from tests.e2e.conftest import PASSWORD
+
+    pytest.importorskip("fastapi", reason="the optional extra jupiter[fastapi] is not installed")
+    _enable(logged_in, live_server_url, "Original UI", "orig_ui")  # by its owner
+    viewer = get_user_model().objects.create_user("vic", password=PASSWORD)
+    grant(project, viewer, ProjectRole.VIEWER)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        _log_in(page, live_server_url, "vic")
+        page.goto(f"{live_server_url}/plugins/orig_ui/tab/")
+        frame = _frame(page, "orig_ui", "main")
+        expect(frame.locator("#orig-ui-data")).to_have_text("Mission data: jupiter 1")
+        expect(frame.locator("#orig-ui-crew li").first).to_have_text("Io")
+        inside = page.locator('[id="plugin.orig_ui.main"] iframe').element_handle().content_frame()
+        read = "() => window.jupiterBridge.api.get('/orig_ui/crew')"
+        before = inside.evaluate(read)
+        frame.get_by_role("button", name="Add Callisto").click()
+        expect(frame.locator("#orig-ui-status")).to_have_text(
+            "403 your role does not allow changes through this plugin"
+        )
+        # A POST made from the frame's own bridge object, bypassing the panel: refused too.
+        refused = inside.evaluate(
+            """() => window.jupiterBridge.call("crew", {method: "POST", body: {name: "x"}})
+                .then(() => "sent", (e) => e.status)"""
+        )
+        assert refused == 403
+        assert inside.evaluate(read) == before  # the router saw no change
+        assert not AuditEvent.objects.filter(action=AuditAction.PLUGIN_API_CALL).exists()
+    finally:
+        context.close()

@@ -194,6 +194,11 @@
     }
     return request("notify", { message: String(text), level: level === undefined ? "info" : String(level) });
   }
+  /* ...and the original's notify.info(text), notify.success(text), and so on. */
+  ["info", "success", "warning", "error"].forEach(function (level) {
+    notify[level] = function (text) { return notify(String(text), { level: level }); };
+  });
+  Object.freeze(notify);
 
   function navigate(target) {
     return request("navigate", { target: String(target) });
@@ -239,14 +244,23 @@
     return { route: text.replace(/^\/+/, ""), query: query };
   }
 
+  /* api.get(path, {responseType: "text"}) (and post/put/... with a third such argument)
+     answers text, as the original's did for its downloads and exports. */
+  function asText(data) {
+    return typeof data === "string" ? data : JSON.stringify(data);
+  }
+
   function apiCall(method) {
-    return function (path, body) {
+    return function (path, body, extra) {
       const target = routeOf(path);
       const options = { method: method, query: target.query };
-      if (body !== undefined && method !== "GET" && !(body && body.responseType)) {
+      const reading = method === "GET" || method === "DELETE";
+      const wanted = (reading ? body : extra) || {};
+      if (body !== undefined && !reading) {
         options.body = body;
       }
-      return call(target.route, options);
+      const answer = call(target.route, options);
+      return wanted.responseType === "text" ? answer.then(asText) : answer;
     };
   }
 
@@ -292,6 +306,9 @@
     events: Object.freeze({
       on: subscribe,
       emit: function () { /* the original's page-local events: nothing leaves the frame */ },
+    }),
+    toast: Object.freeze({
+      show: function (text, level) { return notify(String(text), { level: level || "info" }); },
     }),
     state: Object.freeze({}),
     log: Object.freeze({
