@@ -73,6 +73,25 @@ def test_code_analyzer_job_measures_the_demo_project_with_the_bridge_double(tmp_
     assert job.progress_log[-1][0] == 100
 
 
+def test_code_analyzer_on_analyze_reports_progress_per_file(tmp_path):
+    from plugins_app.authoring.testing import BridgeDouble
+    from plugins_app.sdk.progress import reporting_to
+
+    bridge = BridgeDouble.from_plugin_dir(
+        BUNDLED / "code_analyzer",
+        config={"max_complexity": 4, "exclude": [], "include_tests": True},
+        projects={"demo": copy_demo(DEMO, tmp_path / "demo")},
+    )
+    _import_bundled("code_analyzer", "analyzer").register(bridge)
+    seen = []
+    with reporting_to(seen.append):
+        report = bridge.registration.hooks["on_analyze"]({"project": "demo"})
+    assert len(seen) == len(report["files"]) > 1
+    assert [p.done for p in seen] == sorted(p.done for p in seen)
+    assert (seen[-1].done, seen[-1].total) == (1000, 1000)
+    assert {p.message for p in seen} == {f["path"] for f in report["files"]}
+
+
 def test_plugin_model_job_reads_the_effective_config():
     from plugins_app.authoring.testing import BridgeDouble
 

@@ -27,8 +27,13 @@ def register(bridge: Any) -> None:
         return api.report(job.project.name, job.progress)
 
     def on_analyze(scan: dict[str, Any]) -> dict[str, Any]:
-        """The host's analysis: the scanned project, with that project's config."""
-        return api.report(scan["project"])
+        """The host's analysis: the scanned project, with that project's config; the
+        host's bar moves per file through ``bridge.report_progress``."""
+
+        def per_file(percent: float, message: str) -> None:
+            bridge.report_progress(round(percent * 10), 1000, message)
+
+        return api.report(scan["project"], per_file)
 
     bridge.register_job(
         "analyse",

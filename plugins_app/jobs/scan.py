@@ -37,6 +37,7 @@ from plugins_app.kernel.runtime import get_runtime
 from plugins_app.manifest.tracebacks import summarise_exception
 from plugins_app.models import HistoryEntry, HistoryKind, Project, ProjectGraph, ProjectPlugin
 from plugins_app.projects.dependencies import unmet_in
+from plugins_app.sdk.progress import Progress, Throttle, reporting_to
 from plugins_app.sdk.values import Graph
 
 IGNORE_FILES = (".gitignore", ".jupiterignore")
@@ -346,6 +347,23 @@ def _call(func: Callable[..., Any], manifest: Any, *args: Any) -> dict[str, Any]
         return {"result": None, "error": error}
 
 
+def _call_reporting(
+    job: Any, span: tuple[float, float], label: str, func: Callable[..., Any], *call: Any
+) -> dict[str, Any]:
+    """``_call`` with the hook's own reports (``bridge.report_progress``) moving the job's
+    bar across ``span``, this plugin's share, at most ten times a second. A hook that never
+    reports leaves the bar where the step before the call put it."""
+    low, high = span
+
+    def move(progress: Progress) -> None:
+        detail = progress.message or f"{progress.done} of {progress.total}"
+        job.progress(low + (high - low) * progress.fraction, f"{label}: {detail}")
+
+    job.progress(low, label)
+    with reporting_to(Throttle(move)):
+        return _call(func, *call)
+
+
 def _extension(path: str) -> str:
     """``PurePosixPath(path).suffix or "(none)"`` without building a path per file."""
     name = path[path.rfind("/") + 1 :]
@@ -357,8 +375,11 @@ def run_scan(job: Any, span: tuple[float, float] = (0, 100)) -> dict[str, Any]:
     """The scan job: walk, graph, plugins' ``on_scan``; returns the summary it records."""
     low, high = span
 
+    def at(fraction: float) -> float:
+        return low + (high - low) * fraction
+
     def step(fraction: float, message: str) -> None:
-        job.progress(low + (high - low) * fraction, message)
+        job.progress(at(fraction), message)
 
     project = Project.objects.get(name=job.project.name)
     root = Path(project.root_path)
@@ -371,8 +392,11 @@ def run_scan(job: Any, span: tuple[float, float] = (0, 100)) -> dict[str, Any]:
     hooks = _hooks(project, "on_scan")
     plugins: dict[str, Any] = {}
     for n, (plugin_id, func, manifest) in enumerate(hooks):
-        step(0.8 + 0.15 * n / len(hooks), f"on_scan of {plugin_id}")
-        plugins[plugin_id] = _call(func, manifest, str(root), list(files))
+        share = (at(0.8 + 0.15 * n / len(hooks)), at(0.8 + 0.15 * (n + 1) / len(hooks)))
+        label = f"on_scan of {plugin_id}"
+        plugins[plugin_id] = _call_reporting(
+            job, share, label, func, manifest, str(root), list(files)
+        )
         job.raise_if_cancelled()
     by_extension = Counter(_extension(f) for f in files)
     summary = {
@@ -444,10 +468,10 @@ def run_analysis(job: Any) -> dict[str, Any]:
     hooks = _hooks(project, "on_analyze")
     plugins: dict[str, Any] = {}
     for n, (plugin_id, func, manifest) in enumerate(hooks):
-        job.progress(50 + 50 * n / len(hooks), f"on_analyze of {plugin_id}")
         own = (summary.get("plugins", {}).get(plugin_id) or {}).get("result")
         view = {**summary, "files": files, **(own if isinstance(own, dict) else {})}
-        outcome = _call(func, manifest, view)
+        share = (50 + 50 * n / len(hooks), 50 + 50 * (n + 1) / len(hooks))
+        outcome = _call_reporting(job, share, f"on_analyze of {plugin_id}", func, manifest, view)
         result = outcome["result"]
         findings = result.get("findings") if isinstance(result, dict) else None
         outcome["findings"] = findings if isinstance(findings, list) else []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import secrets
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -32,6 +33,7 @@ from plugins_app.sdk.bridge import (
     UiContributionSpec,
 )
 from plugins_app.sdk.child import RemoteApi, rebuild
+from plugins_app.sdk.progress import Sink, current_sink
 from plugins_app.sdk.protocol import RemoteError, RemoteFailure
 from plugins_app.sdk.values import PluginRequest
 from plugins_app.services.grants import plugin_wide
@@ -78,6 +80,12 @@ class Supervisor(Protocol):
     def unfollow_job(self, job_id: str) -> None: ...
 
     def job_progress(self, job_id: str, params: Mapping[str, Any]) -> None: ...
+
+    def follow_progress(self, plugin_id: str, token: str, sink: Sink) -> None: ...
+
+    def unfollow_progress(self, plugin_id: str, token: str) -> None: ...
+
+    def hook_progress(self, plugin_id: str, params: Mapping[str, Any]) -> None: ...
 
     def subscribe(self, plugin_id: str, topic: str) -> None: ...
 
@@ -187,8 +195,19 @@ def _hook(caller: _Caller, name: str, manifest: Manifest) -> Callable[..., Any]:
         timeout = HOOK_TIMEOUTS.get(name, LONG_HOOK_TIMEOUT)
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        params = {"name": name, "args": list(args), "kwargs": kwargs}
-        return caller("hook", params, timeout, f"{name}()")
+        params: dict[str, Any] = {"name": name, "args": list(args), "kwargs": kwargs}
+        sink = current_sink()
+        if sink is None:
+            return caller("hook", params, timeout, f"{name}()")
+        # The process reports under a token only this call knows, so it can move this
+        # call's progress and no other's.
+        token = secrets.token_urlsafe(16)
+        supervisor = caller._supervisor
+        supervisor.follow_progress(caller.plugin_id, token, sink)
+        try:
+            return caller("hook", {**params, "progress": token}, timeout, f"{name}()")
+        finally:
+            supervisor.unfollow_progress(caller.plugin_id, token)
 
     return call
 
@@ -319,6 +338,9 @@ class HostServices:
         services, manifest = self._services, self._manifest
         if method == "log":
             self._log(params)
+            return None
+        if method == "hook.progress":
+            self._supervisor.hook_progress(manifest.id, params)
             return None
         if method == "job.progress":
             self._supervisor.job_progress(str(params.get("job")), params)

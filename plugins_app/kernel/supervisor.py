@@ -52,6 +52,7 @@ from plugins_app.sdk.bridge import Registration
 from plugins_app.sdk.child import public_description
 from plugins_app.sdk.confinement import Confinement
 from plugins_app.sdk.errors import PluginUnavailable
+from plugins_app.sdk.progress import ProgressError, Sink, parse
 from plugins_app.sdk.protocol import RemoteError
 from plugins_app.services.grants import granted, plugin_wide
 from plugins_app.services.provider import ServiceProvider, plugin_data_dir
@@ -145,6 +146,7 @@ class Supervisor:
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.RLock()
         self._jobs: dict[str, Any] = {}
+        self._progress: dict[tuple[str, str], Sink] = {}
         self._subscriptions: dict[str, set[str]] = {}
         self._on_bus: set[tuple[str, str]] = set()
         self._crashes: dict[str, CrashHistory] = {}
@@ -374,6 +376,26 @@ class Supervisor:
         context = self._jobs.get(job_id)
         if context is not None:
             context.progress(float(params.get("percent") or 0), str(params.get("message") or ""))
+
+    def follow_progress(self, plugin_id: str, token: str, sink: Sink) -> None:
+        """``plugin_id``'s reports under ``token`` (one hook call's) go to ``sink``."""
+        self._progress[(plugin_id, token)] = sink
+
+    def unfollow_progress(self, plugin_id: str, token: str) -> None:
+        self._progress.pop((plugin_id, token), None)
+
+    def hook_progress(self, plugin_id: str, params: Mapping[str, Any]) -> None:
+        """A hook's report from its process: checked again here (the process is not
+        trusted), and dropped when no call of that plugin follows its token."""
+        sink = self._progress.get((plugin_id, str(params.get("token"))))
+        if sink is None:
+            return
+        try:
+            progress = parse(params)
+        except ProgressError as exc:
+            plugin_logger(plugin_id).warning("progress report ignored: %s", exc)
+            return
+        sink(progress)
 
     def subscribe(self, plugin_id: str, topic: str) -> None:
         """Deliver host bus events matching ``topic`` to the plugin's process."""

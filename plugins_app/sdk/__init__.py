@@ -12,6 +12,7 @@ __all__ = [
     "events",
     "linux",
     "loading",
+    "progress",
     "sandbox",
     "values",
 ]

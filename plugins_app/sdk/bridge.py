@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from plugins_app.manifest.model import Manifest
 from plugins_app.sdk.errors import PluginUnavailable, RegistrationError
+from plugins_app.sdk.progress import report_progress
 
 __all__ = [
     "ANY_ROUTE",
@@ -214,6 +215,13 @@ class PluginBridge:
             "hook",
             self.plugin_id,
         )
+
+    def report_progress(self, done: int, total: int, message: str = "") -> None:
+        """From inside a hook (``on_scan``, ``on_analyze``): ``done`` of ``total`` units are
+        finished, so the host's job bar moves within this plugin's share. Checked
+        (``0 <= done <= total``, ``ProgressError`` otherwise), rate-limited by the host, and
+        ignored when the caller follows no progress; a job uses ``job.progress`` instead."""
+        report_progress(done, total, message)
 
     def expose(self, api: Any) -> None:
         """Publish the object other plugins get from ``bridge.plugins.get(<this id>)``."""

@@ -38,6 +38,7 @@ from plugins_app.sdk.confinement import (
 from plugins_app.sdk.errors import JobCancelled, PermissionRefused
 from plugins_app.sdk.events import EventHandler
 from plugins_app.sdk.loading import fitting_args, register_plugin, resolve
+from plugins_app.sdk.progress import Progress, Throttle, reporting_to
 from plugins_app.sdk.protocol import Endpoint, RemoteError, RemoteFailure, read_frame, write_frame
 from plugins_app.sdk.sandbox import CommandResult, HttpClient
 from plugins_app.sdk.values import Graph, PluginRequest, PluginResponse, ProjectInfo
@@ -488,7 +489,8 @@ class PluginProcess:
         if method == "hook":
             hook = registration.hooks[name]
             fitted = fitting_args(hook, tuple(args))
-            return _checked(self._guard(lambda: hook(*fitted, **kwargs)))
+            with reporting_to(self._progress_sink(params.get("progress"))):
+                return _checked(self._guard(lambda: hook(*fitted, **kwargs)))
         if method == "ui.render":
             return _checked(self._guard(lambda: registration.ui[name].render(*args)))
         if method == "api.call":
@@ -513,6 +515,18 @@ class PluginProcess:
                         self._deliver(handler, topic, payload)
             return True
         raise LookupError(f"unknown method {method!r}")
+
+    def _progress_sink(self, token: Any) -> Callable[[Progress], None]:
+        """Where this call's ``bridge.report_progress`` goes: to the host, throttled here so
+        a per-file loop does not flood the socket, when the host follows it (``token``)."""
+        if not isinstance(token, str):
+            return lambda progress: None
+        endpoint = self.host.endpoint
+        return Throttle(
+            lambda progress: endpoint.notify(
+                "hook.progress", {"token": token, **progress.to_json()}
+            )
+        )
 
     def _deliver(self, handler: EventHandler, topic: str, payload: dict[str, Any]) -> None:
         self._guard(lambda: handler(topic, payload))

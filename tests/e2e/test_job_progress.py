@@ -36,7 +36,13 @@ SLOW_PLUGIN = {
         "        time.sleep(0.1)\n"
         "    return {'stopped_at': None}\n\n\n"
         "def register(bridge):\n"
+        "    def on_analyze(scan):\n"
+        "        for n in range(1, 21):\n"
+        "            bridge.report_progress(n, 20, f'part {n}')\n"
+        "            time.sleep(0.05)\n"
+        "        return {'parts': 20}\n\n"
         "    bridge.register_job('crawl', crawl, title='Crawl slowly')\n"
+        "    bridge.register_hook('on_analyze', on_analyze)\n"
     ),
 }
 
@@ -109,8 +115,17 @@ def test_scan_streams_progress_then_results_appear(
     assert any(0 < value < 100 for value in bar_values), bar_values
     assert bar_values[-1] == 100
 
+    frames.clear()
     page.get_by_role("button", name="Analyse", exact=True).click()
     expect(page.locator("#analysis-code_analyzer")).to_contain_text("1 finding")
+    # e2e_slow reports 20 parts over ~1 s: the bar moves within its share (66-83 %).
+    within = [
+        f["progress"]
+        for f in frames
+        if f["type"] == "JOB_PROGRESS" and f["message"].startswith("on_analyze of e2e_slow: part")
+    ]
+    assert len(set(within)) >= 3 and within == sorted(within), within
+    assert within[0] >= 66 and within[-1] == 83, within
     expect(page.locator("#project-findings")).to_contain_text("status has complexity")
     expect(page.locator("#analysis-legacy_counter")).to_contain_text("most_common_extension")
     _shoot(page, "project-analysis")

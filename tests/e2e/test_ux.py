@@ -260,3 +260,54 @@ def test_a_job_end_shows_a_toast(project: Project, logged_in: Page, live_server_
     expect(toast.get_by_role("link")).to_have_attribute("href", re.compile(r"^/jobs/"))
     toast.get_by_role("button", name="Dismiss").click()
     expect(toast).to_have_count(0)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_plugin_page_section_index_stays_and_jumps(
+    width: int, project: Project, logged_in: Page, live_server_url: str
+) -> None:
+    page = logged_in
+    page.set_viewport_size({"width": width, "height": 700})
+    page.goto(f"{live_server_url}/plugins/greeter/")
+    index = page.get_by_role("navigation", name="Sections of this page")
+    expect(index.get_by_role("link")).to_have_text(
+        [
+            "Status",
+            "Settings",
+            "Logs",
+            "Overview",
+            "Permissions",
+            "Projects",
+            "Jobs",
+            "Runtime",
+            "Processes",
+            "Debugging",
+            "Trust and updates",
+            "Dependencies",
+        ]
+    )
+    for target in index.get_by_role("link").evaluate_all("links => links.map(a => a.hash)"):
+        expect(page.locator(target)).to_have_count(1)  # every link has its section
+    if width == 400:  # one row that scrolls sideways, not a block of wrapped links
+        box = index.bounding_box()
+        assert box is not None and box["height"] < 60, box
+        assert index.evaluate("e => e.scrollWidth > e.clientWidth")
+    for name, section in (
+        ("Dependencies", "#plugin-dependencies"),
+        ("Projects", "#plugin-projects"),
+    ):
+        link = index.get_by_role("link", name=name, exact=True)
+        link.scroll_into_view_if_needed()
+        link.click()
+        expect(page).to_have_url(re.compile(f"{section}$"))
+        expect(page.locator(section)).to_be_in_viewport()
+        box = index.bounding_box()
+        assert box is not None and 0 <= box["y"] < 5, box  # still at the top of the window
+        heading = page.locator(section).locator("h2").bounding_box()
+        assert heading is not None and heading["y"] >= box["y"] + box["height"] - 1, heading
+    page.mouse.wheel(0, 3000)
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.scrollY") > 500
+    expect(index).to_be_in_viewport()
+    if width == 1280:
+        shoot(page, "plugin-section-index")
