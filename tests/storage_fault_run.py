@@ -69,11 +69,11 @@ def _setup() -> Client:
 
 
 def _fill(path: Path) -> None:
-    with open(path / "filler", "wb") as filler:
+    # Unbuffered: a buffered file would raise ENOSPC again when it is closed.
+    with open(path / "filler", "wb", buffering=0) as filler:
         try:
             while True:
                 filler.write(b"\0" * 65536)
-                filler.flush()
         except OSError:
             pass
     with open(path / "filler-small", "wb", buffering=0) as small:

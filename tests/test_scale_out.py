@@ -383,7 +383,9 @@ def test_enable_update_and_uninstall_on_a_are_followed_by_b_within_2_s(scale, tm
     wait_for(lambda: version_on_b() == "2.0.0", 2, "B to serve scale_cycle 2.0.0", pause=0.2)
     assert time.monotonic() - started < 2
 
-    gone = browser.post(a, "/plugins/scale_cycle/uninstall/", {"settings": "purge"})
+    gone = browser.post(
+        a, "/plugins/scale_cycle/uninstall/", {"settings": "purge", "confirm": "uninstall"}
+    )
     assert gone.status == 302, gone.text[:300]
     wait_for(lambda: version_on_b() is None, 2, "B to stop serving scale_cycle", pause=0.2)
 

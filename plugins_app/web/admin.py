@@ -12,17 +12,20 @@ from plugins_app.models import (
     AuditAction,
     AuditEvent,
     ChangeEvent,
+    Finding,
     HistoryEntry,
     InstalledPlugin,
     Job,
     JobEventRecord,
     Lease,
     MeetingPlan,
+    MetricPoint,
     MetricSample,
     Notification,
     PluginConfig,
     PluginDebugMode,
     PluginProcessEvent,
+    PluginRegistration,
     PluginReloadRequest,
     Project,
     ProjectGraph,
@@ -284,4 +287,27 @@ class PluginDebugModeAdmin(admin.ModelAdmin):
 @admin.register(MetricSample)
 class MetricSampleAdmin(RecordAdmin):
     list_display = ("plugin_id", "collected_at", "attempted_at", "error", "collector")
+    search_fields = ("plugin_id",)
+
+
+@admin.register(MetricPoint)
+class MetricPointAdmin(RecordAdmin):
+    list_display = ("plugin_id", "collected_at")
+    list_filter = ("plugin_id",)
+    search_fields = ("plugin_id",)
+
+
+@admin.register(Finding)
+class FindingAdmin(RecordAdmin):
+    list_display = ("project", "plugin_id", "severity", "rule", "path", "line")
+    list_filter = ("severity", "plugin_id")
+    search_fields = ("path", "message", "rule")
+
+
+@admin.register(PluginRegistration)
+class PluginRegistrationAdmin(RecordAdmin):
+    """What a plugin's process registered, remembered so its next start can wait for first
+    use; deleting a row only makes that plugin start its process at the next boot."""
+
+    list_display = ("plugin_id", "code_key", "updated_at")
     search_fields = ("plugin_id",)
