@@ -84,35 +84,10 @@ def _plugins() -> None:
 
 def _prepare() -> str:
     """Database, plugins enabled in one project, a user; returns the session cookie."""
-    import django
+    from deployment import prepare, session_cookie
 
-    django.setup()
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.auth.models import User
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.core.management import call_command
-
-    from plugins_app.base import conf
-    from plugins_app.models import InstalledPlugin, Project, ProjectPlugin
-    from plugins_app.registry.discovery import discover
-    from plugins_app.registry.sync import sync_installed_plugins
-
-    call_command("migrate", verbosity=0)
-    sync_installed_plugins(discover(conf.get().plugin_dirs))
-    user = User.objects.create_superuser("bench", password="bench-pw-123")
-    (WORK / "project").mkdir()
-    project = Project.objects.create(name="bench", root_path=str(WORK / "project"))
-    ProjectPlugin.objects.bulk_create(
-        ProjectPlugin(project=project, plugin=plugin, enabled=True)
-        for plugin in InstalledPlugin.objects.filter(plugin_id__startswith="bench_boot_")
-    )
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+    prepare(WORK, "bench_boot_", superuser=True)
+    return session_cookie()
 
 
 def _statuses() -> Counter[str]:

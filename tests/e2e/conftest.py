@@ -154,6 +154,14 @@ def user(transactional_db: None):
 
 
 @pytest.fixture
+def staff(user):
+    """The e2e user made staff (installs, updates, trust decisions)."""
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return user
+
+
+@pytest.fixture
 def logged_in(page, live_server_url: str, user):
     """A page with a session, obtained through the real login form."""
     page.goto(f"{live_server_url}/login/")

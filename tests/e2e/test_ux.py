@@ -62,13 +62,6 @@ def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def staff(user):
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    return user
-
-
-@pytest.fixture
 def project(staff, tmp_path: Path) -> Project:
     (tmp_path / "acme").mkdir()
     return register_project("acme", tmp_path / "acme", actor=staff)
