@@ -157,3 +157,30 @@ def test_reload_command(project, settings, capsys):
     assert "  - re-imported and re-registered" in out
     with pytest.raises(CommandError, match="not installed"):
         call_command("jupiter_plugins", "reload", "nope", "--wait", "0")
+
+
+def test_a_viewer_is_offered_no_run_nor_cancel_and_sees_only_their_projects_jobs(
+    client, django_user_model, project, tmp_path
+):
+    """What a viewer may not do is not offered (it would only answer 403), and jobs of a
+    project they cannot see stay off the plugin page."""
+    vic = django_user_model.objects.create_user("vic", password="pw")
+    grant(project, vic, ProjectRole.VIEWER)
+    (tmp_path / "hidden").mkdir()
+    hidden = register_project("hidden", tmp_path / "hidden")
+    set_plugin_enabled(hidden, "hello", True)
+    Job.objects.create(plugin_id="hello", name="say", timeout=5, project=hidden, title="Secret")
+    job = Job.objects.create(plugin_id="hello", name="say", timeout=5, project=project)
+    client.force_login(vic)
+    page = client.get("/plugins/hello/").content.decode()
+    assert 'name="project"' not in page and "Secret" not in page
+    assert "Enable hello in a project to run it." in page
+    for url in (f"/jobs/{job.pk}/", f"/jobs/{job.pk}/panel/"):
+        assert "/cancel/" not in client.get(url).content.decode()
+    assert client.post(f"/jobs/{job.pk}/cancel/").status_code == 403
+    ann = django_user_model.objects.create_user("ann", password="pw")
+    grant(project, ann, ProjectRole.MAINTAINER)
+    client.force_login(ann)
+    page = client.get("/plugins/hello/").content.decode()
+    assert '<option value="proj">' in page and 'value="hidden"' not in page
+    assert f"/jobs/{job.pk}/cancel/" in client.get(f"/jobs/{job.pk}/panel/").content.decode()

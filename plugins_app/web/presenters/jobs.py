@@ -16,10 +16,15 @@ from plugins_app.jobs import breaker
 from plugins_app.kernel.runtime import get_runtime
 from plugins_app.models import InstalledPlugin, Job, Project, ProjectPlugin
 from plugins_app.observability.health import HealthMonitor
+from plugins_app.projects.roles import projects_operable_by, projects_visible_to
 from plugins_app.web.presenters.results import project_results_context
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
     from plugins_app.sdk.bridge import Registration
+
+    AnyUser = User | AnonymousUser
 
 
 @dataclass(frozen=True)
@@ -53,9 +58,13 @@ def extenders_of(plugin_id: str) -> list[str]:
     )
 
 
-def _enabled_projects(plugin_id: str) -> tuple[str, ...]:
+def _enabled_projects(plugin_id: str, user: AnyUser) -> tuple[str, ...]:
+    """Projects enabling the plugin where ``user`` may run its jobs: no Run offer that would
+    only answer 403."""
     return tuple(
-        ProjectPlugin.objects.filter(plugin__plugin_id=plugin_id, enabled=True)
+        ProjectPlugin.objects.filter(
+            plugin__plugin_id=plugin_id, enabled=True, project__in=projects_operable_by(user)
+        )
         .order_by("project__name")
         .values_list("project__name", flat=True)
     )
@@ -74,15 +83,16 @@ def _render_panel(owner: str, spec: Any, target: str) -> PanelView:
     return PanelView(owner, title, text="" if value is None else str(value))
 
 
-def job_offers(plugin_id: str) -> list[JobOffer]:
-    """The plugin's own jobs, then those its extenders add to its page."""
+def job_offers(plugin_id: str, user: AnyUser) -> list[JobOffer]:
+    """The plugin's own jobs, then those its extenders add to its page, each with the
+    projects ``user`` may run it in."""
     runtime = get_runtime()
     offers: list[JobOffer] = []
     for owner in [plugin_id, *extenders_of(plugin_id)]:
         registration = runtime.bridge.registration(owner)
         if registration is None:
             continue
-        projects = _enabled_projects(owner)
+        projects = _enabled_projects(owner, user)
         offers += [
             JobOffer(owner, spec.name, spec.title, spec.description, projects, owner != plugin_id)
             for spec in registration.jobs.values()
@@ -90,7 +100,9 @@ def job_offers(plugin_id: str) -> list[JobOffer]:
     return offers
 
 
-def plugin_runtime_context(plugin: InstalledPlugin) -> dict[str, Any]:
+def plugin_runtime_context(plugin: InstalledPlugin, user: AnyUser) -> dict[str, Any]:
+    """Jobs, panels, breaker and health of the plugin page, as ``user`` may see and use them
+    (recent jobs only from projects they see, Run only where they may operate)."""
     runtime = get_runtime()
     extenders = extenders_of(plugin.plugin_id)
     panels = [
@@ -105,12 +117,14 @@ def plugin_runtime_context(plugin: InstalledPlugin) -> dict[str, Any]:
     return {
         "plugin": plugin,
         "loaded": runtime.bridge.registration(plugin.plugin_id) is not None,
-        "offers": job_offers(plugin.plugin_id),
+        "offers": job_offers(plugin.plugin_id, user),
         "panels": panels,
         "extenders": extenders,
         "breaker": breaker.state_of(plugin.plugin_id),
         "health": checked,
-        "recent_jobs": Job.objects.filter(plugin_id__in=[plugin.plugin_id, *extenders])
+        "recent_jobs": Job.objects.filter(
+            plugin_id__in=[plugin.plugin_id, *extenders], project__in=projects_visible_to(user)
+        )
         .select_related("project")
         .order_by("-created_at")[:5],
         "developer_mode": conf.get().developer_mode,

@@ -18,7 +18,8 @@ register = template.Library()
 @register.inclusion_tag("plugins_app/partials/plugin_runtime.html", takes_context=True)
 def plugin_runtime(context: template.Context, plugin: InstalledPlugin) -> dict[str, Any]:
     """Jobs (own and added by extenders), their panels, breaker, health, reload."""
-    return {**plugin_runtime_context(plugin), "csrf_token": context.get("csrf_token")}
+    user = context["request"].user
+    return {**plugin_runtime_context(plugin, user), "csrf_token": context.get("csrf_token")}
 
 
 @register.inclusion_tag("plugins_app/partials/project_jobs.html", takes_context=True)

@@ -73,6 +73,12 @@ def _job_for(request: HttpRequest, job_id: str, permission: str = VIEW) -> Job:
     return job
 
 
+def may_operate(request: HttpRequest, job: Job) -> bool:
+    """Whether the panel offers Cancel: the rule ``job_cancel`` enforces, so a viewer is
+    never shown a button that answers 403."""
+    return bool(request.user.is_staff or request.user.has_perm(OPERATE, job.project))
+
+
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
     """The jobs the user may see, newest first, filtered by state, plugin and project."""
@@ -106,14 +112,19 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job = _job_for(request, job_id)
-    return render(request, "plugins_app/job_detail.html", {"job": job})
+    context = {"job": job, "can_operate": may_operate(request, job)}
+    return render(request, "plugins_app/job_detail.html", context)
 
 
 @require_GET
 def job_panel(request: HttpRequest, job_id: str) -> HttpResponse:
     """The stored record as the live panel: what the page re-reads to re-sync."""
     job = _job_for(request, job_id)
-    context = {"job": job, "detail": request.GET.get("detail") == "1"}
+    context = {
+        "job": job,
+        "detail": request.GET.get("detail") == "1",
+        "can_operate": may_operate(request, job),
+    }
     return render(request, "plugins_app/partials/job_panel.html", context)
 
 
@@ -129,7 +140,8 @@ def job_cancel(request: JupiterRequest, job_id: str) -> HttpResponse:
     """Cancel at once if pending; ask a running job to stop (it ends ``cancelled``)."""
     job = cancel(_job_for(request, job_id, OPERATE))
     if request.htmx:
-        return render(request, "plugins_app/partials/job_panel.html", {"job": job})
+        context = {"job": job, "can_operate": True}
+        return render(request, "plugins_app/partials/job_panel.html", context)
     return redirect("plugins_app:job-detail", job_id=job.pk)
 
 
@@ -142,7 +154,8 @@ def _submitted(request: JupiterRequest, job: Job | None, error: str, back: str) 
         messages.error(request, error)
         return redirect(back)
     if request.htmx and request.POST.get("inline"):
-        return render(request, "plugins_app/partials/job_panel.html", {"job": job}, status=201)
+        context = {"job": job, "can_operate": True}  # who submits it may cancel it
+        return render(request, "plugins_app/partials/job_panel.html", context, status=201)
     url = job_url(job)
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
