@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -54,6 +55,7 @@ CORPUS: dict[str, Expected] = {
     "orig_assets": Expected(),
     "orig_cli": Expected(cli=("count", "loud", "shout")),
     "orig_api": Expected(),
+    "orig_routes": Expected(),
     "orig_max_jobs": Expected(cli=("overlap",)),
     "orig_pydeps": Expected(),
     "orig_lifecycle": Expected(),
@@ -173,6 +175,12 @@ def test_manifest_constructs_are_parsed_and_typed() -> None:
     assert cli["shout"].aliases == ("loud",) and cli["count"].description.startswith("Count")
     api = manifest("orig_api").api
     assert (api.router, api.prefix, api.tags) == ("server.api:router", "/orig_api", ("orig_api",))
+    routes = manifest("orig_routes").api.routes
+    assert [(r.method, r.path, r.entrypoint) for r in routes] == [
+        ("GET", "/tally", "web.handlers:read_tally"),
+        ("POST", "/tally", "jupiter.plugins.orig_routes.web.handlers:bump_tally"),
+    ]
+    assert routes[0].tags == ("tally",)
     assert manifest("orig_max_jobs").capabilities.jobs.max_concurrent == 1
     assert manifest("orig_pydeps").python_dependencies == ("PyYAML>=6", "packaging")
     assert manifest("orig_extends_false").extends == ()
@@ -341,3 +349,65 @@ def test_contribution_functions_add_routes_and_commands(api_users, project: Proj
     viewer, _ = _csrf_client(api_users["viewer"])
     pong = viewer.get("/api/plugins/orig_contributions/contrib/ping").json()
     assert pong == {"pong": True, "bridge": "OriginalBridge"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_declared_routes_are_served_behind_login_roles_and_csrf(
+    api_users, project: Project
+) -> None:
+    enable(project, "orig_routes")
+    url = "/api/plugins/orig_routes/tally"
+    anonymous = Client()
+    assert anonymous.get(url).status_code in (302, 401)
+    assert anonymous.post(url, "{}", "application/json").status_code in (302, 401, 403)
+
+    viewer, viewer_token = _csrf_client(api_users["viewer"])
+    assert viewer.get(url).json() == {"name": "all", "count": 0}
+    body = json.dumps({"name": "docs", "by": 2})
+    denied = viewer.post(url, body, "application/json", HTTP_X_CSRFTOKEN=viewer_token)
+    assert denied.status_code == 403
+
+    maintainer, token = _csrf_client(api_users["maintainer"])
+    assert maintainer.post(url, body, "application/json").status_code == 403  # no CSRF token
+    bumped = maintainer.post(url, body, "application/json", HTTP_X_CSRFTOKEN=token)
+    assert bumped.status_code == 200 and bumped.json() == {"name": "docs", "count": 2}
+    assert viewer.get(url + "?name=docs").json() == {"name": "docs", "count": 2}
+    audited = AuditEvent.objects.filter(plugin_id="orig_routes").values_list("detail", flat=True)
+    assert [d for d in audited if d.startswith("POST /api/plugins/orig_routes/tally")]
+    assert viewer.delete(url, HTTP_X_CSRFTOKEN=viewer_token).status_code == 403
+    assert maintainer.delete(url, HTTP_X_CSRFTOKEN=token).status_code == 405  # not declared
+
+
+def test_an_unresolvable_route_handler_is_refused_naming_the_route(tmp_path: Path) -> None:
+    folder = tmp_path / "orig_routes"
+    shutil.copytree(ORIGINAL / "orig_routes", folder)
+    manifest = folder / "plugin.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("handlers:bump_tally", "handlers:bump"), encoding="utf-8")
+    result = load_manifest(folder)
+    assert result.manifest is None  # what discovery refuses, the host never loads
+    assert [issue.message for issue in result.errors] == [
+        "route POST /tally: 'jupiter.plugins.orig_routes.web.handlers:bump': "
+        "jupiter.plugins.orig_routes.web.handlers defines no 'bump'"
+    ]
+    with pytest.raises(CommandError, match="not valid"):
+        call_command("jupiter_plugins", "validate", str(folder), stdout=StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_handler_missing_at_load_fails_the_load_naming_the_route(
+    tmp_path: Path, settings
+) -> None:
+    pytest.importorskip("fastapi", reason="the optional extra jupiter[fastapi] is not installed")
+    folder = tmp_path / "plugins" / "orig_routes"
+    shutil.copytree(ORIGINAL / "orig_routes", folder)
+    with (folder / "web" / "handlers.py").open("a", encoding="utf-8") as handlers:
+        handlers.write("\ndel bump_tally\n")  # defined as read, gone once run
+    settings.JUPITER_PLUGIN_DIRS = [folder.parent]
+    root = tmp_path / "proj"
+    root.mkdir()
+    boot()
+    set_plugin_enabled(register_project("proj", root), "orig_routes", True)
+    plugin = InstalledPlugin.objects.get(plugin_id="orig_routes")
+    assert plugin.status == PluginStatus.ERROR
+    assert "api.routes POST /tally" in plugin.status_reason

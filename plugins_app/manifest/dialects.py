@@ -227,6 +227,16 @@ class _Normaliser:
             "router": value.get("router", ""),
             "prefix": value.get("prefix", ""),
             "tags": list(value.get("tags") or []),
+            "routes": [
+                {
+                    "path": "/" + route["path"].lstrip("/"),
+                    "method": route["method"],
+                    "entrypoint": route["entrypoint"],
+                    "tags": list(route.get("tags") or []),
+                }
+                for route in value.get("routes") or []
+                if isinstance(route, dict)
+            ],
         }
 
     def author(self) -> dict[str, str] | None:

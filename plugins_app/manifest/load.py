@@ -27,6 +27,7 @@ from plugins_app.manifest.model import (
 )
 from plugins_app.manifest.original import (
     api_off_reason,
+    handler_problem,
     missing_python_dependency,
     read_i18n_files,
 )
@@ -73,9 +74,16 @@ def _validate(document: YamlDocument, source: Path) -> ManifestResult:
         found, problems = read_i18n_files(source.parent, i18n["path"], languages)
         canonical["ui"]["i18n"] = {**found, **canonical["ui"]["i18n"]}
         warnings += [(("ui", "i18n", "path"), problem) for problem in problems]
+    api = canonical["api"] or {}
+    for i, route in enumerate(api.get("routes", [])):
+        problem = handler_problem(source.parent, canonical["id"], route["entrypoint"])
+        if problem:
+            name = f"{route['method']} {route['path']}"
+            errors.append((("api", "routes", i, "entrypoint"), f"route {name}: {problem}"))
     # What this environment lacks: said by `validate` as the host will say it at load.
     served = {
-        ("api", "router"): (canonical["api"] or {}).get("router", ""),
+        ("api", "router"): api.get("router", ""),
+        ("api", "routes"): api["routes"][0]["entrypoint"] if api.get("routes") else "",
         ("entrypoints", "server"): canonical["entrypoints"].get("server", ""),
     }
     warnings += [(path, off) for path, named in served.items() if (off := api_off_reason(named))]

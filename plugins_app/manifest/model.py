@@ -143,12 +143,25 @@ class CliCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiRoute:
+    """A route declared in `api.routes`: `entrypoint` answers `method` on `path` (which starts
+    with /) under `/api/plugins/<id>/`."""
+
+    path: str
+    method: str
+    entrypoint: str
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ApiSection:
-    """The original Jupiter's `api` section: a FastAPI router served under the plugin's prefix."""
+    """The original Jupiter's `api` section: a FastAPI router and routes declared one by one,
+    served under the plugin's prefix."""
 
     router: str = ""
     prefix: str = ""
     tags: tuple[str, ...] = ()
+    routes: tuple[ApiRoute, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,7 +371,17 @@ def from_canonical(canonical: dict[str, Any], root: Path) -> Manifest:
             CliCommand(**{**command, "aliases": tuple(command.get("aliases") or ())})
             for command in commands
         ),
-        api=ApiSection(api["router"], api["prefix"], tuple(api["tags"])) if api else None,
+        api=ApiSection(
+            api["router"],
+            api["prefix"],
+            tuple(api["tags"]),
+            tuple(
+                ApiRoute(**{**route, "tags": tuple(route["tags"])})
+                for route in api.get("routes") or ()
+            ),
+        )
+        if api
+        else None,
         extra_sections=_frozen(canonical["extra_sections"]),
         root=root,
     )

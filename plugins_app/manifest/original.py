@@ -10,6 +10,7 @@ plugin cannot run when a package is missing. Pure data: no plugin code runs here
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 import importlib.util
 import json
@@ -141,4 +142,62 @@ def api_off_reason(named: str) -> str | None:
             "the plugin's API is off: FastAPI is not installed "
             "(install the extra: pip install 'jupiter[fastapi]')"
         )
+    return None
+
+
+def _is_module(root: Path, module_path: str) -> bool:
+    base = root.joinpath(*module_path.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def module_in_plugin(root: Path, plugin_id: str, module_path: str) -> str | None:
+    """The plugin-relative module a dotted path names: itself or its longest suffix.
+
+    Absolute spellings from the original Jupiter (``jupiter.plugins.<id>.main``) thus resolve
+    to the plugin's own ``main.py``; ``""`` means the plugin package itself, None a module
+    outside the plugin folder.
+    """
+    parts = module_path.split(".")
+    if parts[-1] == "__init__":  # "__init__:init" (original Jupiter) names the package
+        parts = parts[:-1]
+        if not parts or parts == [plugin_id]:
+            return ""
+    for start in range(len(parts)):
+        candidate = ".".join(parts[start:])
+        if _is_module(root, candidate):
+            return candidate
+    return "" if parts[-1] == plugin_id else None
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {target.id for target in targets if isinstance(target, ast.Name)}
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return names
+
+
+def handler_problem(root: Path, plugin_id: str, entrypoint: str) -> str | None:
+    """Why the handler ``entrypoint`` (``module:function``) cannot be found in the plugin's
+    code, or None. Read, never imported: ``validate`` says what the load would find, without
+    running the plugin (a name defined only at run time passes here and fails at load)."""
+    module_path, _, attr = entrypoint.partition(":")
+    relative = module_in_plugin(root, plugin_id, module_path)
+    if relative is None:
+        return f"{entrypoint!r} names no module inside the plugin folder"
+    base = root.joinpath(*relative.split(".")) if relative else root
+    path = base / "__init__.py" if (base / "__init__.py").is_file() else base.with_suffix(".py")
+    if not attr:
+        return f"{entrypoint!r} names no function (write module:function)"
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, SyntaxError, ValueError) as error:
+        return f"{entrypoint!r}: {path.name} cannot be read: {error}"
+    if attr.split(".")[0] not in _top_level_names(tree):
+        return f"{entrypoint!r}: {module_path or path.name} defines no {attr!r}"
     return None

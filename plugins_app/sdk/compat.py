@@ -471,7 +471,10 @@ def _serve_router(
     manifest: Manifest, original: OriginalBridge, resolve: Callable[[Manifest, str], Any]
 ) -> None:
     """Serve the plugin's FastAPI routes under its own URL prefix: the router ``api.router``
-    names, and what ``entrypoints.server`` (``contribute(app, bridge)``) adds to the app.
+    names, the routes ``api.routes`` declares one by one (each handler a FastAPI-style
+    endpoint, as the original host called it), and what ``entrypoints.server``
+    (``contribute(app, bridge)``) adds to the app. Raises ``OriginalApiError`` naming the
+    route whose handler cannot be found.
 
     FastAPI is an optional extra (``jupiter[fastapi]``): without it the API stays off, which
     the manifest's warnings already say (``manifest.original.api_off_reason``).
@@ -484,6 +487,12 @@ def _serve_router(
     app = fastapi.FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     if manifest.api is not None and manifest.api.router:
         app.include_router(resolve(manifest, manifest.api.router))
+    for route in manifest.api.routes if manifest.api is not None else ():
+        try:
+            handler = resolve(manifest, route.entrypoint)
+        except (JupiterError, ImportError) as error:
+            raise OriginalApiError(f"api.routes {route.method} {route.path}: {error}") from error
+        app.add_api_route(route.path, handler, methods=[route.method], tags=list(route.tags))
     if "server" in manifest.entrypoints:
         synchronous(resolve(manifest, manifest.entrypoints["server"]))(app, original)
     methods = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -539,5 +548,6 @@ def register_original(
                 bridge.register_cli_command(name, command_func, help=command.description)
     if "cli" in manifest.entrypoints:
         _contributed_commands(bridge, resolve(manifest, manifest.entrypoints["cli"]))
-    if (manifest.api is not None and manifest.api.router) or "server" in manifest.entrypoints:
+    api = manifest.api
+    if (api is not None and (api.router or api.routes)) or "server" in manifest.entrypoints:
         _serve_router(manifest, original, resolve)

@@ -21,6 +21,7 @@ from typing import Any
 
 from plugins_app.base.errors import JupiterError
 from plugins_app.manifest.model import Manifest
+from plugins_app.manifest.original import module_in_plugin
 from plugins_app.sdk.bridge import PluginBridge
 
 __all__ = ["PACKAGE_ROOT", "EntrypointError", "package_name", "resolve", "unload_modules"]
@@ -111,29 +112,6 @@ def _import_plugin_package(manifest: Manifest) -> types.ModuleType:
     return module
 
 
-def _is_relative(manifest: Manifest, module_path: str) -> bool:
-    base = Path(manifest.root).joinpath(*module_path.split("."))
-    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
-
-
-def _module_in_plugin(manifest: Manifest, module_path: str) -> str | None:
-    """The plugin-relative module a dotted path names: itself or its longest suffix.
-
-    Absolute spellings from the original Jupiter (``jupiter.plugins.<id>.main``) thus resolve
-    to the plugin's own ``main.py``; ``""`` means the plugin package itself.
-    """
-    parts = module_path.split(".")
-    if parts[-1] == "__init__":  # "__init__:init" (original Jupiter) names the package
-        parts = parts[:-1]
-        if not parts or parts == [manifest.id]:
-            return ""
-    for start in range(len(parts)):
-        candidate = ".".join(parts[start:])
-        if _is_relative(manifest, candidate):
-            return candidate
-    return "" if parts[-1] == manifest.id else None
-
-
 def resolve(manifest: Manifest, entrypoint: str) -> Any:
     """Import what ``entrypoint`` names (``module:attr`` or a bare ``module``).
 
@@ -142,7 +120,7 @@ def resolve(manifest: Manifest, entrypoint: str) -> Any:
     arbitrary library functions (SPEC M5).
     """
     module_path, _, attr = entrypoint.partition(":")
-    relative = _module_in_plugin(manifest, module_path)
+    relative = module_in_plugin(Path(manifest.root), manifest.id, module_path)
     if relative is None:
         raise EntrypointError(
             f"entrypoint '{entrypoint}' names no module inside the plugin folder; "
