@@ -24,7 +24,7 @@ def job_chart(jobs: QuerySet[Job], title: str) -> dict[str, Any]:
     duration, its colour the outcome; a click opens the job. Plus the outcome counts."""
     finished = list(
         jobs.filter(state__in=FINAL_JOB_STATES, finished_at__isnull=False)
-        .order_by("-finished_at")
+        .order_by("-finished_at", "-created_at")  # ties: in the order they were asked
         .only("id", "name", "title", "state", "created_at", "started_at", "finished_at")[
             :JOBS_SHOWN
         ]
