@@ -66,10 +66,10 @@ from plugins_app.manifest.model import Manifest
 from plugins_app.models import InstalledPlugin, Job, JobState, Project, ProjectPlugin
 from plugins_app.models.audit import stored_user
 from plugins_app.sdk.errors import JobCancelled
-from plugins_app.sdk.sandbox import CommandResult, ProjectFiles, Runner
+from plugins_app.sdk.sandbox import CommandResult, ProjectFiles
 from plugins_app.sdk.values import ProjectInfo
 from plugins_app.services.grants import for_project
-from plugins_app.services.permissions import audit_refusal, require
+from plugins_app.services.permissions import audit_refusal, checked_runner, require
 from plugins_app.services.provider import plugin_data_dir
 
 if TYPE_CHECKING:
@@ -131,12 +131,8 @@ class JobContext:
         if self.project is None or self._manifest is None:
             raise JobRefused("this job runs for no project: it cannot run commands")
         root = self.project.root
-        limit = conf.get().runner_timeout
-        data_dir = plugin_data_dir(self._manifest.id)
         granted = for_project(self._manifest, self.project.name)
-        runner = Runner(
-            granted, lambda _name: root, require, audit_refusal, limit, data_dir=data_dir
-        )
+        runner = checked_runner(granted, lambda _name: root, plugin_data_dir(self._manifest.id))
         return runner.run(self.project.name, args, **kwargs)
 
 

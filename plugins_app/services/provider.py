@@ -22,7 +22,7 @@ from plugins_app.sdk.sandbox import HttpClient, ProjectFiles, Runner
 from plugins_app.sdk.values import ProjectInfo
 from plugins_app.services.grants import for_project, plugin_wide
 from plugins_app.services.history import GraphService, HistoryService
-from plugins_app.services.permissions import audit_refusal, require
+from plugins_app.services.permissions import audit_refusal, checked_runner, require
 
 
 def plugin_data_dir(plugin_id: str) -> Path:
@@ -109,14 +109,11 @@ class Services:
     def get_runner(self, project: str | None = None) -> Runner:
         """Commands in an enabled project's root; each run checks ``run_commands`` (X1), as
         granted in ``project`` when the caller names the one it will run in."""
-        root_of, limit = self.get_project_manager().root, conf.get().runner_timeout
         if project is None:
             manifest = plugin_wide(self._manifest)
         else:
             manifest = for_project(self._manifest, project)
-        return Runner(
-            manifest, root_of, require, audit_refusal, limit, data_dir=self.get_data_dir()
-        )
+        return checked_runner(manifest, self.get_project_manager().root, self.get_data_dir())
 
     def get_history(self) -> HistoryService:
         return HistoryService(self._manifest.id, self.get_project_manager().project)

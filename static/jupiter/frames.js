@@ -99,21 +99,8 @@
   }
 
   function toast(text, level) {
-    let region = document.getElementById("jupiter-toasts");
-    if (!region) {
-      region = document.createElement("div");
-      region.id = "jupiter-toasts";
-      region.className = "toasts";
-      region.setAttribute("role", "status");
-      region.setAttribute("aria-live", "polite");
-      document.body.appendChild(region);
-    }
-    const note = document.createElement("div");
-    note.className = "toast toast-" + level;
-    note.textContent = text; /* plugin text: never parsed as HTML */
-    region.appendChild(note);
-    window.setTimeout(function () { note.remove(); }, 6000);
-    return note;
+    /* feedback.js (on every console page) owns the toast region; text is never parsed as HTML */
+    return window.jupiterFeedback.toast(text, level);
   }
 
   function socketUrl(path) {

@@ -66,17 +66,19 @@ def _job_for(request: HttpRequest, job_id: str, permission: str = VIEW) -> Job:
     job = get_object_or_404(
         visible_jobs(request).select_related("project", "requested_by"), pk=job_id
     )
-    if permission != VIEW and not (
-        request.user.is_staff or request.user.has_perm(permission, job.project)
-    ):
+    if permission != VIEW and not _holds(request, job, permission):
         raise PermissionDenied("your role in this project does not allow this")
     return job
+
+
+def _holds(request: HttpRequest, job: Job, permission: str) -> bool:
+    return bool(request.user.is_staff or request.user.has_perm(permission, job.project))
 
 
 def may_operate(request: HttpRequest, job: Job) -> bool:
     """Whether the panel offers Cancel: the rule ``job_cancel`` enforces, so a viewer is
     never shown a button that answers 403."""
-    return bool(request.user.is_staff or request.user.has_perm(OPERATE, job.project))
+    return _holds(request, job, OPERATE)
 
 
 @require_GET
